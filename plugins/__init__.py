@@ -1,0 +1,1 @@
+"""Built-in components (installed as ``reag_harness.plugins``): one file per component."""

@@ -1,0 +1,16 @@
+"""Built-in critics, registered exactly as a third-party plugin would."""
+
+from __future__ import annotations
+
+from reag_harness.hookspecs import hookimpl
+
+_P = "reag_harness.plugins.critics"
+
+
+@hookimpl
+def register_critics(register):
+    register("none", f"{_P}.none:NoCritic", description="Keep every retrieved passage")
+    register("reag-critic", f"{_P}.qwen_critic:reag_critic",
+             description="aimagelab/ReAG-Critic: P('Yes') at the last position, kept iff > threshold")
+    register("tiny-critic", f"{_P}.qwen_critic:tiny_critic",
+             description="reag-critic on a tiny random Qwen2.5-VL built on first use (tests, demo)")

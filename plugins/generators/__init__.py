@@ -1,0 +1,19 @@
+"""Built-in generators, registered exactly as a third-party plugin would."""
+
+from __future__ import annotations
+
+from reag_harness.hookspecs import hookimpl
+
+_P = "reag_harness.plugins.generators"
+
+
+@hookimpl
+def register_generators(register):
+    register("reag-3b", f"{_P}.qwen_vl:reag_3b", description="aimagelab/ReAG-3B (Qwen2.5-VL-3B, SFT + GRPO)")
+    register("reag-7b", f"{_P}.qwen_vl:reag_7b", description="aimagelab/ReAG-7B (Qwen2.5-VL-7B, SFT + GRPO)")
+    register("qwen2.5-vl-3b", f"{_P}.qwen_vl:qwen25vl_3b", description="Qwen/Qwen2.5-VL-3B-Instruct")
+    register("qwen2.5-vl-7b", f"{_P}.qwen_vl:qwen25vl_7b", description="Qwen/Qwen2.5-VL-7B-Instruct")
+    register("qwen-vl", f"{_P}.qwen_vl:QwenVLGenerator",
+             description="Any Qwen2.5-VL checkpoint: pretrained=HUB_ID_OR_PATH")
+    register("tiny-qwen2.5-vl", f"{_P}.qwen_vl:tiny_qwen25vl",
+             description="A tiny random Qwen2.5-VL built on first use (tests, demo: meaningless answers)")

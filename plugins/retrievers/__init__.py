@@ -1,0 +1,22 @@
+"""Built-in retrievers: one file each, registered here exactly as a third-party plugin would."""
+
+from __future__ import annotations
+
+from reag_harness.hookspecs import hookimpl
+
+_P = "reag_harness.plugins.retrievers"
+
+
+@hookimpl
+def register_retrievers(register):
+    register("none", f"{_P}.none:NoRetriever", description="No retrieval (zero-shot baseline)")
+    register("eva-clip", f"{_P}.eva_clip:EvaClipRetriever", aliases=("clip",),
+             description="EVA-CLIP image encoder + FAISS index of KB pages (ReAG coarse retrieval, optional crop)")
+    register("tiny-eva-clip", f"{_P}.eva_clip:tiny_eva_clip",
+             description="eva-clip with a tiny random open_clip EVA model built on first use (tests, demo)")
+    register("oracle-page", f"{_P}.oracle:OraclePageRetriever",
+             description="All passages of the gold page(s)")
+    register("oracle-passage", f"{_P}.oracle:OraclePassageRetriever",
+             description="Only the gold passage (EVQA evidence_section_id, InfoSeek passage_id)")
+    register("google-lens", f"{_P}.google_lens:GoogleLensRetriever",
+             description="EVQA Google Lens entities (lens_entities.csv)")
