@@ -1,0 +1,22 @@
+"""Shared fixtures. Tiny checkpoints are built once per test session under its tmp dir."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def harness_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Point REAG_HARNESS_CACHE at a session tmp dir (tiny models, indexes, stage records)."""
+    root = tmp_path_factory.mktemp("reag_cache")
+    old = os.environ.get("REAG_HARNESS_CACHE")
+    os.environ["REAG_HARNESS_CACHE"] = str(root)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    yield root
+    if old is None:
+        os.environ.pop("REAG_HARNESS_CACHE", None)
+    else:
+        os.environ["REAG_HARNESS_CACHE"] = old
