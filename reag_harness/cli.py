@@ -65,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"reag-eval: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # e.g. `reag-eval plugins --json | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("reag-eval: interrupted; finished samples are kept, re-run to resume", file=sys.stderr)
         return 130

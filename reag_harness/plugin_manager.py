@@ -110,8 +110,17 @@ def unregister_plugin(name: str) -> None:
     _registry = None
 
 
-def _register_callback(registry: Registry, kind: str, plugin: str, name: str, factory: Any, *,
-                       aliases: tuple[str, ...] | list[str] = (), description: str = "", **extra: Any) -> None:
+def _register_callback(
+    registry: Registry,
+    kind: str,
+    plugin: str,
+    name: str,
+    factory: Any,
+    *,
+    aliases: tuple[str, ...] | list[str] = (),
+    description: str = "",
+    **extra: Any,
+) -> None:
     dist, version = _dists.get(plugin, (None, None))
     registry.add(Entry(kind, name, factory, tuple(aliases), description, plugin, dist, version, dict(extra)))
 

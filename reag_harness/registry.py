@@ -67,7 +67,9 @@ class Entry:
                     f"{self.kind} '{self.name}' needs the Python package '{top}': "
                     f"pip install 'reag-harness[{EXTRA_FOR_MODULE[top]}]'"
                 ) from exc
-            raise HarnessError(f"{self.kind} '{self.name}' from plugin {self.origin()} failed to import: {exc}") from exc
+            raise HarnessError(
+                f"{self.kind} '{self.name}' from plugin {self.origin()} failed to import: {exc}"
+            ) from exc
         try:
             return getattr(module, attr) if attr else module
         except AttributeError as exc:
@@ -103,7 +105,8 @@ class Registry:
             other = self._lookup(entry.kind, key)
             if other is not None:
                 raise DuplicateComponentError(
-                    f"{entry.kind} '{key}' is registered twice: by plugin {other.origin()} and by plugin {entry.origin()}"
+                    f"{entry.kind} '{key}' is registered twice: "
+                    f"by plugin {other.origin()} and by plugin {entry.origin()}"
                 )
         self._entries[entry.kind][entry.name] = entry
         for alias in entry.aliases:

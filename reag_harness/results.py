@@ -108,6 +108,12 @@ class SampleLog:
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SampleLog:
+        data = dict(data)
+        data["passages"] = [PassageLog(**p) for p in data.get("passages", [])]
+        return cls(**data)
+
 
 SAMPLE_LOG_FIELDS = tuple(f.name for f in dataclasses.fields(SampleLog))
 RESULTS_FIELDS = tuple(f.name for f in dataclasses.fields(RunResults))

@@ -1,0 +1,106 @@
+"""``reag-eval merge SHARD_DIR... --output-dir DIR``: one run from its shards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import HarnessError, InputError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shards", nargs="+", help="run folders of the shards (each with results.json)")
+    parser.add_argument("--output-dir", required=True, help="folder for the merged run")
+    parser.add_argument("--leaderboard", help="leaderboard JSON to append the merged run to")
+    parser.add_argument("--no-leaderboard", action="store_true")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise InputError(str(path), f"bad JSON: {exc.msg}", line=n) from exc
+    return rows
+
+
+def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
+    """Concatenate the shards' samples (refusing overlaps) and re-aggregate with the task's scorer."""
+    from ..config import RunConfig
+    from ..interfaces import Runtime
+    from ..plugin_manager import get_registry
+    from ..records import Sample
+    from ..results import RunResults, SampleLog, StageTiming
+    from ..retrieval_quality import retrieval_quality
+    from ..runner import write_json_atomic
+
+    parts = []
+    for d in shard_dirs:
+        if not (d / "results.json").exists():
+            raise InputError(str(d / "results.json"), "not found: is this a finished shard's run folder?")
+        parts.append(
+            (RunResults.from_json(json.loads((d / "results.json").read_text())), read_jsonl(d / "samples.jsonl"))
+        )
+    first = parts[0][0]
+    for res, _ in parts[1:]:
+        if res.config_fingerprint != first.config_fingerprint:
+            raise HarnessError(f"shards differ in configuration: {res.run_id} vs {first.run_id}")
+    rows: dict[str, dict[str, Any]] = {}
+    for _res, samples in parts:
+        for row in samples:
+            if row["id"] in rows:
+                raise HarnessError(f"sample '{row['id']}' appears in more than one shard")
+            rows[row["id"]] = row
+    cfg = RunConfig.from_mapping({k: v for k, v in first.config.items() if k != "resolved"})
+    task = get_registry().create("task", cfg.task, Runtime(), dict(cfg.task_args))
+    order = {s.id: i for i, s in enumerate(task.samples(cfg.split, cfg.limit))}
+    ordered = sorted(rows.values(), key=lambda r: order.get(r["id"], len(order)))
+    samples = [Sample.from_json(r) for r in ordered]
+    scores = [r["score"] for r in ordered]
+    timings = []
+    for stage in [t.stage for t in first.timings]:
+        ts = [t for res, _ in parts for t in res.timings if t.stage == stage]
+        wall, comp = sum(t.wall_s for t in ts), sum(t.n_computed for t in ts)
+        timings.append(
+            StageTiming(
+                stage,
+                round(wall, 4),
+                comp,
+                sum(t.n_cached for t in ts),
+                sum(t.items for t in ts),
+                round(comp / wall, 3) if wall else 0.0,
+            )
+        )
+    errors = sum(res.errors["count"] for res, _ in parts)
+    merged = RunResults(**{**first.to_json(), "components": first.components, "timings": timings})
+    merged.n = len(samples)
+    merged.metrics = task.aggregate(samples, scores)
+    merged.retrieval_quality = retrieval_quality([SampleLog.from_json(r) for r in ordered])
+    merged.errors = {"count": errors, "by_stage": {}}
+    merged.shard = None
+    merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts]}
+    merged.run_id = first.run_id.replace("__shard", "__merged")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open(output_dir / "samples.jsonl", "w", encoding="utf-8") as fh:
+        for row in ordered:
+            fh.write(json.dumps(row) + "\n")
+    write_json_atomic(output_dir / "results.json", merged.to_json())
+    return merged
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report import print_summary
+
+    merged = merge_runs([Path(s) for s in args.shards], Path(args.output_dir))
+    if not args.no_leaderboard:
+        from ..leaderboard import append_run, default_leaderboard_path
+
+        append_run(merged, args.leaderboard or default_leaderboard_path())
+    print_summary(merged, sys.stdout)
+    return 0

@@ -1,0 +1,67 @@
+"""``reag-eval run``: one task through retrieve -> judge -> generate -> score."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..config import RunConfig, load_config_file
+
+KINDS = ("retriever", "critic", "generator", "prompt-style")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("--config", help="YAML run configuration (keys = these long options); the CLI overrides it")
+    a("--task", help="task name (reag-eval ls tasks); default demo")
+    a("--task-args", help="task arguments k=v,... (e.g. queries=FILE,images=DIR,kb=DIR)")
+    a("--preset", help="a named configuration (reag-eval ls presets)")
+    for kind in KINDS:
+        a(f"--{kind}", help=f"{kind} name (reag-eval ls {kind}s)")
+        a(f"--{kind}-args", help=f"{kind} arguments k=v,... (e.g. pretrained=/local/path)")
+    a("--gen-kwargs", help="generation overrides k=v,... (merged into --generator-args)")
+    a("--split", help="task split")
+    a("--limit", type=int, help="only the first N samples")
+    a("--batch-size", help="batch size per model call, or 'auto' (backs off on out-of-memory)")
+    a("--chunk-size", type=int, help="samples per pipeline chunk (records are written per chunk)")
+    a("--device", help="auto (default), cpu, cuda, cuda:N")
+    a("--dtype", help="float32, bfloat16, float16 (default: bf16 on GPU, fp32 on CPU)")
+    a("--seed", type=int)
+    a("--output-dir", help="where run folders go (default ./runs)")
+    a("--no-cache", dest="no_cache", action="store_true", default=None, help="recompute every stage, store nothing")
+    a("--cache-dir", help="stage cache root (default $REAG_HARNESS_CACHE/stages)")
+    a("--on-error", choices=("stop", "skip"), help="skip: record a failing sample as an error and go on")
+    a("--shard", help="i/n: run only shard i of n (0-based); merge with 'reag-eval merge'")
+    a("--leaderboard", help="leaderboard JSON to append the run to")
+    a("--no-leaderboard", action="store_true", default=None, help="do not append to the leaderboard")
+    a("--quiet", action="store_true", default=None, help="no progress bars")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Defaults < --config file < CLI flags."""
+    data: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    for key, value in vars(args).items():
+        if key in ("config", "command", "_module", "version", "gen_kwargs", "no_cache") or value is None:
+            continue
+        data[key] = value
+    if args.no_cache:
+        data["cache"] = False
+    cfg = RunConfig.from_mapping(data, source=args.config or "command line")
+    if args.gen_kwargs:
+        from ..config import parse_kv
+
+        cfg.generator_args.update(parse_kv(args.gen_kwargs, "--gen-kwargs"))
+    if isinstance(cfg.batch_size, str) and cfg.batch_size != "auto":
+        cfg.batch_size = int(cfg.batch_size)
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import evaluate
+    from ..report import print_summary
+
+    cfg = config_from_args(args)
+    results = evaluate(cfg, leaderboard=not cfg.no_leaderboard)
+    print_summary(results, sys.stdout)
+    return 0

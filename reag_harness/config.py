@@ -1,0 +1,127 @@
+"""The run configuration: CLI flags, a YAML file and presets resolved into one object."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import HarnessError, InputError
+
+KIND_OPTIONS = ("retriever", "critic", "generator", "prompt_style")
+
+
+def parse_value(text: str) -> Any:
+    """'3' -> 3, '0.1' -> 0.1, 'true' -> True, 'none' -> None, anything else stays a string."""
+    low = text.strip().lower()
+    if low in ("true", "yes"):
+        return True
+    if low in ("false", "no"):
+        return False
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_kv(text: str | Mapping[str, Any] | None, option: str = "--args") -> dict[str, Any]:
+    """Parse ``k=v,k2=v2`` (or a JSON object) into typed arguments."""
+    if text is None or text == "":
+        return {}
+    if isinstance(text, Mapping):
+        return dict(text)
+    if text.lstrip().startswith("{"):
+        try:
+            return dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise HarnessError(f"{option}: not valid JSON: {exc}") from exc
+    out: dict[str, Any] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise HarnessError(f"{option}: expected key=value, got '{item}'")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run. Component names None mean: preset, then task default."""
+
+    task: str = "demo"
+    task_args: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None
+    retriever: str | None = None
+    retriever_args: dict[str, Any] = field(default_factory=dict)
+    critic: str | None = None
+    critic_args: dict[str, Any] = field(default_factory=dict)
+    generator: str | None = None
+    generator_args: dict[str, Any] = field(default_factory=dict)
+    prompt_style: str | None = None
+    prompt_style_args: dict[str, Any] = field(default_factory=dict)
+    split: str | None = None
+    limit: int | None = None
+    batch_size: int | str = 8
+    chunk_size: int = 64
+    device: str = "auto"
+    dtype: str | None = None
+    seed: int = 1234
+    output_dir: str = "runs"
+    cache: bool = True
+    cache_dir: str | None = None
+    on_error: str = "stop"  # or "skip": the sample is recorded as an error and scored wrong
+    shard: str | None = None  # "i/n", 0-based
+    leaderboard: str | None = None  # path; None = the default leaderboard
+    no_leaderboard: bool = False
+    quiet: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "config") -> RunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        clean: dict[str, Any] = {}
+        for key, value in data.items():
+            key = key.replace("-", "_")
+            if key not in names:
+                raise InputError(source, f"unknown option '{key}' (known: {', '.join(sorted(names))})", field=key)
+            clean[key] = parse_kv(value, key) if key.endswith("_args") else value
+        return cls(**clean)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """A YAML (or JSON) run configuration; keys are the CLI's long options."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(str(p), "config file not found")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise InputError(str(p), f"not valid YAML: {exc}", line=None if line is None else line + 1) from exc
+    if not isinstance(data, dict):
+        raise InputError(str(p), "expected a mapping of option: value")
+    return data
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError as exc:
+        raise HarnessError(f"--shard: expected i/n (e.g. 0/4), got '{text}'") from exc
+    if not 0 <= index < count:
+        raise HarnessError(f"--shard {text}: need 0 <= i < n")
+    return index, count

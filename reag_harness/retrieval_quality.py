@@ -1,0 +1,34 @@
+"""Retrieval quality of a run, from the sample logs: entity recall@k and critic filtering.
+
+Uses the sample meta keys ``gold_pages`` (KB keys of the gold page(s)) and
+``evidence_section_id`` (EVQA); samples without them are not counted for recall.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .results import SampleLog
+
+RECALL_KS = (1, 5, 10, 20)
+
+
+def retrieval_quality(logs: Sequence[SampleLog]) -> dict[str, Any]:
+    with_gold = [log for log in logs if log.meta.get("gold_pages")]
+    out: dict[str, Any] = {"n_with_gold_page": len(with_gold)}
+    for k in RECALL_KS:
+        hits = sum(1 for log in with_gold
+                   if set(log.meta["gold_pages"]) & {key for key, _ in log.retrieved_pages[:k]})
+        out[f"recall@{k}"] = round(100 * hits / len(with_gold), 2) if with_gold else None
+    retrieved = [log for log in logs if log.passages]
+    n = len(retrieved) or 1
+    out["passages_to_critic_mean"] = round(sum(len(log.passages) for log in retrieved) / n, 3)
+    out["passages_kept_mean"] = round(sum(sum(p.kept for p in log.passages) for log in retrieved) / n, 3)
+    out["all_filtered"] = sum(1 for log in retrieved if not any(p.kept for p in log.passages))
+    with_evidence = [log for log in with_gold if log.meta.get("evidence_section_id") is not None]
+    if with_evidence:
+        found = sum(1 for log in with_evidence if any(
+            p.kept and p.page_key in log.meta["gold_pages"] and p.index == int(log.meta["evidence_section_id"])
+            for p in log.passages))
+        out["evidence_in_kept"] = round(100 * found / len(with_evidence), 2)
+    return out
