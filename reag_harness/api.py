@@ -14,12 +14,43 @@ def evaluate(config: RunConfig | None = None, *, leaderboard: bool = False, **op
     ``options`` are RunConfig fields (``task``, ``generator``, ``generator_args`` as a dict or
     ``"k=v,..."`` string, ``limit``, ...). Results and samples are also written to the run folder.
     """
-    from .runner import Pipeline
+    from .runner import Pipeline, distributed_shard
 
     cfg = config or RunConfig.from_mapping(options, source="evaluate()")
-    results = Pipeline(cfg).run()
+    if distributed_shard() is not None and not cfg.shard:
+        results = evaluate_distributed(cfg)
+    else:
+        results = Pipeline(cfg).run()
     if leaderboard and not cfg.no_leaderboard:
         from .leaderboard import append_run, default_leaderboard_path
 
         append_run(results, cfg.leaderboard or default_leaderboard_path())
     return results
+
+
+def evaluate_distributed(cfg: RunConfig) -> RunResults:
+    """Under torchrun/accelerate: each rank runs a disjoint share; rank 0 merges and returns the whole run.
+
+    Ranks synchronise through torch.distributed (gloo: it works on CPU-only machines and only
+    moves folder names); the records themselves go through the run folders and the stage store.
+    Other ranks return their shard's results.
+    """
+    from pathlib import Path
+
+    import torch.distributed as dist
+
+    from .commands.merge import merge_runs
+    from .runner import Pipeline
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    pipeline = Pipeline(cfg)
+    results = pipeline.run()
+    folders: list[str | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(folders, str(pipeline.run_folder()))
+    merged = results
+    if dist.get_rank() == 0:
+        first = Path(folders[0])  # type: ignore[arg-type]
+        merged = merge_runs([Path(f) for f in folders], first.parent / first.name.split("__shard")[0])  # type: ignore[arg-type]
+    dist.barrier()
+    return merged

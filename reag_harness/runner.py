@@ -55,13 +55,17 @@ class Resolved:
 
 
 def resolve_device(device: str) -> str:
+    """``auto``: CUDA when present (``cuda:LOCAL_RANK`` under torchrun), else CPU."""
     if device != "auto":
         return device
     try:
         import torch
     except ImportError:
         return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        return "cpu"
+    local_rank = os.environ.get("LOCAL_RANK")
+    return f"cuda:{local_rank}" if local_rank is not None else "cuda"
 
 
 def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
@@ -124,6 +128,7 @@ class Pipeline:
             self.components[kind] = registry.create(kind, chosen.name, self.runtime, dict(chosen.args))
         self.store_root = Path(config.cache_dir or paths.stage_cache_dir())
         self.clocks = {s: StageClock() for s in ("retrieve", "judge", "generate", "score")}
+        self.shard = parse_shard(config.shard) or distributed_shard()
         self.errors: dict[str, tuple[str, str]] = {}
 
     # ---- configuration facts -------------------------------------------------------------
@@ -281,17 +286,16 @@ class Pipeline:
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
             raise HarnessError(f"task '{self.task.name}' has duplicate sample id '{dup}'")
-        shard = parse_shard(self.config.shard) or distributed_shard()
-        if shard is not None:
-            index, count = shard
+        if self.shard is not None:
+            index, count = self.shard
             samples = samples[index::count]
         return samples
 
     def run_folder(self) -> Path:
         c = self.config
         name = f"{c.task}__{self.choice['generator'].name}__{self.config_fingerprint()[:10]}"
-        if c.shard:
-            name += "__shard" + c.shard.replace("/", "of")
+        if self.shard is not None:
+            name += f"__shard{self.shard[0]}of{self.shard[1]}"
         return Path(c.output_dir) / name
 
     def run(self) -> RunResults:
@@ -388,7 +392,7 @@ class Pipeline:
             retrieval_quality=retrieval_quality(logs), errors={"count": len(self.errors), "by_stage": by_stage},
             timings=timings, config=config, config_fingerprint=self.config_fingerprint(), versions=versions(),
             git_hash=git_hash(), seed=self.config.seed, device=self.runtime.device, date=now.isoformat(),
-            deviations=deviations, smoke=smoke, shard=self.config.shard,
+            deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
         )
 
 

@@ -182,3 +182,46 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
                            text=True, timeout=120)
     assert clean.returncode == 0, clean.stderr
     assert read_samples(next((fresh / "runs").glob("demo__*"))) == rows
+
+
+DISTRIBUTED = """
+import json, sys
+from tests import pipeline_plugin
+from reag_harness.plugin_manager import register_plugin
+register_plugin(pipeline_plugin, "test-pipeline")
+from reag_harness.api import evaluate
+res = evaluate(task="demo", retriever="test-title", critic="test-overlap", generator="test-first-number",
+               prompt_style="test-context", quiet=True, no_leaderboard=True, limit=10,
+               output_dir=sys.argv[1], cache_dir=sys.argv[2])
+print(json.dumps({"n": res.n, "metrics": res.metrics, "shard": res.shard}))
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_gloo_run_equals_one_process_run(tmp_path):
+    script = tmp_path / "dist.py"
+    script.write_text(DISTRIBUTED)
+    base = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), MASTER_ADDR="127.0.0.1",
+                MASTER_PORT=str(free_port()), WORLD_SIZE="2")
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs"), str(tmp_path / "st")],
+                              env=dict(base, RANK=str(r), LOCAL_RANK=str(r)), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for r in range(2)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    rank0, rank1 = (json.loads(o[0].strip().splitlines()[-1]) for o in outs)
+    assert (rank0["n"], rank0["shard"]) == (10, None) and (rank1["n"], rank1["shard"]) == (5, "1/2")
+    single = subprocess.run([sys.executable, str(script), str(tmp_path / "single"), str(tmp_path / "st2")],
+                            env={k: v for k, v in base.items() if k not in ("WORLD_SIZE",)}, capture_output=True,
+                            text=True, timeout=180)
+    assert single.returncode == 0, single.stderr
+    assert json.loads(single.stdout.strip().splitlines()[-1])["metrics"] == rank0["metrics"]
+    merged = next(p for p in (tmp_path / "runs").iterdir() if "__shard" not in p.name)
+    one = next((tmp_path / "single").iterdir())
+    assert read_samples(merged) == read_samples(one)
