@@ -13,6 +13,7 @@ def harness_cache(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("reag_cache")
     old = os.environ.get("REAG_HARNESS_CACHE")
     os.environ["REAG_HARNESS_CACHE"] = str(root)
+    os.environ["REAG_LEADERBOARD"] = str(root / "leaderboard.json")  # never the checked-in leaderboard
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     yield root

@@ -1,0 +1,486 @@
+"""``reag-eval score``: score existing predictions with the official InfoSeek / EVQA metrics.
+
+Predictions may be official ``{data_id, prediction}`` JSONL, a harness ``samples.jsonl`` (``id`` +
+``prediction`` or ``answer``), a JSON list (e.g. one ReAG ``split_N.json``) or a ReAG run folder (all its
+``split_*.json`` merged). References: InfoSeek ``infoseek_val.jsonl`` (+ ``--qtypes
+infoseek_val_qtype.jsonl``); EVQA's official CSV (the 0-based row index is the id) or JSON / JSONL
+with ``data_id`` (or ``unique_id``), ``question``, ``answer``, ``question_type``.
+
+Writes ``results.json`` and ``samples.jsonl`` into ``--output-dir``. Import is cheap: TensorFlow is
+only imported when EVQA is scored with BEM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reag_harness.errors import HarnessError, InputError
+
+__all__ = [
+    "configure",
+    "evaluate_module_path",
+    "read_evqa_references",
+    "read_infoseek_references",
+    "read_predictions",
+    "run",
+    "score_predictions",
+]
+
+_ID_FIELDS = ("data_id", "id", "sample_id", "unique_id")
+_PRED_FIELDS = ("prediction", "answer", "answers")
+_INFOSEEK_TYPES = ("string", "numerical", "time")
+_EVQA_TYPES = ("templated", "automatic", "multi_answer", "2_hop")
+INFOSEEK_OFFICIAL_LABEL = (
+    "as printed by the official infoseek_eval.py for these predictions: references without a prediction "
+    "are left out (the harness numbers in 'metrics' count them as wrong)"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Predictions:
+    """Predictions keyed by id (str). ``where`` maps each id to its (file, line or None, item label)."""
+
+    by_id: dict[str, str]
+    where: dict[str, tuple[str, int | None, str]]
+    n_null: int
+    sources: list[str]
+
+
+def _where(line: int | None, item: int | None) -> str:
+    return f"item {item}: " if line is None and item is not None else ""
+
+
+def _records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
+    """Yield ``(line, item, record)`` from a JSONL file (1-based lines) or a JSON list (0-based items)."""
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputError(str(path), f"invalid JSON: {exc.msg}", line=exc.lineno) from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(str(path), f"not UTF-8 text: {exc}") from exc
+        if isinstance(data, Mapping):
+            for key in ("predictions", "data", "samples"):
+                if isinstance(data.get(key), list):
+                    data = data[key]
+                    break
+            else:
+                if all(isinstance(v, str) or v is None for v in data.values()):  # {id: prediction}
+                    for i, (k, v) in enumerate(data.items()):
+                        yield None, i, {"data_id": k, "prediction": v}
+                    return
+        if not isinstance(data, list):
+            raise InputError(str(path), "expected a JSON list of objects")
+        for i, rec in enumerate(data):
+            yield None, i, rec
+        return
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, None, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(str(path), f"invalid JSON: {exc.msg}", line=lineno) from exc
+
+
+def _object(path: Path, line: int | None, item: int | None, rec: Any) -> Mapping[str, Any]:
+    if not isinstance(rec, Mapping):
+        raise InputError(str(path), f"{_where(line, item)}expected a JSON object, got {type(rec).__name__}", line=line)
+    return rec
+
+
+def _first(rec: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
+    return next((n for n in names if n in rec), None)
+
+
+def read_predictions(path: str | Path) -> Predictions:
+    """Read predictions in any accepted format; refuse duplicate ids (naming both places)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("split_*.json"))
+        if not files and (path / "samples.jsonl").is_file():
+            files = [path / "samples.jsonl"]
+        if not files:
+            raise InputError(str(path), "no split_*.json or samples.jsonl in this folder")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise InputError(str(path), "predictions file not found")
+    by_id: dict[str, str] = {}
+    where: dict[str, tuple[str, int | None, str]] = {}
+    n_null = 0
+    for file in files:
+        for line, item, rec in _records(file):
+            rec = _object(file, line, item, rec)
+            id_field = _first(rec, _ID_FIELDS)
+            if id_field is None or rec[id_field] is None:
+                raise InputError(str(file), f"{_where(line, item)}missing id", line=line, field="data_id")
+            pid = str(rec[id_field])
+            pred_field = _first(rec, _PRED_FIELDS)
+            if pred_field is None:
+                raise InputError(str(file), f"{_where(line, item)}missing prediction", line=line, field="prediction")
+            value = rec[pred_field]
+            if value is None:
+                n_null += 1
+                value = ""
+            elif not isinstance(value, str):
+                raise InputError(str(file), f"{_where(line, item)}expected a string, got {type(value).__name__}",
+                                 line=line, field=pred_field)
+            if pid in by_id:
+                first = where[pid]
+                at = f"line {first[1]}" if first[1] is not None else first[2]
+                raise InputError(str(file), f"{_where(line, item)}duplicate prediction for id {pid!r} "
+                                 f"(first in {first[0]} {at})", line=line, field=id_field)
+            by_id[pid] = value
+            where[pid] = (str(file), line, f"item {item}")
+    return Predictions(by_id, where, n_null, [str(f) for f in files])
+
+
+@dataclass(frozen=True)
+class InfoSeekReference:
+    data_id: str
+    data_split: str
+    question_type: str
+    answer_eval: Any
+
+
+def _read_qtypes(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line, item, rec in _records(path):
+        rec = _object(path, line, item, rec)
+        for name in ("data_id", "question_type"):
+            if name not in rec:
+                raise InputError(str(path), f"{_where(line, item)}missing field", line=line, field=name)
+        qtype = rec["question_type"]
+        if not isinstance(qtype, str) or qtype.lower() not in _INFOSEEK_TYPES:
+            raise InputError(str(path), f"{_where(line, item)}unknown question type {qtype!r} "
+                             "(STRING, NUMERICAL or TIME)", line=line, field="question_type")
+        out[str(rec["data_id"])] = qtype
+    return out
+
+
+def read_infoseek_references(path: str | Path, qtypes_path: str | Path | None = None) -> list[InfoSeekReference]:
+    """Read ``infoseek_val.jsonl`` (+ the qtype file, or a ``question_type`` in each row), validated."""
+    from reag_harness.tasks.infoseek.metric import answer_range
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "references file not found")
+    qtypes = _read_qtypes(Path(qtypes_path)) if qtypes_path is not None else None
+    refs: list[InfoSeekReference] = []
+    seen: dict[str, int | None] = {}
+    for line, item, rec in _records(path):
+        rec = _object(path, line, item, rec)
+        w = _where(line, item)
+        for name in ("data_id", "data_split", "answer_eval"):
+            if name not in rec:
+                raise InputError(str(path), f"{w}missing field", line=line, field=name)
+        rid = str(rec["data_id"])
+        if rid in seen:
+            raise InputError(str(path), f"{w}duplicate reference id {rid!r}", line=line, field="data_id")
+        seen[rid] = line
+        if qtypes is not None:
+            if rid not in qtypes:
+                raise InputError(str(path), f"{w}no question type for {rid!r} in {qtypes_path}", line=line,
+                                 field="data_id")
+            qtype = qtypes[rid]
+        else:
+            qtype = rec.get("question_type")
+            if not isinstance(qtype, str) or qtype.lower() not in _INFOSEEK_TYPES:
+                raise InputError(str(path), f"{w}no valid question type {qtype!r} (pass --qtypes "
+                                 "infoseek_val_qtype.jsonl)", line=line, field="question_type")
+        if not isinstance(rec["data_split"], str):
+            raise InputError(str(path), f"{w}expected a string", line=line, field="data_split")
+        answer_eval = rec["answer_eval"]
+        if qtype.lower() == "numerical":
+            try:
+                answer_range(answer_eval)
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                raise InputError(str(path), f"{w}a NUMERICAL question needs a range ({exc})", line=line,
+                                 field="answer_eval") from exc
+        elif not (isinstance(answer_eval, list) and answer_eval and all(isinstance(a, str) for a in answer_eval)):
+            raise InputError(str(path), f"{w}expected a non-empty list of strings", line=line, field="answer_eval")
+        refs.append(InfoSeekReference(rid, rec["data_split"], qtype, answer_eval))
+    return refs
+
+
+@dataclass(frozen=True)
+class EvqaReference:
+    data_id: str
+    question: str
+    answer: str | list[str]
+    question_type: str
+
+
+def _evqa_reference(path: Path, line: int | None, item: int | None, rid: str, rec: Mapping[str, Any]) -> EvqaReference:
+    w = _where(line, item)
+    for name in ("question", "answer", "question_type"):
+        if name not in rec or rec[name] is None:
+            raise InputError(str(path), f"{w}missing field", line=line, field=name)
+    if rec["question_type"] not in _EVQA_TYPES:
+        raise InputError(str(path), f"{w}unknown question type {rec['question_type']!r} "
+                         f"(valid: {', '.join(_EVQA_TYPES)})", line=line, field="question_type")
+    answer = rec["answer"]
+    if isinstance(answer, list):
+        if not answer or not all(isinstance(a, str) for a in answer):
+            raise InputError(str(path), f"{w}expected a string or a non-empty list of strings", line=line,
+                             field="answer")
+    elif not isinstance(answer, str) or not answer:
+        raise InputError(str(path), f"{w}expected a non-empty string", line=line, field="answer")
+    if not isinstance(rec["question"], str):
+        raise InputError(str(path), f"{w}expected a string", line=line, field="question")
+    return EvqaReference(rid, rec["question"], answer, rec["question_type"])
+
+
+def read_evqa_references(path: str | Path) -> list[EvqaReference]:
+    """Read EVQA references: the official CSV (row index = id) or JSON / JSONL with ``data_id``/``unique_id``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "references file not found")
+    refs: list[EvqaReference] = []
+    seen: set[str] = set()
+    if path.suffix.lower() == ".csv":
+        csv.field_size_limit(sys.maxsize)
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in ("question", "answer", "question_type") if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(str(path), "missing column", line=1, field=missing[0])
+            start = reader.line_num + 1
+            for index, row in enumerate(reader):
+                refs.append(_evqa_reference(path, start, None, str(index), row))
+                start = reader.line_num + 1
+        return refs
+    for line, item, rec in _records(path):
+        rec = _object(path, line, item, rec)
+        id_field = _first(rec, ("data_id", "unique_id", "id"))
+        if id_field is None:
+            raise InputError(str(path), f"{_where(line, item)}missing id", line=line, field="data_id")
+        rid = str(rec[id_field])
+        if rid in seen:
+            raise InputError(str(path), f"{_where(line, item)}duplicate reference id {rid!r}", line=line,
+                             field=id_field)
+        seen.add(rid)
+        refs.append(_evqa_reference(path, line, item, rid, rec))
+    return refs
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+# ---------------------------------------------------------------------------------------------
+def _coverage(ref_ids: list[str], preds: Predictions, metric_coverage: Mapping[str, Any]) -> dict[str, Any]:
+    known = set(ref_ids)
+    unknown = [p for p in preds.by_id if p not in known]
+    out = dict(metric_coverage)
+    out["unknown_id_examples"] = unknown[:10]
+    out["missing_id_examples"] = [r for r in ref_ids if r not in preds.by_id][:10]
+    out["fraction_predicted"] = (out["n_predicted"] / out["n_references"]) if out["n_references"] else 0.0
+    out["duplicates"] = "refused (an error)"
+    return out
+
+
+def _score_infoseek(preds: Predictions, references: str | Path, qtypes: str | Path | None
+                    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    from reag_harness.tasks.infoseek.metric import aggregate_infoseek, infoseek_correct, split_of
+
+    refs = read_infoseek_references(references, qtypes)
+    rows, samples = [], []
+    for ref in refs:
+        pred = preds.by_id.get(ref.data_id)
+        correct = pred is not None and infoseek_correct(pred, ref.answer_eval, ref.question_type)
+        rows.append({"data_id": ref.data_id, "split": ref.data_split, "question_type": ref.question_type,
+                     "correct": correct, "missing": pred is None})
+        samples.append({"id": ref.data_id, "prediction": pred, "correct": int(correct), "missing": pred is None,
+                        "question_type": ref.question_type, "split": split_of(ref.data_split)})
+    ids = [r.data_id for r in refs]
+    known = set(ids)
+    n_unknown = sum(1 for p in preds.by_id if p not in known)
+    agg = aggregate_infoseek(rows, n_unknown_ids=n_unknown, n_null_predictions=preds.n_null)
+    return agg, samples, ids
+
+
+def _score_evqa(preds: Predictions, references: str | Path, bem: Any, candidate_max_chars: int | None
+                ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    from reag_harness.tasks.evqa.metric import EvqaScorer, aggregate_evqa
+
+    refs = read_evqa_references(references)
+    predictions = [preds.by_id.get(r.data_id) for r in refs]
+    scored = EvqaScorer(bem=bem, candidate_max_chars=candidate_max_chars).score(
+        [r.question for r in refs], [r.answer for r in refs], [r.question_type for r in refs], predictions)
+    rows, samples = [], []
+    for ref, pred, s in zip(refs, predictions, scored):
+        rows.append({"question_type": ref.question_type, **s})
+        samples.append({"id": ref.data_id, "prediction": pred, "correct": s["correct"],
+                        "decided_by": s["decided_by"], "bem_prob": s["bem_prob"], "missing": s["missing"],
+                        "question_type": ref.question_type, "empty_reference": s["empty_reference"],
+                        "bem_truncated": s["bem_truncated"]})
+    ids = [r.data_id for r in refs]
+    known = set(ids)
+    n_unknown = sum(1 for p in preds.by_id if p not in known)
+    agg = aggregate_evqa(rows, bem_used=bem is not None, n_unknown_ids=n_unknown, n_null_predictions=preds.n_null)
+    return agg, samples, ids
+
+
+def score_predictions(
+    task: str,
+    predictions_path: str | Path,
+    references_path: str | Path,
+    qtypes_path: str | Path | None = None,
+    bem_model: str | None = None,
+    bem_vocab: str | None = None,
+    no_bem: bool = False,
+    output_dir: str | Path = "score-output",
+    candidate_max_chars: int | None = None,
+    bem_batch_size: int = 64,
+) -> dict[str, Any]:
+    """Score a predictions file against references; write ``results.json`` + ``samples.jsonl``; return the results.
+
+    ``task`` is "infoseek" or "evqa". For EVQA, BEM defaults to the official TF Hub handle and vocab;
+    ``no_bem`` gives the exact-match lower bound (labelled as such). Malformed input raises InputError.
+    """
+    from reag_harness.versions import harness_version
+
+    task = task.lower()
+    if task in ("encyclopedic-vqa", "encyclopedic_vqa"):
+        task = "evqa"
+    if task not in ("infoseek", "evqa"):
+        raise HarnessError(f"unknown task {task!r} for scoring: infoseek or evqa")
+    if task == "infoseek" and (bem_model or bem_vocab or no_bem or candidate_max_chars is not None):
+        raise HarnessError("--bem-model, --bem-vocab, --no-bem and --candidate-max-chars are EVQA options")
+    if task == "evqa" and qtypes_path is not None:
+        raise HarnessError("--qtypes is an InfoSeek option (EVQA references carry question_type)")
+    if no_bem and (bem_model or bem_vocab):
+        raise HarnessError("--no-bem cannot be combined with --bem-model / --bem-vocab")
+
+    preds = read_predictions(predictions_path)
+    config: dict[str, Any] = {
+        "task": task,
+        "predictions": [str(Path(p).resolve()) for p in preds.sources],
+        "references": str(Path(references_path).resolve()),
+        "policies": {"missing_prediction": "counted as wrong in metrics; left out of the official block",
+                     "null_prediction": "scored as the empty string", "duplicate_prediction": "error"},
+    }
+    if task == "infoseek":
+        config["qtypes"] = str(Path(qtypes_path).resolve()) if qtypes_path is not None else None
+        agg, samples, ids = _score_infoseek(preds, references_path, qtypes_path)
+        official = agg.pop("official")
+        coverage = agg.pop("coverage")
+        official_label = INFOSEEK_OFFICIAL_LABEL
+    else:
+        bem = None
+        if not no_bem:
+            from reag_harness.tasks.evqa.bem import OFFICIAL_BEM_HANDLE, OFFICIAL_VOCAB, BemScorer
+
+            bem = BemScorer(bem_model or OFFICIAL_BEM_HANDLE, bem_vocab or OFFICIAL_VOCAB, batch_size=bem_batch_size)
+        agg, samples, ids = _score_evqa(preds, references_path, bem, candidate_max_chars)
+        official = agg.pop("official")
+        coverage = agg.pop("coverage")
+        config.update(
+            no_bem=no_bem, bem=bem.identity() if bem is not None else None, bem_batch_size=bem_batch_size,
+            candidate_max_chars=candidate_max_chars,
+        )
+        config["policies"].update(
+            empty_reference="EM not decided for an alternative empty after preprocessing; BEM judges the raw text",
+            bem_over_512_tokens="candidate word pieces cut from the end (then question, then reference)",
+        )
+        official_label = (
+            "official EVQA metric (EM then BEM, evaluation_utils.py), mean over predicted samples, percent"
+            if bem is not None else
+            "exact-match lower bound (--no-bem): NOT the official EVQA score, which also applies BEM"
+        )
+    results = {
+        "task": task,
+        "n": len(ids),
+        "metrics": agg,
+        "official": official,
+        "official_label": official_label,
+        "coverage": _coverage(ids, preds, coverage),
+        "config": config,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "harness_version": harness_version(),
+    }
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with open(out / "samples.jsonl", "w", encoding="utf-8") as fh:
+        for s in samples:
+            fh.write(json.dumps(s, ensure_ascii=False) + "\n")
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``score`` subcommand's arguments to ``parser``."""
+    parser.add_argument("--task", required=True, choices=("infoseek", "evqa"), help="benchmark of the predictions")
+    parser.add_argument("--predictions", required=True, metavar="FILE",
+                        help="{data_id, prediction} JSONL, a harness samples.jsonl, a JSON list, or a ReAG run "
+                             "folder / split_N.json")
+    parser.add_argument("--references", required=True, metavar="FILE",
+                        help="InfoSeek: infoseek_val.jsonl; EVQA: the official CSV or JSON/JSONL with data_id")
+    parser.add_argument("--qtypes", metavar="FILE", help="InfoSeek question types (infoseek_val_qtype.jsonl)")
+    bem = parser.add_argument_group("EVQA / BEM")
+    bem.add_argument("--bem-model", metavar="DIR", help="BEM SavedModel directory or TF Hub handle "
+                     "(default: the official https://tfhub.dev/google/answer_equivalence/bem/1)")
+    bem.add_argument("--bem-vocab", metavar="FILE", help="BERT vocab file or URL (default: the official "
+                     "BERT-base uncased vocab)")
+    bem.add_argument("--no-bem", action="store_true", help="exact match only: a lower bound, not the official score")
+    bem.add_argument("--bem-batch-size", type=int, default=64, metavar="N", help="BEM batch size (default 64)")
+    bem.add_argument("--candidate-max-chars", type=int, default=None, metavar="N",
+                     help="cut predictions to N characters before EM and BEM (ReAG's evaluation uses 128; "
+                          "default: no cut, as the official scorer)")
+    parser.add_argument("--output-dir", required=True, metavar="DIR", help="where results.json and samples.jsonl go")
+
+
+def _fmt(x: Any) -> str:
+    return "-" if x is None else f"{x:.2f}" if isinstance(x, float) else str(x)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``reag-eval score``; print a short summary. Harness errors propagate to the CLI."""
+    results = score_predictions(
+        args.task, args.predictions, args.references, qtypes_path=args.qtypes, bem_model=args.bem_model,
+        bem_vocab=args.bem_vocab, no_bem=args.no_bem, output_dir=args.output_dir,
+        candidate_max_chars=args.candidate_max_chars, bem_batch_size=args.bem_batch_size,
+    )
+    m, cov, off = results["metrics"], results["coverage"], results["official"]
+    print(f"{results['task']}: {cov['n_predicted']}/{cov['n_references']} references predicted, "
+          f"{cov['n_unknown_ids']} unknown ids")
+    if results["task"] == "infoseek":
+        print(f"  final {_fmt(m['final_score'])}  unseen_question {_fmt(m['unseen_question']['score'])}  "
+              f"unseen_entity {_fmt(m['unseen_entity']['score'])}  (missing counted as wrong)")
+        print(f"  official printout: final {_fmt(off['final_score'])}  "
+              f"unseen_question {_fmt(off['unseen_question_score']['score'])}  "
+              f"unseen_entity {_fmt(off['unseen_entity_score']['score'])}")
+    else:
+        print(f"  {m['metric']}: all {_fmt(m['all'])}  single_hop {_fmt(m['single_hop'])}  "
+              f"two_hop {_fmt(m['two_hop'])}  (missing counted as wrong)")
+    print(f"  wrote {Path(args.output_dir) / 'results.json'} and samples.jsonl")
+    return 0
+
+
+def evaluate_module_path(task: str) -> str:
+    """Path of the local ``evaluate`` metric script for ``task`` (load it with ``evaluate.load(path)``)."""
+    names = {"infoseek": ("infoseek", "infoseek_accuracy.py"), "evqa": ("evqa", "evqa_accuracy.py")}
+    if task not in names:
+        raise HarnessError(f"no evaluate module for task {task!r}: infoseek or evqa")
+    folder, script = names[task]
+    spec = importlib.util.find_spec("reag_harness.tasks")
+    if spec is None or not spec.submodule_search_locations:
+        raise HarnessError("reag_harness.tasks is not installed")
+    base = Path(next(iter(spec.submodule_search_locations)))
+    return str(base / folder / "evaluate_metric" / script)
