@@ -1,0 +1,362 @@
+"""ReAG coarse retrieval: EVA-CLIP image embedding + FAISS index of KB pages (pipeline.md 1, 2).
+
+``top_k`` counts index rows, as the reference does. Without crop, the ``top_k`` rows are
+de-duplicated by page (best score kept), so a retrieval has *at most* ``top_k`` pages: fewer
+when a page owns several rows (the EVQA image index has several images per page). With
+``crop=True``, ``top_k`` rows are retrieved for the full image and ``top_k`` for the crop, merged
+into page -> max score, sorted by score and cut to ``top_k`` unique pages (:func:`merge_hits`).
+``raw_hits`` keeps the full image's rows before de-duplication (the crop's rows are in
+``info["crop"]["hits"]``).
+
+All queries of a call are encoded in batches and searched in one FAISS call; query embeddings
+are cached in memory per (image file, encoder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from itertools import chain
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from reag_harness.errors import HarnessError, InputError
+from reag_harness.interfaces import Component, KnowledgeBase, Runtime
+from reag_harness.models.clip_encoders import (
+    EVA_CLIP_8B,
+    ClipEncoder,
+    _torch_dtype,
+    checkpoint_identity,
+    load_encoder,
+    open_images,
+)
+from reag_harness.paths import cache_dir
+from reag_harness.records import Passage, Retrieval, Sample
+from reag_harness.retrieval.faiss_index import FaissIndex, build_index, index_files, index_identity, load_index
+
+Hit = tuple[str, float]
+EMBED_CACHE_MAX = 200_000  # query embeddings kept in memory (LRU)
+
+_EMBEDS: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+_EMBED_LOCK = threading.Lock()
+
+
+def merge_hits(full: Iterable[Hit], crop: Iterable[Hit] = (), top_k: int | None = None) -> list[Hit]:
+    """Merge hit lists into page -> max score, sorted by score (desc), first ``top_k`` pages.
+
+    Ties keep first-seen order (full image first, then crop). ``merge_hits(hits)`` is plain
+    de-duplication keeping each page's best score.
+    """
+    best: dict[str, float] = {}
+    for key, score in chain(full, crop):
+        if key not in best or score > best[key]:
+            best[key] = float(score)
+    ranked = sorted(best.items(), key=lambda kv: -kv[1])
+    return ranked if top_k is None else ranked[: max(0, int(top_k))]
+
+
+def _cache_get(key: tuple[Any, ...]) -> np.ndarray | None:
+    with _EMBED_LOCK:
+        vec = _EMBEDS.get(key)
+        if vec is not None:
+            _EMBEDS.move_to_end(key)
+        return vec
+
+
+def _cache_put(key: tuple[Any, ...], vec: np.ndarray) -> None:
+    with _EMBED_LOCK:
+        _EMBEDS[key] = vec
+        while len(_EMBEDS) > EMBED_CACHE_MAX:
+            _EMBEDS.popitem(last=False)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class EvaClipRetriever(Component):
+    """Image -> KB pages through a FAISS index in the released layout (``knn.index`` + ``knn.json``).
+
+    ``encoder="transformers"`` with ``model="BAAI/EVA-CLIP-8B"`` (``pretrained`` = a local copy)
+    is the encoder the released indexes were built with; it needs ``trust_remote_code=true``.
+    ``encoder="open_clip"`` takes any open_clip model name and ``pretrained`` file or tag.
+    ``crop=True`` crops the query image to the question's entity (``reag_harness.crop``) with
+    ``crop_args``; ``cropper`` injects a ready cropper object (tests).
+    """
+
+    name = "eva-clip"
+    version = "1"
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        index: str | None = None,
+        encoder: str = "transformers",
+        model: str = EVA_CLIP_8B,
+        pretrained: str | None = None,
+        top_k: int = 20,
+        crop: bool = False,
+        crop_args: dict[str, Any] | None = None,
+        trust_remote_code: bool = False,
+        batch_size: int | None = None,
+        dtype: str | None = None,
+        preprocess: str = "pil",
+        mmap: bool = True,
+        cropper: Any = None,
+    ) -> None:
+        super().__init__(runtime, index=index, encoder=encoder, model=model, pretrained=pretrained, top_k=top_k,
+                         crop=crop, crop_args=crop_args or {}, trust_remote_code=trust_remote_code,
+                         batch_size=batch_size, dtype=dtype, preprocess=preprocess, mmap=mmap)
+        if int(top_k) < 1:
+            raise HarnessError(f"retriever {self.name}: top_k must be at least 1, got {top_k}")
+        if encoder == "transformers" and not trust_remote_code:
+            # Fail at construction, before any stage runs (the message says why it is needed).
+            from reag_harness.models.clip_encoders import _remote_code_error
+
+            raise _remote_code_error(pretrained or model)
+        self.index_dir = index
+        self.encoder_backend, self.model, self.pretrained = encoder, model, pretrained
+        self.top_k, self.crop = int(top_k), bool(crop)
+        self.crop_args = dict(crop_args or {})
+        self.trust_remote_code, self.dtype, self.preprocess, self.mmap = trust_remote_code, dtype, preprocess, mmap
+        rb = runtime.batch_size
+        self.batch_size = int(batch_size or (rb if isinstance(rb, int) else 32))
+        self._cropper = cropper
+        self._encoder: ClipEncoder | None = None
+        self._index: FaissIndex | None = None
+
+    # -- identity ------------------------------------------------------------------------------
+    def encoder_identity(self) -> dict[str, Any]:
+        """The encoder's identity without loading it (checkpoint by size/mtime hash or hub id)."""
+        ident = {"backend": self.encoder_backend, "model": self.model, "pretrained": self.pretrained,
+                 "checkpoint": checkpoint_identity(self.pretrained or self.model),
+                 "dtype": str(_torch_dtype(self.dtype, self.runtime.device)).replace("torch.", "")}
+        if self.encoder_backend == "transformers":
+            ident["preprocess"] = f"clip-l14-{self.preprocess}-224"
+        return ident
+
+    def index_identity(self) -> dict[str, Any]:
+        if not self.index_dir:
+            raise HarnessError(f"retriever {self.name}: no index given (index=DIR with knn.index + knn.json)")
+        return index_identity(self.index_dir)
+
+    def identity(self) -> dict[str, Any]:
+        args = {k: v for k, v in self.args.items() if k not in ("batch_size", "mmap")}
+        ident = {"name": self.name, "version": self.version, "args": args,
+                 "encoder": self.encoder_identity(), "index": self.index_identity()}
+        if self.crop:
+            cropper = self._get_cropper()
+            ident["cropper"] = cropper.identity() if hasattr(cropper, "identity") else type(cropper).__name__
+        return ident
+
+    # -- lazy parts ----------------------------------------------------------------------------
+    def encoder(self) -> ClipEncoder:
+        if self._encoder is None:
+            self._encoder = load_encoder(self.encoder_backend, self.model, self.pretrained, self.runtime.device,
+                                         self.dtype, self.batch_size, self.trust_remote_code, self.preprocess)
+        return self._encoder
+
+    def index(self, kb: KnowledgeBase) -> FaissIndex:
+        if self._index is None:
+            if not self.index_dir:
+                raise HarnessError(f"retriever {self.name}: no index given (index=DIR with knn.index + knn.json)")
+            self._index = load_index(self.index_dir, self.runtime.device, self.mmap)
+            built_with = self._index.meta.get("encoder", {})
+            if built_with and (built_with.get("model"), built_with.get("backend")) != (self.model,
+                                                                                        self.encoder_backend):
+                warnings.warn(f"index {self.index_dir} was built with {built_with.get('backend')}:"
+                              f"{built_with.get('model')}, queries use {self.encoder_backend}:{self.model}",
+                              stacklevel=2)
+        return self._index
+
+    def _get_cropper(self) -> Any:
+        if self._cropper is None:
+            try:
+                from reag_harness.crop import QueryCropper
+            except ImportError as exc:
+                raise HarnessError(f"retriever {self.name}: crop=true needs reag_harness.crop ({exc})") from exc
+            self._cropper = QueryCropper(self.runtime, **self.crop_args)
+        return self._cropper
+
+    # -- embeddings ----------------------------------------------------------------------------
+    def _encoder_key(self) -> str:
+        return _digest(self.encoder_identity())
+
+    def embed_images(self, paths: Sequence[str]) -> np.ndarray:
+        """Embeddings of image files (cached per file and encoder); images loaded batch by batch."""
+        enc = self.encoder()
+        ekey = self._encoder_key()
+        keys = []
+        for p in paths:
+            try:
+                st = os.stat(p)
+            except OSError:
+                raise InputError(str(p), "image file not found", field="image") from None
+            keys.append((ekey, os.path.abspath(p), st.st_size, st.st_mtime_ns))
+        out: list[np.ndarray | None] = [_cache_get(k) for k in keys]
+        todo = [i for i, v in enumerate(out) if v is None]
+        seen: dict[tuple[Any, ...], int] = {}
+        unique = [i for i in todo if seen.setdefault(keys[i], i) == i]
+        for start in range(0, len(unique), self.batch_size):
+            chunk = unique[start : start + self.batch_size]
+            vecs = enc.encode_images(open_images([paths[i] for i in chunk]), self.batch_size)
+            for i, v in zip(chunk, vecs, strict=True):
+                _cache_put(keys[i], v)
+                out[i] = v
+        for i in todo:
+            if out[i] is None:
+                out[i] = out[seen[keys[i]]]
+        return np.stack(out) if out else np.zeros((0, enc.dim), np.float32)  # type: ignore[arg-type]
+
+    def _embed_crops(self, paths: Sequence[str], crops: Sequence[Any]) -> np.ndarray:
+        enc = self.encoder()
+        ekey = self._encoder_key()
+        keys = []
+        for p, c in zip(paths, crops, strict=True):
+            st = os.stat(p)
+            keys.append((ekey, "crop", os.path.abspath(p), st.st_size, st.st_mtime_ns, json.dumps(_jsonable(c.box))))
+        out: list[np.ndarray | None] = [_cache_get(k) for k in keys]
+        todo = [i for i, v in enumerate(out) if v is None]
+        if todo:
+            vecs = enc.encode_images([crops[i].image for i in todo], self.batch_size)
+            for i, v in zip(todo, vecs, strict=True):
+                _cache_put(keys[i], v)
+                out[i] = v
+        return np.stack(out) if out else np.zeros((0, enc.dim), np.float32)  # type: ignore[arg-type]
+
+    # -- retrieval -----------------------------------------------------------------------------
+    def retrieve(self, samples: Sequence[Sample], kb: KnowledgeBase) -> list[Retrieval]:
+        if not samples:
+            return []
+        paths = []
+        for s in samples:
+            if not s.image:
+                raise InputError(f"sample {s.id}", "has no image (image retrieval needs one)", field="image")
+            if not Path(s.image).is_file():
+                raise InputError(s.image, "image file not found", field="image")
+            paths.append(s.image)
+        index = self.index(kb)
+        queries = self.embed_images(paths)
+        crop_results: list[Any] = [None] * len(samples)
+        cropped: list[int] = []
+        if self.crop:
+            crop_results = list(self._get_cropper().crop(samples))
+            if len(crop_results) != len(samples):
+                raise HarnessError(f"cropper returned {len(crop_results)} results for {len(samples)} samples")
+            cropped = [i for i, c in enumerate(crop_results) if getattr(c, "image", None) is not None]
+            if cropped:
+                crop_vecs = self._embed_crops([paths[i] for i in cropped], [crop_results[i] for i in cropped])
+                queries = np.concatenate([queries, crop_vecs], axis=0)
+        hits = index.search(queries, self.top_k)  # one batched search for full images and crops
+        crop_hits = {i: hits[len(samples) + j] for j, i in enumerate(cropped)}
+        out = []
+        for i, sample in enumerate(samples):
+            full = hits[i]
+            pages = merge_hits(full, crop_hits.get(i, ()), self.top_k)
+            info: dict[str, Any] = {"top_k_rows": self.top_k, "n_pages": len(pages)}
+            if self.crop:
+                c = crop_results[i]
+                info["crop"] = {
+                    "used": i in crop_hits,
+                    "box": _jsonable(getattr(c, "box", None)),
+                    "entity": getattr(c, "entity", None),
+                    "reason": getattr(c, "reason", None),
+                    "hits": [[k, s] for k, s in crop_hits.get(i, ())],
+                }
+            out.append(self._retrieval(sample.id, pages, full, info, kb))
+        return out
+
+    def _retrieval(self, sample_id: str, pages: list[Hit], raw: list[Hit], info: dict[str, Any],
+                   kb: KnowledgeBase) -> Retrieval:
+        passages: list[Passage] = []
+        missing = []
+        for key, _ in pages:
+            if key not in kb:
+                missing.append(key)
+                continue
+            passages.extend(Passage(key, j, text) for j, text in enumerate(kb.passages(key)))
+        if missing:
+            info["not_in_kb"] = missing
+        return Retrieval(sample_id=sample_id, pages=tuple(pages), passages=tuple(passages), raw_hits=tuple(raw),
+                         info=info)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+# -- the tiny demo/test retriever ---------------------------------------------------------------
+TITLE_INDEX_VERSION = "titles-v1"
+
+
+class TinyEvaClipRetriever(EvaClipRetriever):
+    """``eva-clip`` over the tiny random open_clip EVA model (tests, demo).
+
+    Without ``index``, a demo index is built on first use from the KB's page *titles* encoded
+    with the tiny model's text tower (one row per page), cached under ``cache_dir()/indexes``
+    keyed by the KB fingerprint and the model identity. It exercises the whole path (image
+    encoding, FAISS, de-duplication, passages) but is not the ReAG setup, and the tiny model's
+    scores are meaningless.
+    """
+
+    name = "tiny-eva-clip"
+
+    def index_identity(self) -> dict[str, Any]:
+        if self.index_dir:
+            return super().index_identity()
+        return {"built_from": "kb page titles (tiny text tower)", "builder": TITLE_INDEX_VERSION}
+
+    def index(self, kb: KnowledgeBase) -> FaissIndex:
+        if self._index is None and not self.index_dir:
+            self._index = build_title_index(self, kb)
+        return super().index(kb)
+
+
+def _kb_fingerprint(kb: KnowledgeBase) -> str:
+    fp = getattr(kb, "fingerprint", None)
+    if callable(fp):
+        return str(fp())
+    return _digest([[k, kb.title(k)] for k in kb.keys()])
+
+
+def build_title_index(retriever: EvaClipRetriever, kb: KnowledgeBase) -> FaissIndex:
+    """The demo index of ``kb``'s page titles (text embeddings), built once and cached on disk."""
+    from filelock import FileLock
+
+    enc_id = retriever.encoder_identity()
+    folder = cache_dir() / "indexes" / f"tiny-eva-clip-{_digest([TITLE_INDEX_VERSION, _kb_fingerprint(kb), enc_id])}"
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / ".build.lock")):
+        try:
+            index_files(folder)
+        except InputError:
+            keys = list(kb.keys())
+            vectors = retriever.encoder().encode_texts([kb.title(k) or k for k in keys], retriever.batch_size)
+            build_index(vectors, keys, folder, factory="Flat",
+                        meta={"source": "titles", "encoder": enc_id, "kb_fingerprint": _kb_fingerprint(kb)})
+    return load_index(folder, retriever.runtime.device, retriever.mmap)
+
+
+def tiny_eva_clip(runtime: Runtime, seed: int = 0, **args: Any) -> TinyEvaClipRetriever:
+    """``tiny-eva-clip``: the tiny model is built on first use; ``index`` optional (see the class)."""
+    from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
+
+    for fixed in ("encoder", "model", "pretrained", "trust_remote_code"):
+        if fixed in args:
+            raise HarnessError(f"retriever tiny-eva-clip: '{fixed}' is fixed (use eva-clip to choose an encoder)")
+    ckpt = tiny_clip_checkpoint(seed)
+    return TinyEvaClipRetriever(runtime, encoder="open_clip", model=TINY_MODEL, pretrained=str(ckpt), **args)

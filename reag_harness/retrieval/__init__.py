@@ -1,0 +1,1 @@
+"""Retrieval building blocks shared by retriever plugins (FAISS indexes of KB pages)."""
