@@ -1,0 +1,162 @@
+"""Golden tests: the exact chat-templated prompt text of the critic and of every prompt style.
+
+The goldens under tests/goldens/prompts/ were rendered once from the reference strings and
+reviewed by hand against aimagelab/ReAG (src/retrieval_module/prompts.py, retrieval.py,
+src/critic_module/critic.py). Rewrite them with ``REAG_UPDATE_GOLDENS=1`` only after such a
+review. Rendering uses the tiny Qwen2.5-VL processor (the real chat template) when its
+builder is there, else a copy of the Qwen2.5-VL chat template rendered with Jinja.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from reag_harness import reag_prompts as P
+from reag_harness.errors import HarnessError
+from reag_harness.interfaces import Runtime
+from reag_harness.plugin_manager import get_registry
+from reag_harness.records import ChatRequest, Passage, Sample
+
+GOLDENS = Path(__file__).parent / "goldens" / "prompts"
+UPDATE = os.environ.get("REAG_UPDATE_GOLDENS") == "1"
+
+# Qwen/Qwen2.5-VL-7B-Instruct chat_template.json (used only when tiny_qwen is absent).
+QWEN25VL_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}"
+    "<|im_end|>\n{% else %}{% for content in message['content'] %}{% if content['type'] == 'image' or 'image' in "
+    "content or 'image_url' in content %}{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}"
+    "Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] "
+    "== 'video' or 'video' in content %}{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}"
+    "Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}"
+    "{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}"
+    "<|im_start|>assistant\n{% endif %}"
+)
+
+SAMPLE = Sample(id="golden-1", question="What is the closest parent taxonomy of this bird?",
+                image="/data/images/bird.jpg", references=("Myrtle Warbler",))
+PASSAGES = [
+    Passage("https://en.wikipedia.org/wiki/Myrtle_warbler", 0,
+            "The myrtle warbler (Setophaga coronata) is a small New World warbler."),
+    Passage("https://en.wikipedia.org/wiki/Myrtle_warbler", 1, "It has white tail patches."),
+]
+
+
+@pytest.fixture(scope="module")
+def render():
+    """messages -> chat-templated text with the generation prompt."""
+    try:
+        from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
+    except ImportError:
+        tiny_qwen25vl_path = None
+    if tiny_qwen25vl_path is not None:
+        from transformers import AutoProcessor
+
+        processor = AutoProcessor.from_pretrained(tiny_qwen25vl_path())
+        return lambda messages: processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    import jinja2
+
+    template = jinja2.Environment().from_string(QWEN25VL_TEMPLATE)
+    return lambda messages: template.render(messages=messages, add_generation_prompt=True)
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDENS / f"{name}.txt"
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="")
+    assert path.is_file(), f"missing golden {path} (REAG_UPDATE_GOLDENS=1 writes it)"
+    assert text == path.read_text(encoding="utf-8"), f"prompt differs from golden {path.name}"
+
+
+def style(name: str, **args):
+    return get_registry().create("prompt_style", name, Runtime(), args)
+
+
+def full_text(render, request: ChatRequest) -> str:
+    """What the generator feeds the model: the templated chat plus the assistant prefix."""
+    return render(list(request.messages)) + request.assistant_prefix
+
+
+def test_critic_prompt_golden(render):
+    check_golden("critic", render(P.critic_messages(SAMPLE.image, SAMPLE.question, PASSAGES[0].text)))
+
+
+@pytest.mark.parametrize(
+    ("golden", "name", "args", "passages", "task"),
+    [
+        ("reag_reasoning", "reag-reasoning", {}, PASSAGES, "infoseek"),
+        ("reag_reasoning_all_filtered", "reag-reasoning", {}, [], "infoseek"),
+        ("reag_reasoning_dot_context", "reag-reasoning", {"all_filtered": False}, [], "infoseek"),
+        ("reag_reasoning_no_retrieval", "reag-reasoning", {}, None, "infoseek"),
+        ("few_shot_infoseek", "few-shot", {}, PASSAGES, "infoseek"),
+        ("few_shot_evqa", "few-shot", {}, PASSAGES, "evqa"),
+        ("short", "short", {}, PASSAGES, "evqa"),
+        ("direct", "direct", {}, None, "evqa"),
+        ("only_question", "only-question", {}, None, "evqa"),
+    ],
+)
+def test_prompt_style_goldens(render, golden, name, args, passages, task):
+    request = style(name, **args).build(SAMPLE, passages, task)
+    check_golden(golden, full_text(render, request))
+
+
+def test_reasoning_request_fields():
+    request = style("reag-reasoning").build(SAMPLE, PASSAGES, "evqa")
+    assert request.assistant_prefix == "<think>" and request.stop == ("</answer>",)
+    assert request.messages[0] == {"role": "system", "content": [{"type": "text", "text": P.SYSTEM_PROMPT_REASONING}]}
+    assert request.messages[1]["content"][0] == {"type": "image", "image": SAMPLE.image}
+    plain = style("direct").build(SAMPLE, None, "evqa")
+    assert plain.assistant_prefix == "" and plain.stop == () and plain.messages[0]["role"] == "user"
+
+
+def test_context_wrapper_exact():
+    text = style("direct").build(SAMPLE, PASSAGES, "evqa").messages[0]["content"][1]["text"]
+    assert text == (
+        "What is the closest parent taxonomy of this bird?\n\nThe following paragraphs may contain useful "
+        "information to help answer the question correctly:\n<paragraph>The myrtle warbler (Setophaga coronata) is a "
+        "small New World warbler.</paragraph>\n\n\n<paragraph>It has white tail patches.</paragraph>.\n"
+    )
+
+
+def test_filtered_context_variants():
+    assert style("reag-reasoning").user_text(SAMPLE, [], "evqa") == SAMPLE.question
+    dot = style("reag-reasoning", all_filtered=False).user_text(SAMPLE, [], "evqa")
+    assert dot.endswith("correctly:\n.\n")
+
+
+def test_few_shot_order_and_short_suffix():
+    text = style("few-shot", short_prompt=True).user_text(SAMPLE, None, "infoseek")
+    assert text.startswith(P.INFOSEEK_FEW_SHOTS + "\n\n\nAnswer the question based on the image above.")
+    assert text.endswith("Question: " + SAMPLE.question + "\n\n" + "\nGive a short answer.\nShort answer: ")
+    evqa = style("few-shot").user_text(SAMPLE, None, "evqa-test")
+    assert evqa.startswith(P.EVQA_FEW_SHOTS + "\n\nAnswer")
+
+
+def test_few_shot_needs_a_known_task():
+    with pytest.raises(HarnessError, match="few_shot_set"):
+        style("few-shot").build(SAMPLE, PASSAGES, "demo")
+    assert style("few-shot", few_shot_set="evqa").user_text(SAMPLE, [], "demo").startswith(P.EVQA_FEW_SHOTS)
+
+
+def test_reference_string_details():
+    """Spot checks of details that are easy to lose when copying the reference."""
+    assert P.INFOSEEK_FEW_SHOTS.count("Example ") == 3 and P.EVQA_FEW_SHOTS.count("Example ") == 2
+    assert "exceptionally 40\xa0cm" in P.INFOSEEK_FEW_SHOTS and '"Old World war bler"' in P.INFOSEEK_FEW_SHOTS
+    assert "concert.\nin 2001" in P.EVQA_FEW_SHOTS  # the original's "\n" escapes are newlines
+    assert P.SECTION_EVAL_USER_TEMPLATE.endswith('"Yes"/"No" answer: ')
+    assert "information usefule to answer the user question? \n" in P.SECTION_EVAL_USER_TEMPLATE
+    assert P.RELEVANCY_EVAL_SYSTEM_PROMPT.endswith("irrelevant or unhelpful.")
+    assert "answer \u201cYes\u201d." in P.RELEVANCY_EVAL_SYSTEM_PROMPT
+    vqa = P.VQA_PROMPT.format(question="Q?", answer="")
+    assert vqa == "Answer the question based on the image above.\n\nQuestion: Q?\n\n"
+
+
+def test_identity_records_resolved_defaults():
+    ident = style("reag-reasoning").identity()
+    assert ident["args"]["extract_reasoning"] is True and ident["args"]["all_filtered"] is True
+    assert style("reag-reasoning", strict=True).identity() != ident
