@@ -76,6 +76,10 @@ class ReagPromptStyle(Component):
     """
 
     version = "1"
+    #: Deliberate differences from the ReAG reference, recorded in every run's results.
+    deviations = [
+        "parsing: <answer> extracted across lines (reference regex has no DOTALL)",
+    ]
     extract_reasoning: bool = False
     force_reasoning: bool = False
     strict: bool = False

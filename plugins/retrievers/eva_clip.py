@@ -47,6 +47,9 @@ _EMBEDS: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
 _EMBED_LOCK = threading.Lock()
 
 
+TITLE_INDEX_VERSION = "titles-v1"
+TITLES_INDEX = "titles"  # index=titles: built on first use over the KB's page titles (demo, tests)
+
 def merge_hits(full: Iterable[Hit], crop: Iterable[Hit] = (), top_k: int | None = None) -> list[Hit]:
     """Merge hit lists into page -> max score, sorted by score (desc), first ``top_k`` pages.
 
@@ -92,6 +95,12 @@ class EvaClipRetriever(Component):
 
     name = "eva-clip"
     version = "1"
+    #: Deliberate differences from the ReAG reference, recorded in every run's results.
+    deviations = [
+        "retrieval: pages de-duplicated keeping the best score (top_k still counts index rows; raw hits recorded)",
+        "retrieval: image encoding and FAISS search batched across queries",
+        "crop: no visual entity or no box -> full image with the reason recorded (reference: answer 'Error')",
+    ]
 
     def __init__(
         self,
@@ -142,8 +151,11 @@ class EvaClipRetriever(Component):
         return ident
 
     def index_identity(self) -> dict[str, Any]:
+        if self.index_dir == TITLES_INDEX:
+            return {"built_from": "kb page titles (text tower)", "builder": TITLE_INDEX_VERSION}
         if not self.index_dir:
-            raise HarnessError(f"retriever {self.name}: no index given (index=DIR with knn.index + knn.json)")
+            raise HarnessError(f"retriever {self.name}: no index given (index=DIR with knn.index + knn.json, "
+                               f"or index={TITLES_INDEX} to build one over the KB's page titles)")
         return index_identity(self.index_dir)
 
     def identity(self) -> dict[str, Any]:
@@ -163,6 +175,8 @@ class EvaClipRetriever(Component):
         return self._encoder
 
     def index(self, kb: KnowledgeBase) -> FaissIndex:
+        if self._index is None and self.index_dir == TITLES_INDEX:
+            self._index = build_title_index(self, kb)
         if self._index is None:
             if not self.index_dir:
                 raise HarnessError(f"retriever {self.name}: no index given (index=DIR with knn.index + knn.json)")
@@ -300,7 +314,6 @@ def _jsonable(value: Any) -> Any:
 
 
 # -- the tiny demo/test retriever ---------------------------------------------------------------
-TITLE_INDEX_VERSION = "titles-v1"
 
 
 class TinyEvaClipRetriever(EvaClipRetriever):
@@ -315,15 +328,9 @@ class TinyEvaClipRetriever(EvaClipRetriever):
 
     name = "tiny-eva-clip"
 
-    def index_identity(self) -> dict[str, Any]:
-        if self.index_dir:
-            return super().index_identity()
-        return {"built_from": "kb page titles (tiny text tower)", "builder": TITLE_INDEX_VERSION}
-
-    def index(self, kb: KnowledgeBase) -> FaissIndex:
-        if self._index is None and not self.index_dir:
-            self._index = build_title_index(self, kb)
-        return super().index(kb)
+    def __init__(self, runtime: Runtime, **args: Any) -> None:
+        args["index"] = args.get("index") or TITLES_INDEX
+        super().__init__(runtime, **args)
 
 
 def _kb_fingerprint(kb: KnowledgeBase) -> str:

@@ -106,7 +106,17 @@ class DemoTask:
             tmp.replace(target)
 
     def component_args(self, kind: str, name: str) -> dict[str, Any]:
-        return {}
+        """Offline stand-ins for the ReAG retriever: the tiny EVA model, a title index, a tiny detector.
+
+        So ``--generator reag-3b`` (the full ReAG preset, crop included) runs on the demo offline.
+        """
+        if (kind, name) != ("retriever", "eva-clip"):
+            return {}
+        from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
+        from reag_harness.models.tiny_grounding_dino import tiny_grounding_dino_path
+
+        return {"encoder": "open_clip", "model": TINY_MODEL, "pretrained": str(tiny_clip_checkpoint()),
+                "index": "titles", "crop_args": {"detector": str(tiny_grounding_dino_path())}}
 
     def score(self, samples: Sequence[Sample], predictions: Sequence[str | None]) -> list[dict[str, Any]]:
         out = []
