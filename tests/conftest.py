@@ -6,6 +6,11 @@ import os
 
 import pytest
 
+# One thread per process: on a 2-core machine torch's thread pool oversubscribes (measured: up to
+# 10x slower), and several tests start subprocesses. Results do not depend on the thread count.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def harness_cache(tmp_path_factory: pytest.TempPathFactory):

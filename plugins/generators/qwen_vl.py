@@ -1,0 +1,182 @@
+"""Qwen2.5-VL generators: ReAG-3B/7B, Qwen2.5-VL-3B/7B-Instruct, any checkpoint, and a tiny one.
+
+``generate`` returns only the newly generated text: the request's ``assistant_prefix`` (e.g.
+ReAG's forced ``<think>``) is part of the prompt and is NOT repeated in the output. Output is
+cut right after the first stop string, which is kept (so ``</answer>`` can be parsed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reag_harness.errors import HarnessError
+from reag_harness.interfaces import Component, Runtime
+from reag_harness.models.batching import sorted_batches
+from reag_harness.models.qwen_vl import (
+    Prompt,
+    batch_inputs,
+    checkpoint_identity,
+    load_qwen_vl,
+    prompt_length,
+    render,
+    truncate_at_stop,
+)
+from reag_harness.records import ChatRequest
+
+BACKENDS = ("transformers", "vllm")
+AUTO_BATCH_START = 32
+
+
+class QwenVLGenerator(Component):
+    """Batched generation with a Qwen2.5-VL checkpoint (hub id or local folder).
+
+    Requests are grouped by (stop strings, max_new_tokens), sorted by prompt length, batched
+    with left padding and returned in input order. Decoding follows the checkpoint's
+    ``generation_config.json`` (greedy unless it says otherwise); ``gen_kwargs`` (e.g.
+    ``do_sample=True, temperature=0.7``) override it. ``batch_size=None`` takes the runtime's;
+    ``"auto"`` starts at 32 and halves on CUDA out-of-memory. ``backend="vllm"`` runs the
+    same requests through vLLM (optional extra).
+    """
+
+    name = "qwen-vl"
+    version = "1"
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        pretrained: str,
+        max_new_tokens: int = 4096,
+        batch_size: int | str | None = None,
+        backend: str = "transformers",
+        min_pixels: int = 3136,
+        max_pixels: int = 301056,
+        model_max_length: int = 16384,
+        attn_implementation: str | None = None,
+        gpu_memory_utilization: float | None = None,
+        **gen_kwargs: Any,
+    ) -> None:
+        super().__init__(runtime, pretrained=pretrained, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                         backend=backend, min_pixels=min_pixels, max_pixels=max_pixels,
+                         model_max_length=model_max_length, attn_implementation=attn_implementation,
+                         gpu_memory_utilization=gpu_memory_utilization, **gen_kwargs)
+        if backend not in BACKENDS:
+            raise HarnessError(f"generator backend '{backend}' is unknown: use one of {', '.join(BACKENDS)}")
+        self.pretrained = str(pretrained)
+        self.max_new_tokens = int(max_new_tokens)
+        self.batch_size: int | str = runtime.batch_size if batch_size is None else batch_size
+        self.backend = backend
+        self.processor_args = dict(min_pixels=int(min_pixels), max_pixels=int(max_pixels),
+                                   model_max_length=int(model_max_length))
+        self.attn_implementation = attn_implementation
+        self.engine_args = {} if gpu_memory_utilization is None else {
+            "gpu_memory_utilization": float(gpu_memory_utilization)}
+        self.gen_kwargs = dict(gen_kwargs)
+        self._engine: Any = None
+        self._auto_start = AUTO_BATCH_START
+        if backend == "vllm":
+            from reag_harness.models.vllm_backend import require_vllm
+
+            require_vllm()  # fail at construction, with the install hint
+
+    def identity(self) -> dict[str, Any]:
+        """Name, arguments (batch size excluded), dtype and the checkpoint's identity."""
+        args = {k: v for k, v in self.args.items() if k not in ("batch_size", "gpu_memory_utilization")}
+        return {"name": self.name, "version": self.version, "args": args, "dtype": self.runtime.dtype,
+                "checkpoint": checkpoint_identity(self.pretrained)}
+
+    def model_and_processor(self) -> tuple[Any, Any]:
+        """The shared (model, processor), loaded on first use."""
+        return load_qwen_vl(self.pretrained, self.runtime.device, self.runtime.dtype,
+                            self.attn_implementation, **self.processor_args)
+
+    def generate(self, requests: Sequence[ChatRequest]) -> list[str]:
+        """New text for each request (no assistant prefix), in input order."""
+        if not requests:
+            return []
+        if self.backend == "vllm":
+            return self._vllm().generate(requests, self.max_new_tokens, self.gen_kwargs)
+        model, processor = self.model_and_processor()
+        prompts = [render(processor, r.messages, r.assistant_prefix) for r in requests]
+        sizes: dict[str, tuple[int, int]] = {}
+        lengths = [prompt_length(processor, p, sizes) for p in prompts]
+        groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault((tuple(r.stop), int(r.max_new_tokens or self.max_new_tokens)), []).append(i)
+        out: list[str] = [""] * len(requests)
+        for (stop, max_new), idx in groups.items():
+            texts = sorted_batches(
+                lambda batch, stop=stop, max_new=max_new: self._generate_batch(
+                    model, processor, [prompts[i] for i in batch], stop, max_new),
+                idx, [lengths[i] for i in idx], self.batch_size, auto_start=self._auto_start,
+                on_shrink=self._remember_batch_size,
+            )
+            for i, text in zip(idx, texts):
+                out[i] = text
+        return out
+
+    def _remember_batch_size(self, size: int) -> None:
+        self._auto_start = size  # after an OOM, later calls start at the size that fit
+
+    def _generate_batch(
+        self, model: Any, processor: Any, prompts: list[Prompt], stop: tuple[str, ...], max_new_tokens: int
+    ) -> list[str]:
+        import torch
+
+        inputs = batch_inputs(processor, prompts, str(model.device))
+        kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, **self.gen_kwargs}
+        if stop:
+            kwargs.update(stop_strings=list(stop), tokenizer=processor.tokenizer)
+        if kwargs.get("do_sample", model.generation_config.do_sample):
+            torch.manual_seed(self.runtime.seed)
+        with torch.inference_mode():
+            output = model.generate(**inputs, **kwargs)
+        new_tokens = output[:, inputs["input_ids"].shape[1]:]
+        texts = processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [truncate_at_stop(t, stop) for t in texts]
+
+    def _vllm(self) -> Any:
+        from reag_harness.models.vllm_backend import VLLMEngine
+
+        if self._engine is None:
+            dtype = "bfloat16" if self.runtime.dtype == "auto" else self.runtime.dtype
+            self._engine = VLLMEngine.shared(self.pretrained, dtype, seed=self.runtime.seed, **self.processor_args,
+                                             **self.engine_args)
+        return self._engine
+
+
+def _named(generator: QwenVLGenerator, name: str) -> QwenVLGenerator:
+    generator.name = name
+    return generator
+
+
+def reag_3b(runtime: Runtime, pretrained: str = "aimagelab/ReAG-3B", **kwargs: Any) -> QwenVLGenerator:
+    """aimagelab/ReAG-3B; ``pretrained=/local/path`` loads a downloaded copy."""
+    return _named(QwenVLGenerator(runtime, pretrained=pretrained, **kwargs), "reag-3b")
+
+
+def reag_7b(runtime: Runtime, pretrained: str = "aimagelab/ReAG-7B", **kwargs: Any) -> QwenVLGenerator:
+    """aimagelab/ReAG-7B; ``pretrained=/local/path`` loads a downloaded copy."""
+    return _named(QwenVLGenerator(runtime, pretrained=pretrained, **kwargs), "reag-7b")
+
+
+def qwen25vl_3b(runtime: Runtime, pretrained: str = "Qwen/Qwen2.5-VL-3B-Instruct", **kwargs: Any) -> QwenVLGenerator:
+    """Qwen/Qwen2.5-VL-3B-Instruct (the zero-shot baseline)."""
+    return _named(QwenVLGenerator(runtime, pretrained=pretrained, **kwargs), "qwen2.5-vl-3b")
+
+
+def qwen25vl_7b(runtime: Runtime, pretrained: str = "Qwen/Qwen2.5-VL-7B-Instruct", **kwargs: Any) -> QwenVLGenerator:
+    """Qwen/Qwen2.5-VL-7B-Instruct (the zero-shot baseline)."""
+    return _named(QwenVLGenerator(runtime, pretrained=pretrained, **kwargs), "qwen2.5-vl-7b")
+
+
+def tiny_qwen25vl(
+    runtime: Runtime, pretrained: str | None = None, max_new_tokens: int = 16, **kwargs: Any
+) -> QwenVLGenerator:
+    """A tiny random Qwen2.5-VL built on first use (meaningless answers; tests and demos)."""
+    if pretrained is None:
+        from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
+
+        pretrained = str(tiny_qwen25vl_path())
+    return _named(QwenVLGenerator(runtime, pretrained=pretrained, max_new_tokens=max_new_tokens, **kwargs),
+                  "tiny-qwen2.5-vl")

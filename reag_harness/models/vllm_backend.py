@@ -1,0 +1,193 @@
+"""The vLLM backend for the Qwen2.5-VL generator and critic (``backend="vllm"``).
+
+Same interface as the transformers path: prompts are rendered with the checkpoint's own
+processor and chat template (:func:`reag_harness.models.qwen_vl.render`), images go in
+``multi_modal_data`` as PIL images, and one ``vllm.LLM`` per (checkpoint, dtype) is shared
+by the critic and the generator, with prefix caching on (the critic's image and system
+prompt are a shared prefix).
+
+Critic scores through vLLM are nearly but not exactly the transformers ones:
+
+- vLLM returns only the top-``k`` log-probabilities (``k = CRITIC_TOP_LOGPROBS = 20``, its
+  default ``max_logprobs``). They are taken over the full vocabulary from the raw logits in
+  float32 (not renormalised), but when "Yes" is not among the top 20 its probability is
+  reported as 0.0. Then at least 20 tokens are each at least as likely, so the true value is
+  at most 1/21 (< 0.048): keep/drop decisions at thresholds >= 0.048 (the paper's 0.1, the
+  code's 0.5) are unaffected.
+- vLLM's kernels, batching and bf16 arithmetic differ from transformers', so values differ
+  in the last digits.
+
+``vllm`` is an optional extra: selecting this backend without it raises
+:class:`~reag_harness.errors.MissingDependencyError`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reag_harness.errors import HarnessError, MissingDependencyError
+from reag_harness.records import ChatRequest
+
+from .qwen_vl import Prompt, load_image, load_qwen_processor, render, resolve_checkpoint, truncate_at_stop
+
+CRITIC_TOP_LOGPROBS = 20
+_LOCK = threading.Lock()
+_ENGINES: dict[tuple[str, str], Any] = {}
+
+# Hugging Face generate() keyword -> vLLM SamplingParams field.
+_GEN_KWARG_MAP = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "repetition_penalty": "repetition_penalty",
+    "seed": "seed",
+}
+
+
+def require_vllm() -> Any:
+    """The ``vllm`` module, or MissingDependencyError saying how to install it."""
+    try:
+        import vllm
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "backend='vllm' needs the Python package 'vllm': pip install 'reag-harness[vllm]'"
+        ) from exc
+    return vllm
+
+
+def to_vllm_prompt(prompt: Prompt, load_images: bool = True) -> dict[str, Any]:
+    """A vLLM prompt dict: the rendered text (one ``<|image_pad|>`` per image, expanded by
+    vLLM) and, when there are images, ``multi_modal_data={"image": [PIL images]}``."""
+    out: dict[str, Any] = {"prompt": prompt.text}
+    if prompt.images:
+        out["multi_modal_data"] = {
+            "image": [load_image(p) if load_images else p for p in prompt.images]
+        }
+    return out
+
+
+def request_to_vllm_prompt(processor: Any, request: ChatRequest, load_images: bool = True) -> dict[str, Any]:
+    """A ChatRequest as a vLLM prompt: chat template + generation prompt + assistant prefix."""
+    return to_vllm_prompt(render(processor, request.messages, request.assistant_prefix), load_images)
+
+
+def _generation_config(resolved: str) -> dict[str, Any]:
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(resolved).to_diff_dict()
+    except OSError:  # no generation_config.json
+        return {}
+
+
+def defaults_from_generation_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """SamplingParams defaults that decode as transformers does with this generation config:
+    greedy (temperature 0) unless ``do_sample``; ``repetition_penalty`` applies either way."""
+    out: dict[str, Any] = {"temperature": 0.0}
+    if config.get("do_sample"):
+        out.update({k: config[k] for k in ("temperature", "top_p", "top_k", "min_p") if config.get(k) is not None})
+        out.setdefault("temperature", 1.0)
+    if config.get("repetition_penalty") is not None:
+        out["repetition_penalty"] = config["repetition_penalty"]
+    return out
+
+
+def sampling_kwargs(
+    defaults: Mapping[str, Any], gen_kwargs: Mapping[str, Any], max_new_tokens: int, stop: Sequence[str]
+) -> dict[str, Any]:
+    """SamplingParams arguments: the checkpoint's defaults, then the user's HF-style gen kwargs.
+
+    ``do_sample=False`` means greedy (temperature 0). Stop strings stay in the output, as
+    with the transformers backend.
+    """
+    out = dict(defaults)
+    for key, value in gen_kwargs.items():
+        if key == "do_sample":
+            if not value:
+                out["temperature"] = 0.0
+        elif key in _GEN_KWARG_MAP:
+            out[_GEN_KWARG_MAP[key]] = value
+        elif key == "num_beams" and int(value) == 1:
+            continue
+        else:
+            raise HarnessError(f"generation option '{key}' is not supported by the vLLM backend")
+    if gen_kwargs.get("do_sample") is False:
+        out["temperature"] = 0.0
+    out.update(max_tokens=int(max_new_tokens), stop=list(stop), include_stop_str_in_output=True)
+    return out
+
+
+def p_yes_from_logprobs(logprobs: Mapping[int, Any] | None, yes_id: int) -> float:
+    """P(Yes) from one position's top-k logprobs ({token id: Logprob or float}); 0.0 if absent."""
+    if not logprobs or yes_id not in logprobs:
+        return 0.0
+    entry = logprobs[yes_id]
+    return math.exp(float(getattr(entry, "logprob", entry)))
+
+
+class VLLMEngine:
+    """One ``vllm.LLM`` for a checkpoint, shared by the generator and the critic."""
+
+    def __init__(
+        self,
+        pretrained: str,
+        dtype: str = "bfloat16",
+        seed: int = 1234,
+        min_pixels: int = 3136,
+        max_pixels: int = 301056,
+        model_max_length: int = 16384,
+        max_images_per_prompt: int = 1,
+        **engine_kwargs: Any,
+    ) -> None:
+        vllm = require_vllm()
+        self.vllm = vllm
+        self.pretrained = pretrained
+        self.processor = load_qwen_processor(pretrained, min_pixels, max_pixels, model_max_length)
+        resolved, _ = resolve_checkpoint(pretrained)
+        kwargs: dict[str, Any] = dict(
+            model=resolved,
+            dtype=dtype,
+            seed=seed,
+            enable_prefix_caching=True,
+            max_model_len=model_max_length,
+            limit_mm_per_prompt={"image": max_images_per_prompt},
+            mm_processor_kwargs={"min_pixels": min_pixels, "max_pixels": max_pixels},
+        )
+        kwargs.update(engine_kwargs)
+        self.llm = vllm.LLM(**kwargs)
+        self.default_sampling = defaults_from_generation_config(_generation_config(resolved))
+
+    @classmethod
+    def shared(cls, pretrained: str, dtype: str, **kwargs: Any) -> VLLMEngine:
+        """The process's engine for (checkpoint, dtype), created on first use."""
+        key = (resolve_checkpoint(pretrained)[0], dtype)
+        with _LOCK:
+            engine = _ENGINES.get(key)
+            if engine is None:
+                engine = cls(pretrained, dtype=dtype, **kwargs)
+                _ENGINES[key] = engine
+        return engine
+
+    def generate(
+        self, requests: Sequence[ChatRequest], max_new_tokens: int, gen_kwargs: Mapping[str, Any]
+    ) -> list[str]:
+        """New text per request, in input order, truncated after the first stop string."""
+        prompts = [request_to_vllm_prompt(self.processor, r) for r in requests]
+        params = [
+            self.vllm.SamplingParams(**sampling_kwargs(self.default_sampling, gen_kwargs,
+                                                       r.max_new_tokens or max_new_tokens, r.stop))
+            for r in requests
+        ]
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        return [truncate_at_stop(o.outputs[0].text, r.stop) for o, r in zip(outputs, requests)]
+
+    def p_yes(self, prompts: Sequence[Prompt], yes_id: int) -> list[float]:
+        """Prefill-only scoring: one token, top-20 logprobs of the first position."""
+        params = self.vllm.SamplingParams(max_tokens=1, temperature=0.0, logprobs=CRITIC_TOP_LOGPROBS)
+        outputs = self.llm.generate([to_vllm_prompt(p) for p in prompts], params, use_tqdm=False)
+        return [p_yes_from_logprobs(o.outputs[0].logprobs[0] if o.outputs[0].logprobs else None, yes_id)
+                for o in outputs]
