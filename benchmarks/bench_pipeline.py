@@ -17,6 +17,7 @@ import tempfile
 import time
 
 from reag_harness.api import evaluate
+from reag_harness.plugins.retrievers.eva_clip import clear_embedding_cache
 
 
 def stage_times(results) -> dict[str, float]:
@@ -32,7 +33,9 @@ def main() -> None:
     os.environ.setdefault("REAG_HARNESS_CACHE", os.path.join(tmp, "cache"))
     common = dict(task="demo", limit=args.limit, quiet=True, no_leaderboard=True, output_dir=os.path.join(tmp, "runs"))
     evaluate(**{**common, "limit": 2}, cache=False)  # build the tiny checkpoints and the index, warm up
+    clear_embedding_cache()
     one = evaluate(**common, cache=False, batch_size=1, chunk_size=1)
+    clear_embedding_cache()
     many = evaluate(**common, cache=False, batch_size=args.batch_size, chunk_size=args.limit)
     t1, tb = stage_times(one), stage_times(many)
     print(f"demo pipeline, {args.limit} queries, tiny checkpoints, device {many.device}")
@@ -45,6 +48,7 @@ def main() -> None:
           f"{passages / t1['judge']:.1f} passages/s batch-1")
     cache_dir = os.path.join(tmp, "stages")
     t0 = time.perf_counter()
+    clear_embedding_cache()
     evaluate(**common, cache_dir=cache_dir, batch_size=args.batch_size)
     first = time.perf_counter() - t0
     t0 = time.perf_counter()

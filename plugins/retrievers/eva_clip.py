@@ -64,6 +64,12 @@ def merge_hits(full: Iterable[Hit], crop: Iterable[Hit] = (), top_k: int | None 
     return ranked if top_k is None else ranked[: max(0, int(top_k))]
 
 
+def clear_embedding_cache() -> None:
+    """Forget the query embeddings kept in memory (benchmarks compare cold runs)."""
+    with _EMBED_LOCK:
+        _EMBEDS.clear()
+
+
 def _cache_get(key: tuple[Any, ...]) -> np.ndarray | None:
     with _EMBED_LOCK:
         vec = _EMBEDS.get(key)
