@@ -119,7 +119,8 @@ class Pipeline:
         device = resolve_device(config.device)
         dtype = config.dtype or ("bfloat16" if device.startswith("cuda") else "float32")
         self.runtime = Runtime(device=device, dtype=dtype, batch_size=config.batch_size, seed=config.seed,
-                               cache_dir=str(config.cache_dir or paths.cache_dir()))
+                               cache_dir=str(config.cache_dir or paths.cache_dir()),
+                               extra={"on_error": config.on_error})
         seed_everything(config.seed)
         self.task = registry.create("task", config.task, self.runtime, dict(config.task_args))
         self.choice = resolve_components(config, self.task)

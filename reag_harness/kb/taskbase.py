@@ -1,0 +1,141 @@
+"""What the EVQA and InfoSeek tasks share: arguments, the KB, component arguments, selection, fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..errors import HarnessError
+from ..interfaces import Runtime
+from ..records import Sample
+from .inputs import (
+    ImageResolver,
+    as_bool,
+    file_identity,
+    load_image_map,
+    merge_config,
+    parse_question_types,
+    split_matches,
+)
+
+COMMON_ARGS = ("queries", "images", "kb", "index", "split", "question_types", "image_map",
+               "image_pattern", "on_error", "config")
+INDEX_RETRIEVERS = ("eva-clip",)
+
+
+class KBTask:
+    """Base of the tasks over the real data. Subclasses set ``name``, ``kb_kind``, ``extra_args``
+    and implement ``_load``, ``score`` and ``aggregate``."""
+
+    name = ""
+    kb_kind = ""
+    loader_version = 1
+    extra_args: tuple[str, ...] = ()
+    headline_metric = ""
+    default_components: Mapping[str, tuple[str, Mapping[str, Any]]] = {
+        "retriever": ("eva-clip", {"top_k": 20, "crop": True}),
+        "critic": ("reag-critic", {"threshold": 0.1}),
+        "prompt_style": ("reag-reasoning", {"all_filtered": True}),
+    }
+
+    def __init__(self, runtime: Runtime | None = None, **task_args: Any) -> None:
+        self.runtime = runtime or Runtime()
+        self.args = merge_config(task_args, (*COMMON_ARGS, *self.extra_args))
+        on_error = self.args.get("on_error") or self.runtime.extra.get("on_error") or "stop"
+        if on_error not in ("stop", "skip"):
+            raise HarnessError(f"task argument on_error={on_error!r}: expected stop or skip")
+        self.on_error = str(on_error)
+        self._all: list[Sample] | None = None
+        self._kb: Any = None
+        self._selection: dict[str, Any] = {}
+
+    # -- arguments ---------------------------------------------------------------------------------
+    def _path(self, key: str, required: bool = False) -> str | None:
+        value = self.args.get(key)
+        if value in (None, ""):
+            if required:
+                raise HarnessError(f"task '{self.name}' needs {key}=PATH (in --task-args or a config= YAML file); "
+                                   f"see docs/data.md")
+            return None
+        return os.path.expanduser(str(value))
+
+    def _flag(self, key: str) -> bool:
+        return as_bool(self.args.get(key, False), key)
+
+    def resolver(self) -> ImageResolver:
+        image_map = self._path("image_map")
+        return ImageResolver(self._path("images"), load_image_map(image_map) if image_map else None,
+                             self.args.get("image_pattern") or None)
+
+    # -- samples ----------------------------------------------------------------------------------
+    def _load(self) -> list[Sample]:
+        raise NotImplementedError
+
+    def all_samples(self) -> list[Sample]:
+        if self._all is None:
+            self._all = self._load()
+        return self._all
+
+    def question_type_filter(self) -> set[str] | None:
+        return parse_question_types(self.args.get("question_types"))
+
+    def samples(self, split: str | None = None, limit: int | None = None) -> list[Sample]:
+        """The selected questions: ``split`` (argument, else task arg) and ``question_types``, then ``limit``."""
+        split = split or self.args.get("split") or None
+        types = self.question_type_filter()
+        chosen = [s for s in self.all_samples()
+                  if split_matches(s.meta.get("split"), split)
+                  and (types is None or s.meta.get("question_type") in types)]
+        if limit is not None:
+            chosen = chosen[: max(0, int(limit))]
+        self._selection = {"split": split, "question_types": sorted(types) if types else None, "limit": limit,
+                           "n": len(chosen)}
+        return chosen
+
+    # -- knowledge base ---------------------------------------------------------------------------
+    def knowledge_base(self) -> Any:
+        if self._kb is None:
+            from .store import open_kb
+
+            self._kb = open_kb(self._path("kb", required=True) or "", kind=self.kb_kind)
+        return self._kb
+
+    # -- components -------------------------------------------------------------------------------
+    def component_args(self, kind: str, name: str) -> dict[str, Any]:
+        """eva-clip: the FAISS index folder (``index=DIR`` holding knn.index + knn.json, or its knn.index)."""
+        if kind == "retriever" and name in INDEX_RETRIEVERS and self.args.get("index"):
+            index = Path(self._path("index") or "")
+            return {"index": str(index if index.is_dir() else index.parent)}
+        return {}
+
+    # -- identity ---------------------------------------------------------------------------------
+    def _identity_files(self) -> dict[str, str | None]:
+        return {"queries": self._path("queries")}
+
+    def fingerprint(self) -> str:
+        """Query files' content, the KB, the image root and the sample selection."""
+        files = {k: (file_identity(v) if v and os.path.isfile(v) else v) for k, v in self._identity_files().items()}
+        for f in files.values():
+            if isinstance(f, dict):
+                f.pop("path", None)  # moving the files does not change the data
+        blob = {
+            "task": self.name,
+            "loader": self.loader_version,
+            "files": files,
+            "images": self._path("images"),
+            "image_map": file_identity(m) if (m := self._path("image_map")) else None,
+            "image_pattern": self.args.get("image_pattern"),
+            "kb": self.knowledge_base().fingerprint(),
+            "selection": self._selection or {"split": self.args.get("split"),
+                                             "question_types": self.args.get("question_types")},
+        }
+        return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def rows_for(samples: Sequence[Sample], scores: Sequence[Mapping[str, Any]]) -> list[tuple[Sample, Mapping[str, Any]]]:
+    if len(samples) != len(scores):
+        raise HarnessError(f"{len(samples)} samples but {len(scores)} scores")
+    return list(zip(samples, scores))
