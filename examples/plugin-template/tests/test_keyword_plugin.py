@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from reag_keyword_retriever import KeywordRetriever
+
 from reag_harness.plugin_manager import get_registry
 from reag_harness.records import Sample
-from reag_keyword_retriever import KeywordRetriever
 
 
 class TinyKB:
