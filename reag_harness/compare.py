@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .errors import HarnessError, InputError
+from .jsonio import iter_jsonl
 
 GROUP_KEYS = ("split", "data_split", "question_type")
 #: Per-sample score fields that are flags, not metrics.
@@ -111,20 +112,13 @@ def _load_run(run: str | Path) -> tuple[Path, dict[str, Any], dict[str, dict[str
         except json.JSONDecodeError as exc:
             raise InputError(str(results_path), f"not valid JSON ({exc.msg})", line=exc.lineno) from exc
     samples: dict[str, dict[str, Any]] = {}
-    with samples_path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(str(samples_path), f"not valid JSON ({exc.msg})", line=lineno) from exc
-            if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("score"), dict):
-                raise InputError(str(samples_path), "a sample log needs 'id' and a 'score' object", line=lineno)
-            key = str(row["id"])
-            if key in samples:
-                raise InputError(str(samples_path), f"duplicate sample id {key!r}", line=lineno, field="id")
-            samples[key] = row
+    for lineno, row in iter_jsonl(samples_path):
+        if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("score"), dict):
+            raise InputError(str(samples_path), "a sample log needs 'id' and a 'score' object", line=lineno)
+        key = str(row["id"])
+        if key in samples:
+            raise InputError(str(samples_path), f"duplicate sample id {key!r}", line=lineno, field="id")
+        samples[key] = row
     return folder, results, samples
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HarnessError, InputError
+from ..jsonio import iter_jsonl
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -19,15 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise InputError(str(path), f"bad JSON: {exc.msg}", line=n) from exc
-    return rows
+    return [row for _, row in iter_jsonl(path)]
 
 
 def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import HarnessError, InputError
+from ..jsonio import iter_jsonl
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".JPEG", ".JPG", ".png", ".webp")
 TRUE = {"1", "true", "yes", "on", "y", "t"}
@@ -113,18 +114,6 @@ def iter_json_array(path: str) -> Iterator[tuple[int, Any]]:
                 raise fail(pos + 1, "extra data after the list")
             return
         raise fail(pos, "expected ',' or ']' between questions")
-
-
-def iter_jsonl(path: str) -> Iterator[tuple[int, Any]]:
-    """``(line, object)`` for each non-blank line of a JSONL file; a bad line names its number."""
-    with open(path, encoding="utf-8") as f:
-        for i, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                yield i, json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"malformed JSON line: {exc.msg} (column {exc.colno})", line=i) from exc
 
 
 def iter_records(path: str) -> Iterator[tuple[int, Any]]:

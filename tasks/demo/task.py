@@ -8,13 +8,13 @@ retrieval, critic, generation and scoring run end to end, offline, in seconds.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from reag_harness import paths
 from reag_harness.errors import InputError
 from reag_harness.interfaces import Runtime
+from reag_harness.jsonio import iter_jsonl
 from reag_harness.kb.memory import InMemoryKB
 from reag_harness.records import Sample
 
@@ -146,16 +146,9 @@ class DemoTask:
 def read_questions(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, row) for each question; malformed lines name file, line and field."""
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(str(path), f"bad JSON: {exc.msg}", line=n) from exc
-            for key in ("id", "question", "answers", "entity", "image"):
-                if key not in row:
-                    raise InputError(str(path), "missing", line=n, field=key)
-            rows.append((n, row))
+    for n, row in iter_jsonl(path):
+        for key in ("id", "question", "answers", "entity", "image"):
+            if key not in row:
+                raise InputError(str(path), "missing", line=n, field=key)
+        rows.append((n, row))
     return rows
