@@ -167,3 +167,13 @@ def test_template_plugin_is_listed_by_the_cli():
     rows = {p["name"]: p for p in json.loads(out.stdout)["plugins"]}
     assert rows["keyword"]["distribution"] == "reag-keyword-retriever"
     assert rows["keyword"]["components"] == [{"name": "keyword", "kind": "retriever"}]
+
+
+def test_template_plugin_runs_through_the_cli(tmp_path):
+    out = cli("--task", "demo", "--retriever", "keyword", "--retriever-args", "top_k=2", "--critic", "none",
+              "--limit", "2", "--output-dir", str(tmp_path), "--no-leaderboard", "--quiet")
+    assert out.returncode == 0, out.stderr[-2000:]
+    results = json.loads(next(tmp_path.glob("*/results.json")).read_text())
+    assert results["components"]["retriever"]["distribution"] == "reag-keyword-retriever"
+    rows = [json.loads(line) for line in next(tmp_path.glob("*/samples.jsonl")).read_text().splitlines()]
+    assert all(len(r["retrieved_pages"]) == 2 and r["passages"] for r in rows)
