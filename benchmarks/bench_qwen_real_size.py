@@ -1,0 +1,108 @@
+"""Critic passages/s and generation tokens/s of a real-size Qwen2.5-VL-3B *config* with random weights.
+
+Goes through the harness's own loader, critic and generator (``pretrained=`` a folder written
+here), so it measures what a ReAG-3B / ReAG-Critic run would cost on this GPU, without the
+weights. ``--size 3b`` (default) needs a GPU; ``--size tiny`` runs anywhere and only checks the
+code path. The tiny checkpoint's tokenizer and processor are reused (token ids stay < vocab).
+
+    python benchmarks/bench_qwen_real_size.py [--size 3b|tiny] [--passages 256] [--queries 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+# Qwen2.5-VL-3B-Instruct's published architecture.
+SIZES = {
+    "3b": ({"hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36, "num_attention_heads": 16,
+            "num_key_value_heads": 2, "vocab_size": 151936},
+           {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "out_hidden_size": 2048,
+            "fullatt_block_indexes": [7, 15, 23, 31]}),
+    "tiny": ({}, {}),
+}
+
+
+def write_checkpoint(size: str, device: str, out: Path) -> Path:
+    import torch
+    from transformers import AutoConfig, Qwen2_5_VLForConditionalGeneration
+
+    from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
+
+    tiny = tiny_qwen25vl_path()
+    config = AutoConfig.from_pretrained(tiny)
+    text, vision = SIZES[size]
+    for key, value in text.items():
+        setattr(config.text_config, key, value)
+    for key, value in vision.items():
+        setattr(config.vision_config, key, value)
+    if text:
+        config.text_config.rope_parameters["mrope_section"] = [16, 24, 24]
+        config.text_config.initializer_range = config.vision_config.initializer_range = 0.02
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    with torch.device(device):
+        model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=dtype)
+    model.save_pretrained(out)
+    for f in tiny.iterdir():
+        if f.is_file() and not f.name.startswith(("model", "config.json")) and not (out / f.name).exists():
+            shutil.copy(f, out / f.name)
+    del model
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="3b")
+    parser.add_argument("--passages", type=int, default=256)
+    parser.add_argument("--queries", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--batch-size", default="auto")
+    args = parser.parse_args()
+    import torch
+
+    from reag_harness.interfaces import Runtime
+    from reag_harness.plugins.critics.qwen_critic import QwenVLCritic
+    from reag_harness.plugins.generators.qwen_vl import QwenVLGenerator
+    from reag_harness.plugins.prompt_styles.reag_reasoning import ReagReasoning
+    from reag_harness.records import Passage
+    from reag_harness.tasks.demo.task import DemoTask
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.size == "3b" and device == "cpu":
+        raise SystemExit("--size 3b needs a GPU (use --size tiny to check the code path)")
+    batch = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
+    runtime = Runtime(device=device, dtype="bfloat16" if device == "cuda" else "float32", batch_size=batch)
+    task = DemoTask(runtime)
+    samples = task.samples()
+    kb = task.knowledge_base()
+    texts = [t for k in kb.keys() for t in kb.passages(k)]
+    pairs = [(samples[i % len(samples)], Passage("p", i, texts[i % len(texts)] * 4)) for i in range(args.passages)]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        ckpt = write_checkpoint(args.size, device, Path(tmp) / "ckpt")
+        print(f"random {args.size} checkpoint written in {time.perf_counter() - t0:.1f}s ({device})")
+        critic = QwenVLCritic(runtime, pretrained=str(ckpt), threshold=0.1)
+        critic.p_yes(pairs[:4])  # load + warm up
+        t0 = time.perf_counter()
+        critic.p_yes(pairs)
+        dt = time.perf_counter() - t0
+        print(f"critic: {args.passages} passages in {dt:.2f}s = {args.passages / dt:.1f} passages/s")
+        style = ReagReasoning(runtime)
+        requests = [style.build(s, [Passage("p", 0, texts[i])], "demo") for i, s in enumerate(samples[:args.queries])]
+        generator = QwenVLGenerator(runtime, pretrained=str(ckpt), max_new_tokens=args.max_new_tokens)
+        generator.generate(requests[:2])
+        t0 = time.perf_counter()
+        outs = generator.generate(requests)
+        dt = time.perf_counter() - t0
+        from transformers import AutoTokenizer
+
+        tokens = sum(len(AutoTokenizer.from_pretrained(ckpt)(o)["input_ids"]) for o in outs)
+        print(f"generator: {len(requests)} queries, ~{tokens} new tokens (re-tokenised) in {dt:.2f}s "
+              f"= {tokens / dt:.1f} tokens/s")
+
+
+if __name__ == "__main__":
+    main()
