@@ -16,14 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reag_harness.errors import HarnessError
-from reag_harness.interfaces import Component, Runtime
+from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import sorted_batches
 from reag_harness.models.qwen_vl import (
     Prompt,
+    QwenVLComponent,
     batch_inputs,
-    checkpoint_identity,
-    load_qwen_vl,
     prompt_length,
     render,
     single_token_id,
@@ -31,11 +29,8 @@ from reag_harness.models.qwen_vl import (
 from reag_harness.reag_prompts import critic_messages
 from reag_harness.records import Passage, Sample
 
-BACKENDS = ("transformers", "vllm")
-AUTO_BATCH_START = 64
 
-
-class QwenVLCritic(Component):
+class QwenVLCritic(QwenVLComponent):
     """Scores (sample, passage) pairs with a Qwen2.5-VL yes/no judge.
 
     Pairs from any number of queries are rendered, sorted by prompt length, batched with
@@ -47,6 +42,9 @@ class QwenVLCritic(Component):
 
     name = "qwen-critic"
     version = "1"
+    kind = "critic"
+    auto_batch_start = 64
+    identity_excludes = ("threshold", "batch_size", "gpu_memory_utilization")
 
     def __init__(
         self,
@@ -64,35 +62,10 @@ class QwenVLCritic(Component):
         super().__init__(runtime, pretrained=pretrained, threshold=threshold, batch_size=batch_size, backend=backend,
                          min_pixels=min_pixels, max_pixels=max_pixels, model_max_length=model_max_length,
                          attn_implementation=attn_implementation, gpu_memory_utilization=gpu_memory_utilization)
-        if backend not in BACKENDS:
-            raise HarnessError(f"critic backend '{backend}' is unknown: use one of {', '.join(BACKENDS)}")
-        self.pretrained = str(pretrained)
+        self.setup_qwen(pretrained, batch_size, backend, min_pixels, max_pixels, model_max_length,
+                        attn_implementation, gpu_memory_utilization)
         self.threshold = None if threshold is None else float(threshold)
-        self.batch_size: int | str = runtime.batch_size if batch_size is None else batch_size
-        self.backend = backend
-        self.processor_args = dict(min_pixels=int(min_pixels), max_pixels=int(max_pixels),
-                                   model_max_length=int(model_max_length))
-        self.attn_implementation = attn_implementation
-        self.engine_args = {} if gpu_memory_utilization is None else {
-            "gpu_memory_utilization": float(gpu_memory_utilization)}
-        self._auto_start = AUTO_BATCH_START
         self._yes_id: int | None = None
-        self._engine: Any = None
-        if backend == "vllm":
-            from reag_harness.models.vllm_backend import require_vllm
-
-            require_vllm()
-
-    def identity(self) -> dict[str, Any]:
-        """Name, arguments (threshold and batch size excluded), dtype and the checkpoint's identity."""
-        args = {k: v for k, v in self.args.items() if k not in ("threshold", "batch_size", "gpu_memory_utilization")}
-        return {"name": self.name, "version": self.version, "args": args, "dtype": self.runtime.dtype,
-                "checkpoint": checkpoint_identity(self.pretrained)}
-
-    def model_and_processor(self) -> tuple[Any, Any]:
-        """The shared (model, processor), loaded on first use."""
-        return load_qwen_vl(self.pretrained, self.runtime.device, self.runtime.dtype,
-                            self.attn_implementation, **self.processor_args)
 
     def yes_token_id(self, processor: Any) -> int:
         """The tokenizer's single token for "Yes" (HarnessError if "Yes" is split)."""
@@ -135,26 +108,12 @@ class QwenVLCritic(Component):
             probs = torch.softmax(logits.float(), dim=-1)
         return [float(x) for x in probs[:, yes_id].cpu()]
 
-    def _vllm(self) -> Any:
-        from reag_harness.models.vllm_backend import VLLMEngine
-
-        if self._engine is None:
-            dtype = "bfloat16" if self.runtime.dtype == "auto" else self.runtime.dtype
-            self._engine = VLLMEngine.shared(self.pretrained, dtype, seed=self.runtime.seed, **self.processor_args,
-                                             **self.engine_args)
-        return self._engine
-
-
-def _named(critic: QwenVLCritic, name: str) -> QwenVLCritic:
-    critic.name = name
-    return critic
-
 
 def reag_critic(
     runtime: Runtime, pretrained: str = "aimagelab/ReAG-Critic", threshold: float | None = 0.5, **kwargs: Any
 ) -> QwenVLCritic:
     """aimagelab/ReAG-Critic; threshold 0.5 as in the reference code (the paper's presets use 0.1)."""
-    return _named(QwenVLCritic(runtime, pretrained=pretrained, threshold=threshold, **kwargs), "reag-critic")
+    return QwenVLCritic(runtime, pretrained=pretrained, threshold=threshold, **kwargs).named("reag-critic")
 
 
 def tiny_critic(
@@ -165,5 +124,5 @@ def tiny_critic(
         from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
 
         pretrained = str(tiny_qwen25vl_path())
-    return _named(QwenVLCritic(runtime, pretrained=pretrained, threshold=threshold, **kwargs), "tiny-critic")
+    return QwenVLCritic(runtime, pretrained=pretrained, threshold=threshold, **kwargs).named("tiny-critic")
 

@@ -10,25 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reag_harness.errors import HarnessError
-from reag_harness.interfaces import Component, Runtime
+from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import sorted_batches
 from reag_harness.models.qwen_vl import (
     Prompt,
+    QwenVLComponent,
     batch_inputs,
-    checkpoint_identity,
-    load_qwen_vl,
     prompt_length,
     render,
     truncate_at_stop,
 )
 from reag_harness.records import ChatRequest
 
-BACKENDS = ("transformers", "vllm")
-AUTO_BATCH_START = 32
 
-
-class QwenVLGenerator(Component):
+class QwenVLGenerator(QwenVLComponent):
     """Batched generation with a Qwen2.5-VL checkpoint (hub id or local folder).
 
     Requests are grouped by (stop strings, max_new_tokens), sorted by prompt length, batched
@@ -41,6 +36,8 @@ class QwenVLGenerator(Component):
 
     name = "qwen-vl"
     version = "1"
+    kind = "generator"
+    auto_batch_start = 32
 
     def __init__(
         self,
@@ -60,35 +57,10 @@ class QwenVLGenerator(Component):
                          backend=backend, min_pixels=min_pixels, max_pixels=max_pixels,
                          model_max_length=model_max_length, attn_implementation=attn_implementation,
                          gpu_memory_utilization=gpu_memory_utilization, **gen_kwargs)
-        if backend not in BACKENDS:
-            raise HarnessError(f"generator backend '{backend}' is unknown: use one of {', '.join(BACKENDS)}")
-        self.pretrained = str(pretrained)
+        self.setup_qwen(pretrained, batch_size, backend, min_pixels, max_pixels, model_max_length,
+                        attn_implementation, gpu_memory_utilization)
         self.max_new_tokens = int(max_new_tokens)
-        self.batch_size: int | str = runtime.batch_size if batch_size is None else batch_size
-        self.backend = backend
-        self.processor_args = dict(min_pixels=int(min_pixels), max_pixels=int(max_pixels),
-                                   model_max_length=int(model_max_length))
-        self.attn_implementation = attn_implementation
-        self.engine_args = {} if gpu_memory_utilization is None else {
-            "gpu_memory_utilization": float(gpu_memory_utilization)}
         self.gen_kwargs = dict(gen_kwargs)
-        self._engine: Any = None
-        self._auto_start = AUTO_BATCH_START
-        if backend == "vllm":
-            from reag_harness.models.vllm_backend import require_vllm
-
-            require_vllm()  # fail at construction, with the install hint
-
-    def identity(self) -> dict[str, Any]:
-        """Name, arguments (batch size excluded), dtype and the checkpoint's identity."""
-        args = {k: v for k, v in self.args.items() if k not in ("batch_size", "gpu_memory_utilization")}
-        return {"name": self.name, "version": self.version, "args": args, "dtype": self.runtime.dtype,
-                "checkpoint": checkpoint_identity(self.pretrained)}
-
-    def model_and_processor(self) -> tuple[Any, Any]:
-        """The shared (model, processor), loaded on first use."""
-        return load_qwen_vl(self.pretrained, self.runtime.device, self.runtime.dtype,
-                            self.attn_implementation, **self.processor_args)
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[str]:
         """New text for each request (no assistant prefix), in input order."""
@@ -135,39 +107,25 @@ class QwenVLGenerator(Component):
         texts = processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [truncate_at_stop(t, stop) for t in texts]
 
-    def _vllm(self) -> Any:
-        from reag_harness.models.vllm_backend import VLLMEngine
-
-        if self._engine is None:
-            dtype = "bfloat16" if self.runtime.dtype == "auto" else self.runtime.dtype
-            self._engine = VLLMEngine.shared(self.pretrained, dtype, seed=self.runtime.seed, **self.processor_args,
-                                             **self.engine_args)
-        return self._engine
-
-
-def _named(generator: QwenVLGenerator, name: str) -> QwenVLGenerator:
-    generator.name = name
-    return generator
-
 
 def reag_3b(runtime: Runtime, pretrained: str = "aimagelab/ReAG-3B", **kwargs: Any) -> QwenVLGenerator:
     """aimagelab/ReAG-3B; ``pretrained=/local/path`` loads a downloaded copy."""
-    return _named(QwenVLGenerator(runtime, pretrained=pretrained, **kwargs), "reag-3b")
+    return QwenVLGenerator(runtime, pretrained=pretrained, **kwargs).named("reag-3b")
 
 
 def reag_7b(runtime: Runtime, pretrained: str = "aimagelab/ReAG-7B", **kwargs: Any) -> QwenVLGenerator:
     """aimagelab/ReAG-7B; ``pretrained=/local/path`` loads a downloaded copy."""
-    return _named(QwenVLGenerator(runtime, pretrained=pretrained, **kwargs), "reag-7b")
+    return QwenVLGenerator(runtime, pretrained=pretrained, **kwargs).named("reag-7b")
 
 
 def qwen25vl_3b(runtime: Runtime, pretrained: str = "Qwen/Qwen2.5-VL-3B-Instruct", **kwargs: Any) -> QwenVLGenerator:
     """Qwen/Qwen2.5-VL-3B-Instruct (the zero-shot baseline)."""
-    return _named(QwenVLGenerator(runtime, pretrained=pretrained, **kwargs), "qwen2.5-vl-3b")
+    return QwenVLGenerator(runtime, pretrained=pretrained, **kwargs).named("qwen2.5-vl-3b")
 
 
 def qwen25vl_7b(runtime: Runtime, pretrained: str = "Qwen/Qwen2.5-VL-7B-Instruct", **kwargs: Any) -> QwenVLGenerator:
     """Qwen/Qwen2.5-VL-7B-Instruct (the zero-shot baseline)."""
-    return _named(QwenVLGenerator(runtime, pretrained=pretrained, **kwargs), "qwen2.5-vl-7b")
+    return QwenVLGenerator(runtime, pretrained=pretrained, **kwargs).named("qwen2.5-vl-7b")
 
 
 def tiny_qwen25vl(
@@ -178,5 +136,5 @@ def tiny_qwen25vl(
         from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
 
         pretrained = str(tiny_qwen25vl_path())
-    return _named(QwenVLGenerator(runtime, pretrained=pretrained, max_new_tokens=max_new_tokens, **kwargs),
-                  "tiny-qwen2.5-vl")
+    generator = QwenVLGenerator(runtime, pretrained=pretrained, max_new_tokens=max_new_tokens, **kwargs)
+    return generator.named("tiny-qwen2.5-vl")

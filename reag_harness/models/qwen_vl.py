@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reag_harness.errors import HarnessError, InputError
+from reag_harness.interfaces import Component
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 
@@ -292,3 +293,60 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
     """``text`` cut right after the earliest stop string (the stop string is kept)."""
     ends = [i + len(s) for s in stop if s and (i := text.find(s)) >= 0]
     return text[: min(ends)] if ends else text
+
+
+BACKENDS = ("transformers", "vllm")
+
+
+class QwenVLComponent(Component):
+    """What the Qwen2.5-VL critic and generator share: checkpoint, backend, processor bounds, loading."""
+
+    kind = "component"
+    auto_batch_start = 32
+    identity_excludes: tuple[str, ...] = ("batch_size", "gpu_memory_utilization")
+
+    def setup_qwen(self, pretrained: str, batch_size: int | str | None, backend: str, min_pixels: int,
+                   max_pixels: int, model_max_length: int, attn_implementation: str | None,
+                   gpu_memory_utilization: float | None) -> None:
+        """Validate and keep the shared options; with ``backend="vllm"`` fail early without vllm."""
+        if backend not in BACKENDS:
+            raise HarnessError(f"{self.kind} backend '{backend}' is unknown: use one of {', '.join(BACKENDS)}")
+        self.pretrained = str(pretrained)
+        self.batch_size: int | str = self.runtime.batch_size if batch_size is None else batch_size
+        self.backend = backend
+        self.processor_args = dict(min_pixels=int(min_pixels), max_pixels=int(max_pixels),
+                                   model_max_length=int(model_max_length))
+        self.attn_implementation = attn_implementation
+        self.engine_args = {} if gpu_memory_utilization is None else {
+            "gpu_memory_utilization": float(gpu_memory_utilization)}
+        self._engine: Any = None
+        self._auto_start = self.auto_batch_start
+        if backend == "vllm":
+            from reag_harness.models.vllm_backend import require_vllm
+
+            require_vllm()  # fail at construction, with the install hint
+
+    def identity(self) -> dict[str, Any]:
+        """Name, arguments (``identity_excludes`` left out), dtype and the checkpoint's identity."""
+        args = {k: v for k, v in self.args.items() if k not in self.identity_excludes}
+        return {"name": self.name, "version": self.version, "args": args, "dtype": self.runtime.dtype,
+                "checkpoint": checkpoint_identity(self.pretrained)}
+
+    def model_and_processor(self) -> tuple[Any, Any]:
+        """The shared (model, processor), loaded on first use."""
+        return load_qwen_vl(self.pretrained, self.runtime.device, self.runtime.dtype,
+                            self.attn_implementation, **self.processor_args)
+
+    def _vllm(self) -> Any:
+        from reag_harness.models.vllm_backend import VLLMEngine
+
+        if self._engine is None:
+            dtype = "bfloat16" if self.runtime.dtype == "auto" else self.runtime.dtype
+            self._engine = VLLMEngine.shared(self.pretrained, dtype, seed=self.runtime.seed, **self.processor_args,
+                                             **self.engine_args)
+        return self._engine
+
+    def named(self, name: str) -> QwenVLComponent:
+        """This component under a registered name (``reag-7b``, ``tiny-critic``, ...)."""
+        self.name = name
+        return self
