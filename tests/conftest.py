@@ -26,3 +26,11 @@ def harness_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("REAG_HARNESS_CACHE", None)
     else:
         os.environ["REAG_HARNESS_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny_path(harness_cache):
+    """The tiny Qwen2.5-VL checkpoint folder, built once per session."""
+    from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
+
+    return tiny_qwen25vl_path()

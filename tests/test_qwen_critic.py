@@ -15,25 +15,11 @@ from PIL import Image  # noqa: E402
 
 from reag_harness.errors import HarnessError, InputError  # noqa: E402
 from reag_harness.interfaces import Critic, Runtime  # noqa: E402
-from reag_harness.models import qwen_vl, tiny_qwen  # noqa: E402
+from reag_harness.models import qwen_vl  # noqa: E402
 from reag_harness.reag_prompts import critic_messages  # noqa: E402
 from reag_harness.records import Judgement, Passage, Sample  # noqa: E402
 
 WORDS = "the river tower bird passage question built century cathedral mountain Paris named designed".split()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The machine's cores are shared: one intra-op thread is much faster than two oversubscribed."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny_path(harness_cache) -> Path:
-    return tiny_qwen.tiny_qwen25vl_path()
 
 
 @pytest.fixture(scope="module")

@@ -21,20 +21,6 @@ from reag_harness.models import qwen_vl, tiny_qwen, vllm_backend  # noqa: E402
 from reag_harness.records import ChatRequest, Passage, Sample  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The machine's cores are shared: one intra-op thread is much faster than two oversubscribed."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny_path(harness_cache) -> Path:
-    return tiny_qwen.tiny_qwen25vl_path()
-
-
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("qwen_images")

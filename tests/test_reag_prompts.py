@@ -23,20 +23,6 @@ from reag_harness.records import ChatRequest, Passage, Sample
 GOLDENS = Path(__file__).parent / "goldens" / "prompts"
 UPDATE = os.environ.get("REAG_UPDATE_GOLDENS") == "1"
 
-# Qwen/Qwen2.5-VL-7B-Instruct chat_template.json (used only when tiny_qwen is absent).
-QWEN25VL_TEMPLATE = (
-    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-    "{% endif %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}"
-    "<|im_end|>\n{% else %}{% for content in message['content'] %}{% if content['type'] == 'image' or 'image' in "
-    "content or 'image_url' in content %}{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}"
-    "Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] "
-    "== 'video' or 'video' in content %}{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}"
-    "Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}"
-    "{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}"
-    "<|im_start|>assistant\n{% endif %}"
-)
-
 SAMPLE = Sample(id="golden-1", question="What is the closest parent taxonomy of this bird?",
                 image="/data/images/bird.jpg", references=("Myrtle Warbler",))
 PASSAGES = [
@@ -48,20 +34,13 @@ PASSAGES = [
 
 @pytest.fixture(scope="module")
 def render():
-    """messages -> chat-templated text with the generation prompt."""
-    try:
-        from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
-    except ImportError:
-        tiny_qwen25vl_path = None
-    if tiny_qwen25vl_path is not None:
-        from transformers import AutoProcessor
+    """messages -> chat-templated text with the generation prompt (the tiny checkpoint's real Qwen template)."""
+    from transformers import AutoProcessor
 
-        processor = AutoProcessor.from_pretrained(tiny_qwen25vl_path())
-        return lambda messages: processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    import jinja2
+    from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
 
-    template = jinja2.Environment().from_string(QWEN25VL_TEMPLATE)
-    return lambda messages: template.render(messages=messages, add_generation_prompt=True)
+    processor = AutoProcessor.from_pretrained(tiny_qwen25vl_path())
+    return lambda messages: processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 def check_golden(name: str, text: str) -> None:
