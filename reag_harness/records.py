@@ -102,11 +102,20 @@ class Judgement(Record):
         p = data.get("p_yes")
         return cls(sample_id=str(data["sample_id"]), p_yes=None if p is None else tuple(float(x) for x in p))
 
-    def kept(self, n_passages: int, threshold: float | None) -> list[int]:
-        """Indices of kept passages: ``p_yes > threshold`` (strict), in retrieval order."""
-        if self.p_yes is None or threshold is None:
+    def kept(self, n_passages: int, threshold: float | None, top_n: int | None = None) -> list[int]:
+        """Indices of kept passages, in retrieval order.
+
+        ``p_yes > threshold`` (strict) when a threshold is set, then the ``top_n`` highest of
+        those when ``top_n`` is set (ties keep the earlier passage). Both rules are applied
+        when reading, so sweeping either reuses the stored scores.
+        """
+        if self.p_yes is None or (threshold is None and top_n is None):
             return list(range(n_passages))
-        return [i for i, p in enumerate(self.p_yes) if p > threshold]
+        kept = [i for i, p in enumerate(self.p_yes) if threshold is None or p > threshold]
+        if top_n is not None:
+            best = sorted(kept, key=lambda i: (-self.p_yes[i], i))[: max(0, int(top_n))]  # type: ignore[index]
+            kept = sorted(best)
+        return kept
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from .config import RunConfig, parse_shard
 from .errors import HarnessError
 from .interfaces import Runtime
 from .plugin_manager import get_registry
+from .preflight import run_preflight
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .retrieval_quality import retrieval_quality
@@ -101,6 +102,18 @@ def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
     return resolved
 
 
+def selection_rule(critic: Any) -> tuple[float | None, int | None]:
+    """The critic's (threshold, top_n): applied when reading Judgements, never stored."""
+    top_n = getattr(critic, "top_n", None)
+    return critic.threshold, None if top_n is None else int(top_n)
+
+
+def critic_active(critic: Any) -> bool:
+    """A critic runs when it selects passages: by a threshold, a top_n, or both."""
+    threshold, top_n = selection_rule(critic)
+    return threshold is not None or top_n is not None
+
+
 def sample_check(sample: Sample) -> str:
     """What a cached record of this sample must match (question and image, not references)."""
     return fingerprint(sample.id, sample.question, sample.image)
@@ -153,6 +166,7 @@ class Pipeline:
         """The critic's identity without its threshold: a threshold sweep reuses stored p_yes."""
         ident = json.loads(json.dumps(self.critic.identity(), default=str))
         ident.get("args", {}).pop("threshold", None)
+        ident.get("args", {}).pop("top_n", None)
         return ident
 
     def fingerprints(self, kb: Any) -> dict[str, str]:
@@ -214,7 +228,7 @@ class Pipeline:
             r = retrievals.get(s.id)
             if r is None:
                 continue
-            if self.critic.threshold is None or not r.used or not r.passages:
+            if not critic_active(self.critic) or not r.used or not r.passages:
                 out[s.id] = Judgement(s.id, None)
                 continue
             hit = store.get(s.id, sample_check(s))
@@ -247,7 +261,7 @@ class Pipeline:
         """None when no retrieval was used; [] when the critic filtered everything."""
         if not r.used:
             return None
-        return [r.passages[i] for i in j.kept(len(r.passages), self.critic.threshold)]
+        return [r.passages[i] for i in j.kept(len(r.passages), *selection_rule(self.critic))]
 
     def stage_generate(self, batch: Sequence[Sample], retrievals: dict[str, Retrieval],
                        judgements: dict[str, Judgement], store: StageStore) -> dict[str, Generation]:
@@ -301,6 +315,7 @@ class Pipeline:
 
     def run(self) -> RunResults:
         samples = self.select_samples()
+        run_preflight(self.task, self.components)
         kb = self.task.knowledge_base()
         fps = self.fingerprints(kb)
         enabled = self.config.cache
@@ -345,7 +360,7 @@ class Pipeline:
                    score: dict[str, Any]) -> SampleLog:
         passages: list[PassageLog] = []
         if r is not None:
-            kept = set(j.kept(len(r.passages), self.critic.threshold)) if j is not None else set()
+            kept = set(j.kept(len(r.passages), *selection_rule(self.critic))) if j is not None else set()
             p_yes = j.p_yes if j is not None and j.p_yes is not None else None
             passages = [PassageLog(p.page_key, p.index, p.text, None if p_yes is None else p_yes[i], i in kept)
                         for i, p in enumerate(r.passages)]

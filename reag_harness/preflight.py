@@ -1,0 +1,39 @@
+"""Pre-flight: everything a run needs is checked before the first stage starts.
+
+Any task or component may define ``preflight(self) -> list[str]``: one line per problem
+(what is missing and how to provide it), an empty list when all is well. It must be cheap
+and must not load a model or touch the network: look for files, folders and cache entries.
+:func:`run_preflight` asks every one of them and fails once, listing every problem, so a
+run never dies after hours of retrieval because the scorer's model was missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .errors import HarnessError
+
+
+class PreflightError(HarnessError):
+    """One or more things a run needs are missing; the message lists each."""
+
+
+def collect_problems(task: Any, components: Mapping[str, Any]) -> list[str]:
+    """Problems reported by the task and each component, each line prefixed by who found it."""
+    problems: list[str] = []
+    for who, obj in [("task", task), *components.items()]:
+        check = getattr(obj, "preflight", None)
+        if not callable(check):
+            continue
+        name = getattr(obj, "name", type(obj).__name__)
+        for line in check() or []:
+            problems.append(f"{who.replace('_', '-')} {name}: {line}")
+    return problems
+
+
+def run_preflight(task: Any, components: Mapping[str, Any]) -> None:
+    """Raise :class:`PreflightError` listing every problem; return quietly when there is none."""
+    problems = collect_problems(task, components)
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise PreflightError(f"pre-flight found {len(problems)} problem(s) before any stage ran:\n{lines}")
