@@ -16,41 +16,18 @@ import tempfile
 import time
 from pathlib import Path
 
-# Qwen2.5-VL-3B-Instruct's published architecture.
-SIZES = {
-    "3b": ({"hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36, "num_attention_heads": 16,
-            "num_key_value_heads": 2, "vocab_size": 151936},
-           {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "out_hidden_size": 2048,
-            "fullatt_block_indexes": [7, 15, 23, 31]}),
-    "tiny": ({}, {}),
-}
+SIZES = ("3b", "tiny")
 
 
 def write_checkpoint(size: str, device: str, out: Path) -> Path:
-    import torch
-    from transformers import AutoConfig, Qwen2_5_VLForConditionalGeneration
-
+    """The random checkpoint: ``3b`` from :mod:`reag_harness.models.sized_qwen`, ``tiny`` a copy of the tiny one."""
+    from reag_harness.models.sized_qwen import write_sized_qwen25vl
     from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
 
-    tiny = tiny_qwen25vl_path()
-    config = AutoConfig.from_pretrained(tiny)
-    text, vision = SIZES[size]
-    for key, value in text.items():
-        setattr(config.text_config, key, value)
-    for key, value in vision.items():
-        setattr(config.vision_config, key, value)
-    if text:
-        config.text_config.rope_parameters["mrope_section"] = [16, 24, 24]
-        config.text_config.initializer_range = config.vision_config.initializer_range = 0.02
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    with torch.device(device):
-        model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=dtype)
-    model.save_pretrained(out)
-    for f in tiny.iterdir():
-        if f.is_file() and not f.name.startswith(("model", "config.json")) and not (out / f.name).exists():
-            shutil.copy(f, out / f.name)
-    del model
-    return out
+    if size == "tiny":
+        shutil.copytree(tiny_qwen25vl_path(), out)
+        return out
+    return write_sized_qwen25vl(size, out, device, "bfloat16" if device.startswith("cuda") else "float32")
 
 
 def main() -> None:

@@ -5,6 +5,16 @@ is rendered with the generation prompt; the logits at the last position (left pa
 through a float32 softmax over the full vocabulary and ``p_yes`` is the probability of the
 tokenizer's single "Yes" token (not renormalised over Yes/No), as in the reference.
 
+With ``prefix_cache=true`` (the default, transformers backend) each query's image and
+everything of the chat before the passage are computed once and the passages are scored
+as suffixes against that KV cache (:mod:`reag_harness.models.prefix_scoring`): the same
+rendered text and the same numbers as ``prefix_cache=false`` (per-pair sequences, kept for
+checking) within float rounding, several times faster. It is a computation strategy, not
+part of :meth:`QwenVLCritic.identity`: switching it recomputes nothing.
+
+Every model batch is bounded by ``batch_size`` items and ``max_batch_tokens`` padded tokens
+(``"auto"``: :func:`reag_harness.models.batching.default_batch_tokens` for the device).
+
 ``threshold`` is applied when Judgements are read (keep iff ``p_yes > threshold``), so it is
 not part of :meth:`QwenVLCritic.identity` and a threshold sweep reuses stored scores. The
 class and the ``reag-critic`` factory default to 0.5, the reference code's default; the
@@ -13,11 +23,12 @@ paper's operating point 0.1 comes from the ``reag-3b`` / ``reag-7b`` presets.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reag_harness.interfaces import Runtime
-from reag_harness.models.batching import sorted_batches
+from reag_harness.models.batching import resolve_batch_tokens, sorted_batches
+from reag_harness.models.prefix_scoring import PrefixRequest, SharedPrefixScorer
 from reag_harness.models.qwen_vl import (
     Prompt,
     QwenVLComponent,
@@ -28,6 +39,9 @@ from reag_harness.models.qwen_vl import (
 )
 from reag_harness.reag_prompts import critic_messages
 from reag_harness.records import Passage, Sample
+
+OnBatch = Callable[[list[int], list[Any]], None]
+_PASSAGE_MARK = "\x00REAG-PASSAGE\x00"
 
 
 class QwenVLCritic(QwenVLComponent):
@@ -44,7 +58,7 @@ class QwenVLCritic(QwenVLComponent):
     version = "1"
     kind = "critic"
     auto_batch_start = 64
-    identity_excludes = ("threshold", "batch_size", "gpu_memory_utilization")
+    identity_excludes = ("threshold", "batch_size", "gpu_memory_utilization", "prefix_cache", "max_batch_tokens")
 
     def __init__(
         self,
@@ -58,14 +72,21 @@ class QwenVLCritic(QwenVLComponent):
         model_max_length: int = 16384,
         attn_implementation: str | None = None,
         gpu_memory_utilization: float | None = None,
+        prefix_cache: bool = True,
+        max_batch_tokens: int | str = "auto",
     ) -> None:
         super().__init__(runtime, pretrained=pretrained, threshold=threshold, batch_size=batch_size, backend=backend,
                          min_pixels=min_pixels, max_pixels=max_pixels, model_max_length=model_max_length,
-                         attn_implementation=attn_implementation, gpu_memory_utilization=gpu_memory_utilization)
+                         attn_implementation=attn_implementation, gpu_memory_utilization=gpu_memory_utilization,
+                         prefix_cache=prefix_cache, max_batch_tokens=max_batch_tokens)
         self.setup_qwen(pretrained, batch_size, backend, min_pixels, max_pixels, model_max_length,
                         attn_implementation, gpu_memory_utilization)
         self.threshold = None if threshold is None else float(threshold)
+        self.prefix_cache = _as_bool(prefix_cache, "prefix_cache")
+        self.max_batch_tokens = resolve_batch_tokens(max_batch_tokens, runtime.device)
         self._yes_id: int | None = None
+        self.prompt_lengths: list[int] = []
+        """Token length of every critic prompt this critic scored (for results.json)."""
 
     def yes_token_id(self, processor: Any) -> int:
         """The tokenizer's single token for "Yes" (HarnessError if "Yes" is split)."""
@@ -77,22 +98,56 @@ class QwenVLCritic(QwenVLComponent):
         """The rendered critic chat of each pair (generation prompt included)."""
         return [render(processor, critic_messages(s.image, s.question, p.text)) for s, p in pairs]
 
-    def p_yes(self, pairs: Sequence[tuple[Sample, Passage]]) -> list[float]:
-        """P("Yes") for each pair, in input order."""
+    def prefix_text(self, processor: Any, sample: Sample) -> str:
+        """The rendered critic chat up to the passage: identical for all of a query's passages."""
+        text = render(processor, critic_messages(sample.image, sample.question, _PASSAGE_MARK)).text
+        return text[: text.index(_PASSAGE_MARK)]
+
+    def p_yes(self, pairs: Sequence[tuple[Sample, Passage]], on_batch: OnBatch | None = None) -> list[float]:
+        """P("Yes") for each pair, in input order; ``on_batch(indices, values)`` after each model batch."""
         if not pairs:
             return []
         if self.backend == "vllm":
             engine = self._vllm()
-            return engine.p_yes(self.prompts(engine.processor, pairs), self.yes_token_id(engine.processor))
+            processor = engine.processor
+            prompts = self.prompts(processor, pairs)
+            values = engine.p_yes(prompts, self.yes_token_id(processor),
+                                  prefix_keys=[(s.image, s.question) for s, _ in pairs])
+            if on_batch is not None:
+                on_batch(list(range(len(pairs))), values)
+            return values
         model, processor = self.model_and_processor()
         yes_id = self.yes_token_id(processor)
         prompts = self.prompts(processor, pairs)
+        if not self.prefix_cache:
+            return self._per_pair(model, processor, prompts, list(range(len(prompts))), yes_id, on_batch)
+        prefixes: dict[tuple[str | None, str], str] = {}
+        requests = []
+        for (sample, _), prompt in zip(pairs, prompts):
+            key = (sample.image, sample.question)
+            if key not in prefixes:
+                prefixes[key] = self.prefix_text(processor, sample)
+            requests.append(PrefixRequest(prompt.text, prompt.images, prefixes[key]))
+        device = str(model.device)
+        scorer = SharedPrefixScorer(
+            model, processor.tokenizer, lambda text, images: batch_inputs(processor, [Prompt(text, images)], device),
+            yes_id, batch_size=self.batch_size, max_batch_tokens=self.max_batch_tokens, auto_start=self._auto_start,
+            on_shrink=self._remember_batch_size, image_token_id=getattr(processor, "image_token_id", None))
+        values = scorer.score(
+            requests, lambda idx: self._per_pair(model, processor, prompts, idx, yes_id, on_batch), on_batch)
+        self.prompt_lengths += list(scorer.lengths.values())
+        return values
+
+    def _per_pair(self, model: Any, processor: Any, prompts: list[Prompt], idx: list[int], yes_id: int,
+                  on_batch: OnBatch | None) -> list[float]:
+        """Each of ``prompts[i] for i in idx`` as its own sequence (left-padded batches)."""
         sizes: dict[str, tuple[int, int]] = {}
-        lengths = [prompt_length(processor, p, sizes) for p in prompts]
+        lengths = [prompt_length(processor, prompts[i], sizes) for i in idx]
+        self.prompt_lengths += lengths
         return sorted_batches(
             lambda batch: self._score_batch(model, processor, [prompts[i] for i in batch], yes_id),
-            list(range(len(prompts))), lengths, self.batch_size, auto_start=self._auto_start,
-            on_shrink=self._remember_batch_size,
+            idx, lengths, self.batch_size, auto_start=self._auto_start, on_shrink=self._remember_batch_size,
+            max_tokens=self.max_batch_tokens, on_batch=on_batch,
         )
 
     def _remember_batch_size(self, size: int) -> None:
@@ -107,6 +162,19 @@ class QwenVLCritic(QwenVLComponent):
             logits = model(**inputs, use_cache=False, logits_to_keep=1).logits[:, -1, :]
             probs = torch.softmax(logits.float(), dim=-1)
         return [float(x) for x in probs[:, yes_id].cpu()]
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    from reag_harness.errors import HarnessError
+
+    raise HarnessError(f"critic option {name}={value!r}: use true or false")
 
 
 def reag_critic(

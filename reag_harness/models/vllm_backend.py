@@ -185,9 +185,52 @@ class VLLMEngine:
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         return [truncate_at_stop(o.outputs[0].text, r.stop) for o, r in zip(outputs, requests)]
 
-    def p_yes(self, prompts: Sequence[Prompt], yes_id: int) -> list[float]:
-        """Prefill-only scoring: one token, top-20 logprobs of the first position."""
+    def p_yes(self, prompts: Sequence[Prompt], yes_id: int,
+              prefix_keys: Sequence[Any] | None = None) -> list[float]:
+        """Prefill-only scoring: one token, top-20 logprobs of the first position.
+
+        Prefix caching: the critic's prompts of one query are byte-identical up to the
+        passage (system prompt, image, question), so vLLM's automatic prefix caching computes
+        that prefix once; the image is the same content, so its multimodal hash matches and
+        the vision encoder does not run again for cached blocks (vLLM's encoder and processor
+        caches, on by default, cover the rest). ``prefix_keys`` (one key per prompt, e.g.
+        ``(image, question)``) makes that certain: the first prompt of each key is scored in a
+        first call, the others in a second one, so no prompt is scheduled in the same step as
+        the one that fills its prefix's blocks.
+        """
         params = self.vllm.SamplingParams(max_tokens=1, temperature=0.0, logprobs=CRITIC_TOP_LOGPROBS)
-        outputs = self.llm.generate([to_vllm_prompt(p) for p in prompts], params, use_tqdm=False)
-        return [p_yes_from_logprobs(o.outputs[0].logprobs[0] if o.outputs[0].logprobs else None, yes_id)
-                for o in outputs]
+        images: dict[str, Any] = {}  # each image decoded once per call
+
+        def run(idx: list[int]) -> list[float]:
+            batch = []
+            for i in idx:
+                prompt = {"prompt": prompts[i].text}
+                if prompts[i].images:
+                    prompt["multi_modal_data"] = {
+                        "image": [images.setdefault(p, load_image(p)) for p in prompts[i].images]}
+                batch.append(prompt)
+            outputs = self.llm.generate(batch, params, use_tqdm=False)
+            return [p_yes_from_logprobs(o.outputs[0].logprobs[0] if o.outputs[0].logprobs else None, yes_id)
+                    for o in outputs]
+
+        out = [0.0] * len(prompts)
+        for idx in warm_first_order(prefix_keys if prefix_keys is not None else [None] * len(prompts)):
+            if idx:
+                for i, value in zip(idx, run(idx)):
+                    out[i] = value
+        return out
+
+
+def warm_first_order(keys: Sequence[Any]) -> tuple[list[int], list[int]]:
+    """``(first index of each distinct key, all other indices)``, each in input order.
+
+    Scoring the first list before the second fills every shared prefix in the engine's
+    prefix cache before the prompts that reuse it are scheduled.
+    """
+    seen: set[Any] = set()
+    first: list[int] = []
+    rest: list[int] = []
+    for i, key in enumerate(keys):
+        (rest if key in seen else first).append(i)
+        seen.add(key)
+    return first, rest
