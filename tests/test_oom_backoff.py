@@ -90,3 +90,44 @@ def test_sorted_batches_auto_backs_off_but_a_fixed_size_does_not() -> None:
     assert out == [x * 10 for x in items] and seen[:3] == [8, 4, 2] and shrunk == [4, 2]
     with pytest.raises(torch.OutOfMemoryError):
         sorted_batches(fits_at_most(2, [], torch.OutOfMemoryError), items, items, 4)
+
+
+def test_batches_are_bounded_by_a_token_budget() -> None:
+    from reag_harness.models.batching import token_bounded_sizes
+
+    assert token_bounded_sizes([1000, 900, 500, 100, 100], 8, 2000) == [2, 3]
+    assert token_bounded_sizes([5000, 10], 8, 1000) == [1, 1]  # over the budget alone: runs alone
+    assert token_bounded_sizes([100, 100, 100], 8, 1000, fixed_tokens=400) == [2, 1]  # shared prefix counted
+    assert token_bounded_sizes([10] * 5, 2, None) == [2, 2, 1]
+
+
+def test_sorted_batches_respect_tokens_and_report_each_batch() -> None:
+    items = ["x" * n for n in (50, 300, 120, 80, 300, 10)]
+    batches: list[list[str]] = []
+    reported: list[tuple[list[str], list[int]]] = []
+
+    def fn(batch: list[str]) -> list[int]:
+        batches.append(batch)
+        return [len(s) for s in batch]
+
+    out = sorted_batches(fn, items, [len(s) for s in items], 8, max_tokens=600,
+                         on_batch=lambda b, r: reported.append((b, r)))
+    assert out == [len(s) for s in items]
+    assert all(len(b) * max(len(s) for s in b) <= 600 for b in batches)
+    assert [len(b) for b in batches] == [2, 4]
+    assert reported == [(b, [len(s) for s in b]) for b in batches]
+
+
+def test_auto_halves_the_token_budget_on_oom() -> None:
+    torch = pytest.importorskip("torch")
+    seen: list[int] = []
+
+    def fn(batch: list[int]) -> list[int]:
+        seen.append(len(batch))
+        if len(batch) * max(batch) > 250:  # "memory" holds 250 padded tokens
+            raise torch.OutOfMemoryError("CUDA out of memory.")
+        return batch
+
+    items = [100] * 6
+    assert sorted_batches(fn, items, items, "auto", auto_start=8, max_tokens=1000) == items
+    assert seen == [6, 3, 1, 1, 1, 1, 1, 1]  # 6 rows, then 3 (budget 500), then 1 (budget 250)

@@ -32,8 +32,11 @@ SIZES: dict[str, tuple[dict[str, Any], dict[str, Any], list[int]]] = {
 
 
 def write_sized_qwen25vl(size: str, out: str | Path, device: str = "cpu", dtype: str = "float32",
-                         seed: int = 0) -> Path:
-    """Write a random Qwen2.5-VL of ``size`` (a key of :data:`SIZES`) into ``out``; returns ``out``."""
+                         seed: int = 0, initializer_range: float = 0.02) -> Path:
+    """Write a random Qwen2.5-VL of ``size`` (a key of :data:`SIZES`) into ``out``; returns ``out``.
+
+    A larger ``initializer_range`` (tests use 0.3) spreads the random model's P("Yes") over
+    many orders of magnitude, so that comparisons of scores mean something."""
     import torch
     from transformers import AutoConfig, Qwen2_5_VLForConditionalGeneration
 
@@ -53,7 +56,7 @@ def write_sized_qwen25vl(size: str, out: str | Path, device: str = "cpu", dtype:
     config.text_config.rope_parameters["mrope_section"] = list(mrope)
     if getattr(config.text_config, "layer_types", None) is not None:  # one entry per layer (no sliding window)
         config.text_config.layer_types = ["full_attention"] * config.text_config.num_hidden_layers
-    config.text_config.initializer_range = config.vision_config.initializer_range = 0.02
+    config.text_config.initializer_range = config.vision_config.initializer_range = float(initializer_range)
     torch.manual_seed(seed)
     with torch.device(device):
         model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=getattr(torch, dtype))
