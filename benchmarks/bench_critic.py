@@ -14,7 +14,7 @@ passages per query (the paper's 128.6). Three ways, in this one process, same pa
 It prints passages/s, the ratios c/b and c/a, the max |p_yes(c) - p_yes(b)| and the shapes.
 The default run is short (2 queries); ``--full`` takes 4 queries x 130 passages.
 
-    python benchmarks/bench_critic.py [--queries 2] [--passages 130] [--batch-size 16] [--full]
+    python benchmarks/bench_critic.py [--queries 2] [--passages 130] [--batch-size 16] [--threads 2] [--full]
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--size", default="bench", help="a size of reag_harness.models.sized_qwen (bench, mid, 3b)")
     parser.add_argument("--full", action="store_true", help="4 queries x 130 passages")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the issue's 2 cores)")
     parser.add_argument("--skip-batch1", action="store_true", help="leave out (a), the slowest")
     args = parser.parse_args()
     if args.full:
@@ -92,6 +93,7 @@ def main() -> None:
     from reag_harness.models.sized_qwen import write_sized_qwen25vl
     from reag_harness.plugins.critics.qwen_critic import QwenVLCritic
 
+    torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = "bfloat16" if device == "cuda" else "float32"
     tmp = Path(tempfile.mkdtemp(prefix="reag-bench-critic-"))

@@ -64,6 +64,9 @@ class RunResults:
     deviations: list[str] = field(default_factory=list)  # every named deviation from the ReAG reference
     smoke: bool = False  # tiny random checkpoints: meaningless numbers, hidden on the leaderboard
     shard: str | None = None  # "i/n"
+    # per stage ("judge", "generate"): prompt lengths in tokens {"n", "max", "p95", "mean"} of the prompts
+    # computed in this run; "generate" adds the prompt policy and what it did (reag_harness.prompt_budget)
+    prompts: dict[str, Any] = field(default_factory=dict)
     schema_version: int = RESULTS_SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -104,6 +107,7 @@ class SampleLog:
     score: dict[str, Any]
     error: str | None = None
     retrieval_info: dict[str, Any] = field(default_factory=dict)
+    passages_dropped: int = 0  # kept passages left out of the generator prompt by prompt_policy=truncate
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

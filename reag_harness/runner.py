@@ -25,6 +25,7 @@ from .errors import HarnessError
 from .interfaces import Runtime
 from .plugin_manager import get_registry
 from .preflight import run_preflight
+from .prompt_budget import PromptTooLong, fit_request, length_summary
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .retrieval_quality import retrieval_quality
@@ -144,6 +145,8 @@ class Pipeline:
         self.clocks = {s: StageClock() for s in ("retrieve", "judge", "generate", "score")}
         self.shard = parse_shard(config.shard) or distributed_shard()
         self.errors: dict[str, tuple[str, str]] = {}
+        self.generator_prompt_lengths: list[int] = []
+        self.passages_dropped: dict[str, int] = {}  # sample id -> kept passages left out by prompt_policy
 
     # ---- configuration facts -------------------------------------------------------------
     @property
@@ -270,8 +273,9 @@ class Pipeline:
         for s in batch:
             if s.id not in judgements:
                 continue
-            request = self.prompt_style.build(s, self.kept_passages(retrievals[s.id], judgements[s.id]),
-                                              self.task.name)
+            request = self.fitted_request(s, self.kept_passages(retrievals[s.id], judgements[s.id]))
+            if request is None:
+                continue
             prompt_hash = fingerprint(request.to_json())
             hit = store.get(s.id, prompt_hash)
             if hit is not None:
@@ -289,6 +293,44 @@ class Pipeline:
             out[s.id] = self._parsed(s.id, h, raw)
             clock.computed += 1
         return out
+
+    def fitted_request(self, s: Sample, passages: list[Passage] | None) -> ChatRequest | None:
+        """The generator request under the generator's prompt-length policy (:mod:`.prompt_budget`).
+
+        None when the prompt cannot fit (recorded as the sample's error). A generator without
+        ``prompt_tokens`` gets the request as built; so does one whose measuring fails (the
+        generator then raises the same error where errors are isolated).
+        """
+        def build(ps: Any) -> ChatRequest:
+            return self.prompt_style.build(s, ps, self.task.name)
+
+        measure = getattr(self.generator, "prompt_tokens", None)
+        if measure is None:
+            return build(passages)
+        try:
+            fitted = fit_request(build, passages, measure, getattr(self.generator, "max_prompt_tokens", None),
+                                 getattr(self.generator, "prompt_policy", "truncate"))
+        except PromptTooLong as exc:
+            self.errors[s.id] = ("generate", f"PromptTooLong: {exc}")
+            return None
+        except Exception:  # noqa: BLE001 - e.g. a missing image: reported by generate() below, per sample
+            return build(passages)
+        self.generator_prompt_lengths.append(fitted.tokens)
+        if fitted.dropped:
+            self.passages_dropped[s.id] = fitted.dropped
+        return fitted.request
+
+    def prompt_report(self) -> dict[str, Any]:
+        """Per-stage prompt lengths (tokens: max, p95) and what the prompt policy did, for results.json."""
+        report: dict[str, Any] = {"judge": length_summary(getattr(self.critic, "prompt_lengths", None) or [])}
+        generate = length_summary(self.generator_prompt_lengths)
+        generate.update(max_prompt_tokens=getattr(self.generator, "max_prompt_tokens", None),
+                        policy=getattr(self.generator, "prompt_policy", None),
+                        truncated_samples=len(self.passages_dropped),
+                        passages_dropped=sum(self.passages_dropped.values()),
+                        too_long_errors=sum(1 for _, msg in self.errors.values() if msg.startswith("PromptTooLong")))
+        report["generate"] = generate
+        return report
 
     def _parsed(self, sample_id: str, prompt_hash: str, raw: str) -> Generation:
         reasoning, answer = self.prompt_style.parse(raw)
@@ -372,6 +414,7 @@ class Pipeline:
             answer=g.answer if g else None, score=score,
             error=f"{error[0]}: {error[1]}" if error else None,
             retrieval_info=dict(r.info) if r else {},
+            passages_dropped=self.passages_dropped.get(s.id, 0),
         )
 
     def results(self, samples: list[Sample], scores: list[dict[str, Any]], logs: list[SampleLog],
@@ -409,6 +452,7 @@ class Pipeline:
             timings=timings, config=config, config_fingerprint=self.config_fingerprint(), versions=versions(),
             git_hash=git_hash(), seed=self.config.seed, device=self.runtime.device, date=now.isoformat(),
             deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+            prompts=self.prompt_report(),
         )
 
 

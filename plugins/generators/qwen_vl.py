@@ -7,19 +7,22 @@ cut right after the first stop string, which is kept (so ``</answer>`` can be pa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
-from reag_harness.models.batching import sorted_batches
+from reag_harness.models.batching import resolve_batch_tokens, sorted_batches
 from reag_harness.models.qwen_vl import (
     Prompt,
     QwenVLComponent,
     batch_inputs,
+    load_qwen_processor,
     prompt_length,
     render,
     truncate_at_stop,
 )
+from reag_harness.prompt_budget import POLICIES
 from reag_harness.records import ChatRequest
 
 
@@ -32,12 +35,21 @@ class QwenVLGenerator(QwenVLComponent):
     ``do_sample=True, temperature=0.7``) override it. ``batch_size=None`` takes the runtime's;
     ``"auto"`` starts at 32 and halves on CUDA out-of-memory. ``backend="vllm"`` runs the
     same requests through vLLM (optional extra).
+
+    Every model batch holds at most ``max_batch_tokens`` prompt tokens (``"auto"``: the
+    device default of :func:`reag_harness.models.batching.default_batch_tokens`). Prompts
+    are bounded by ``max_prompt_tokens`` (``"auto"``: ``model_max_length``, the reference's
+    16384) under ``prompt_policy`` (``truncate`` drops the last passages, ``error`` records the
+    sample as an error): the runner fits each request before generating
+    (:mod:`reag_harness.prompt_budget`); a longer prompt given directly is an error.
     """
 
     name = "qwen-vl"
     version = "1"
     kind = "generator"
     auto_batch_start = 32
+    identity_excludes = ("batch_size", "gpu_memory_utilization", "max_batch_tokens", "max_prompt_tokens",
+                         "prompt_policy")  # the prompt hash in the generate cache already covers truncation
 
     def __init__(
         self,
@@ -51,27 +63,50 @@ class QwenVLGenerator(QwenVLComponent):
         model_max_length: int = 16384,
         attn_implementation: str | None = None,
         gpu_memory_utilization: float | None = None,
+        max_batch_tokens: int | str = "auto",
+        max_prompt_tokens: int | str | None = "auto",
+        prompt_policy: str = "truncate",
         **gen_kwargs: Any,
     ) -> None:
         super().__init__(runtime, pretrained=pretrained, max_new_tokens=max_new_tokens, batch_size=batch_size,
                          backend=backend, min_pixels=min_pixels, max_pixels=max_pixels,
                          model_max_length=model_max_length, attn_implementation=attn_implementation,
-                         gpu_memory_utilization=gpu_memory_utilization, **gen_kwargs)
+                         gpu_memory_utilization=gpu_memory_utilization, max_batch_tokens=max_batch_tokens,
+                         max_prompt_tokens=max_prompt_tokens, prompt_policy=prompt_policy, **gen_kwargs)
         self.setup_qwen(pretrained, batch_size, backend, min_pixels, max_pixels, model_max_length,
                         attn_implementation, gpu_memory_utilization)
         self.max_new_tokens = int(max_new_tokens)
         self.gen_kwargs = dict(gen_kwargs)
+        self.max_batch_tokens = resolve_batch_tokens(max_batch_tokens, runtime.device)
+        self.max_prompt_tokens = _prompt_bound(max_prompt_tokens, int(model_max_length))
+        if prompt_policy not in POLICIES:
+            raise HarnessError(f"prompt_policy={prompt_policy!r}: use one of {', '.join(POLICIES)}")
+        self.prompt_policy = prompt_policy
+        self._sizes: dict[str, tuple[int, int]] = {}
 
-    def generate(self, requests: Sequence[ChatRequest]) -> list[str]:
-        """New text for each request (no assistant prefix), in input order."""
+    def prompt_tokens(self, request: ChatRequest) -> int:
+        """Tokens of the request's prompt (text and image tokens), without loading the model."""
+        processor = load_qwen_processor(self.pretrained, **self.processor_args)
+        return prompt_length(processor, render(processor, request.messages, request.assistant_prefix), self._sizes)
+
+    def generate(self, requests: Sequence[ChatRequest],
+                 on_batch: Callable[[list[int], list[Any]], None] | None = None) -> list[str]:
+        """New text for each request (no assistant prefix), in input order; ``on_batch(indices,
+        texts)`` after each model batch."""
         if not requests:
             return []
         if self.backend == "vllm":
-            return self._vllm().generate(requests, self.max_new_tokens, self.gen_kwargs)
+            texts = self._vllm().generate(requests, self.max_new_tokens, self.gen_kwargs)
+            if on_batch is not None:
+                on_batch(list(range(len(requests))), texts)
+            return texts
         model, processor = self.model_and_processor()
         prompts = [render(processor, r.messages, r.assistant_prefix) for r in requests]
-        sizes: dict[str, tuple[int, int]] = {}
-        lengths = [prompt_length(processor, p, sizes) for p in prompts]
+        lengths = [prompt_length(processor, p, self._sizes) for p in prompts]
+        too_long = [n for n in lengths if self.max_prompt_tokens is not None and n > self.max_prompt_tokens]
+        if too_long:
+            raise HarnessError(f"a prompt of {max(too_long)} tokens is over max_prompt_tokens="
+                               f"{self.max_prompt_tokens}; the runner fits prompts first (prompt_policy)")
         groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
         for i, r in enumerate(requests):
             groups.setdefault((tuple(r.stop), int(r.max_new_tokens or self.max_new_tokens)), []).append(i)
@@ -81,7 +116,7 @@ class QwenVLGenerator(QwenVLComponent):
                 lambda batch, stop=stop, max_new=max_new: self._generate_batch(
                     model, processor, [prompts[i] for i in batch], stop, max_new),
                 idx, [lengths[i] for i in idx], self.batch_size, auto_start=self._auto_start,
-                on_shrink=self._remember_batch_size,
+                on_shrink=self._remember_batch_size, max_tokens=self.max_batch_tokens, on_batch=on_batch,
             )
             for i, text in zip(idx, texts):
                 out[i] = text
@@ -106,6 +141,18 @@ class QwenVLGenerator(QwenVLComponent):
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
         texts = processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [truncate_at_stop(t, stop) for t in texts]
+
+
+def _prompt_bound(value: int | str | None, model_max_length: int) -> int | None:
+    """``max_prompt_tokens``: ``"auto"`` is ``model_max_length``; ``"none"``/0 no bound."""
+    if value is None or str(value).strip().lower() in ("none", "0"):
+        return None
+    if str(value).strip().lower() == "auto":
+        return model_max_length
+    try:
+        return int(value)
+    except ValueError:
+        raise HarnessError(f"max_prompt_tokens={value!r}: use a positive integer, 'auto' or 'none'") from None
 
 
 def reag_3b(runtime: Runtime, pretrained: str = "aimagelab/ReAG-3B", **kwargs: Any) -> QwenVLGenerator:
