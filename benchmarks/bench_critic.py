@@ -12,9 +12,9 @@ passages per query (the paper's 128.6). Three ways, in this one process, same pa
       (``prefix_cache=true``, the default).
 
 It prints passages/s, the ratios c/b and c/a, the max |p_yes(c) - p_yes(b)| and the shapes.
-The default run is short (2 queries); ``--full`` takes 4 queries x 130 passages.
+The default run is short (1 query); ``--full`` takes 4 queries x 130 passages.
 
-    python benchmarks/bench_critic.py [--queries 2] [--passages 130] [--batch-size 16] [--threads 2] [--full]
+    python benchmarks/bench_critic.py [--queries 1] [--passages 130] [--batch-size 16] [--threads 2] [--full]
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def timed(critic, pairs) -> tuple[float, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queries", type=int, default=2)
+    parser.add_argument("--queries", type=int, default=1)
     parser.add_argument("--passages", type=int, default=130)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--size", default="bench", help="a size of reag_harness.models.sized_qwen (bench, mid, 3b)")
