@@ -177,3 +177,10 @@ def test_expanded_cache_leaves_the_prefix_untouched(tiny_path: Path) -> None:
                     position_ids=torch.arange(n, n + 2).view(1, 2).expand(3, 2))
     assert big.layers[0].keys.shape[0] == 3 and big.get_seq_length() == keys[0].shape[-2] + 2
     assert all(torch.equal(k, layer.keys) for k, layer in zip(keys, cache.layers))
+
+
+def test_vllm_scores_one_prompt_per_prefix_first() -> None:
+    from reag_harness.models.vllm_backend import warm_first_order
+
+    keys = [("a.jpg", "q1"), ("a.jpg", "q1"), ("b.jpg", "q2"), ("a.jpg", "q1"), ("b.jpg", "q2"), ("c.jpg", "q3")]
+    assert warm_first_order(keys) == ([0, 2, 5], [1, 3, 4])

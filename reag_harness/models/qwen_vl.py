@@ -248,7 +248,8 @@ def prompt_length(processor: Any, prompt: Prompt, sizes: dict[str, tuple[int, in
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
     sizes = {} if sizes is None else sizes
-    n = len(processor.tokenizer(prompt.text, add_special_tokens=False)["input_ids"])
+    # verbose=False: measuring an over-long prompt (to apply the prompt policy) is not an error
+    n = len(processor.tokenizer(prompt.text, add_special_tokens=False, verbose=False)["input_ids"])
     ip = processor.image_processor
     factor = ip.patch_size * ip.merge_size
     for path in prompt.images:
