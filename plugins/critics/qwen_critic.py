@@ -47,8 +47,11 @@ _PASSAGE_MARK = "\x00REAG-PASSAGE\x00"
 class QwenVLCritic(QwenVLComponent):
     """Scores (sample, passage) pairs with a Qwen2.5-VL yes/no judge.
 
-    Pairs from any number of queries are rendered, sorted by prompt length, batched with
-    left padding (one forward pass per batch, no generation) and returned in input order.
+    Pairs from any number of queries are rendered and returned in input order. With
+    ``prefix_cache=True`` (default) each (image, question) prefix runs once and its passages
+    are scored in batches of suffixes against its KV cache; with ``False`` whole sequences are
+    sorted by prompt length and batched with left padding (one forward pass per batch, no
+    generation). Both are bounded by ``batch_size`` and ``max_batch_tokens``.
     ``batch_size=None`` takes the runtime's; ``"auto"`` starts at 64 and halves on CUDA
     out-of-memory. ``backend="vllm"`` scores by prefill with top-20 logprobs (see
     :mod:`reag_harness.models.vllm_backend` for how that differs).
