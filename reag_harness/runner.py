@@ -9,6 +9,7 @@ stage's records are stored per sample under a fingerprint of what determines the
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import random
@@ -119,6 +120,44 @@ def sample_check(sample: Sample) -> str:
     return fingerprint(sample.id, sample.question, sample.image)
 
 
+def pair_key(sample_id: str, index: int) -> str:
+    """Judge-store key of one (sample, passage) pair, stored as its model batch finishes."""
+    return f"{sample_id}#passage{index}"
+
+
+def pair_check(sample: Sample, passage: Passage) -> str:
+    """What a stored pair must match: the sample and the passage (page, index, text)."""
+    return fingerprint(sample_check(sample), passage.page_key, passage.index, passage.text)
+
+
+def generation_key(sample_id: str, prompt_hash: str) -> str:
+    """Generate-store key: one record per (sample, prompt), so a threshold sweep keeps every prompt's output."""
+    return f"{sample_id}#prompt{prompt_hash}"
+
+
+def accepts_on_batch(method: Callable[..., Any]) -> bool:
+    """True when a critic's ``p_yes`` / generator's ``generate`` takes ``on_batch`` (BRIEF contract 3)."""
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return "on_batch" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def call_persisting(method: Callable[..., Sequence[Any]], inputs: Sequence[Any], items: Sequence[T],
+                    persist: Callable[[Sequence[T], Sequence[Any]], None]) -> list[Any]:
+    """``method(inputs)``, handing each finished model batch to ``persist(items_of_batch, results)``.
+
+    A component without ``on_batch`` is persisted once, when the whole call returns.
+    """
+    if accepts_on_batch(method):
+        out = list(method(inputs, on_batch=lambda idx, res: persist([items[i] for i in idx], res)))
+    else:
+        out = list(method(inputs))
+        persist(items, out)
+    return out
+
+
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i:i + size] for i in range(0, len(items), max(1, size))]
 
@@ -222,6 +261,7 @@ class Pipeline:
 
     def stage_judge(self, batch: Sequence[Sample], retrievals: dict[str, Retrieval],
                     store: StageStore) -> dict[str, Judgement]:
+        """P(yes) per passage; each model batch's pairs are stored as it finishes (:func:`pair_key`)."""
         clock, out = self.clocks["judge"], {}
         todo = []
         for s in batch:
@@ -237,18 +277,34 @@ class Pipeline:
                 clock.cached += 1
             else:
                 todo.append(s)
-        pairs = [(s, p) for s in todo for p in retrievals[s.id].passages]
+        known: dict[tuple[str, int], float] = {}
+        pairs = []
+        for s in todo:
+            for i, p in enumerate(retrievals[s.id].passages):
+                hit = store.get(pair_key(s.id, i), pair_check(s, p))
+                if hit is not None:
+                    known[(s.id, i)] = float(hit["p_yes"])
+                else:
+                    pairs.append((s, p, i))
+
+        def persist(done: Sequence[tuple[Sample, Passage, int]], values: Sequence[Any]) -> None:
+            store.put_many((pair_key(s.id, i), pair_check(s, p), {"p_yes": float(v)})
+                           for (s, p, i), v in zip(done, values))
+
         t0 = time.perf_counter()
-        probs = self._isolating("judge", self.critic.p_yes, pairs, lambda pair: pair[0])
+        probs = self._isolating(
+            "judge", lambda xs: call_persisting(self.critic.p_yes, [(s, p) for s, p, _ in xs], xs, persist),
+            pairs, lambda pair: pair[0])
         clock.wall_s += time.perf_counter() - t0
-        offset, new = 0, []
+        for (s, _, i), v in zip(pairs, probs):
+            if v is not None:
+                known[(s.id, i)] = float(v)
+        new = []
         for s in todo:
             n = len(retrievals[s.id].passages)
-            values = probs[offset:offset + n]
-            offset += n
-            if s.id in self.errors or any(v is None for v in values):
+            if s.id in self.errors or any((s.id, i) not in known for i in range(n)):
                 continue
-            new.append(Judgement(s.id, tuple(float(v) for v in values)))  # type: ignore[arg-type]
+            new.append(Judgement(s.id, tuple(known[(s.id, i)] for i in range(n))))
         by_id = {s.id: s for s in todo}
         store.put_many((j.sample_id, sample_check(by_id[j.sample_id]), j.to_json()) for j in new)
         for j in new:
@@ -265,6 +321,7 @@ class Pipeline:
 
     def stage_generate(self, batch: Sequence[Sample], retrievals: dict[str, Retrieval],
                        judgements: dict[str, Judgement], store: StageStore) -> dict[str, Generation]:
+        """Raw outputs keyed by (sample, prompt hash); each model batch is stored as it finishes."""
         clock, out = self.clocks["generate"], {}
         todo: list[tuple[Sample, ChatRequest, str]] = []
         for s in batch:
@@ -273,21 +330,26 @@ class Pipeline:
             request = self.prompt_style.build(s, self.kept_passages(retrievals[s.id], judgements[s.id]),
                                               self.task.name)
             prompt_hash = fingerprint(request.to_json())
-            hit = store.get(s.id, prompt_hash)
+            hit = store.get(generation_key(s.id, prompt_hash), sample_check(s))
             if hit is not None:
                 out[s.id] = self._parsed(s.id, prompt_hash, hit["raw"])
                 clock.cached += 1
             else:
                 todo.append((s, request, prompt_hash))
+
+        def persist(done: Sequence[tuple[Sample, ChatRequest, str]], raws: Sequence[Any]) -> None:
+            store.put_many((generation_key(s.id, h), sample_check(s), {"raw": raw})
+                           for (s, _, h), raw in zip(done, raws))
+
         t0 = time.perf_counter()
-        raws = self._isolating("generate", lambda xs: self.generator.generate([x[1] for x in xs]), todo,
-                               lambda x: x[0])
+        raws = self._isolating(
+            "generate", lambda xs: call_persisting(self.generator.generate, [x[1] for x in xs], xs, persist),
+            todo, lambda x: x[0])
         clock.wall_s += time.perf_counter() - t0
-        new = [(s, h, raw) for (s, _, h), raw in zip(todo, raws) if raw is not None]
-        store.put_many((s.id, h, {"raw": raw}) for s, h, raw in new)
-        for s, h, raw in new:
-            out[s.id] = self._parsed(s.id, h, raw)
-            clock.computed += 1
+        for (s, _, h), raw in zip(todo, raws):
+            if raw is not None:
+                out[s.id] = self._parsed(s.id, h, raw)
+                clock.computed += 1
         return out
 
     def _parsed(self, sample_id: str, prompt_hash: str, raw: str) -> Generation:
