@@ -29,6 +29,7 @@ from .preflight import run_preflight
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .retrieval_quality import retrieval_quality
+from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
 from .store import StageStore, fingerprint
 from .versions import git_hash, versions
 
@@ -118,6 +119,32 @@ def critic_active(critic: Any) -> bool:
 def sample_check(sample: Sample) -> str:
     """What a cached record of this sample must match (question and image, not references)."""
     return fingerprint(sample.id, sample.question, sample.image)
+
+
+def retrieval_to_store(r: Retrieval, kb: Any) -> dict[str, Any]:
+    """A Retrieval's record with each passage's text left out when the KB holds the same text."""
+    data = r.to_json()
+    pages: dict[str, list[str]] = {}
+    for p in data["passages"]:
+        if p["page_key"] not in pages:
+            pages[p["page_key"]] = list(kb.passages(p["page_key"])) if p["page_key"] in kb else []
+        page = pages[p["page_key"]]
+        if 0 <= p["index"] < len(page) and page[p["index"]] == p["text"]:
+            del p["text"]  # read back from the KB (the stage fingerprint covers the KB)
+    return data
+
+
+def retrieval_from_store(data: dict[str, Any], kb: Any) -> Retrieval:
+    """The inverse of :func:`retrieval_to_store`."""
+    pages: dict[str, list[str]] = {}
+    passages = []
+    for p in data.get("passages", ()):
+        if "text" not in p:
+            if p["page_key"] not in pages:
+                pages[p["page_key"]] = list(kb.passages(p["page_key"]))
+            p = {**p, "text": pages[p["page_key"]][p["index"]]}
+        passages.append(p)
+    return Retrieval.from_json({**data, "passages": passages})
 
 
 def pair_key(sample_id: str, index: int) -> str:
@@ -244,7 +271,7 @@ class Pipeline:
         for s in batch:
             hit = store.get(s.id, sample_check(s))
             if hit is not None:
-                out[s.id] = Retrieval.from_json(hit)
+                out[s.id] = retrieval_from_store(hit, kb)
                 clock.cached += 1
             else:
                 todo.append(s)
@@ -252,7 +279,7 @@ class Pipeline:
         got = self._isolating("retrieve", lambda xs: self.retriever.retrieve(xs, kb), todo, lambda s: s)
         clock.wall_s += time.perf_counter() - t0
         new = [(s, r) for s, r in zip(todo, got) if r is not None]
-        store.put_many((s.id, sample_check(s), r.to_json()) for s, r in new)
+        store.put_many((s.id, sample_check(s), retrieval_to_store(r, kb)) for s, r in new)
         for s, r in new:
             out[s.id] = r
             clock.computed += 1
@@ -393,7 +420,9 @@ class Pipeline:
         logs: list[SampleLog] = []
         scores: list[dict[str, Any]] = []
         progress = Progress(len(samples), disable=self.config.quiet)
-        with open(folder / "samples.jsonl", "w", encoding="utf-8") as sample_file:
+        with open(folder / SAMPLES_FILE, "w", encoding="utf-8") as sample_file, \
+                open(folder / PASSAGE_TEXTS_FILE, "w", encoding="utf-8") as text_file:
+            texts = PassageTextWriter(text_file)
             for batch in chunks(samples, self.config.chunk_size):
                 retrievals = self.stage_retrieve(batch, stores["retrieve"], kb)
                 progress.update("retrieve", len(batch))
@@ -411,7 +440,9 @@ class Pipeline:
                     log = self.sample_log(s, retrievals.get(s.id), judgements.get(s.id), generations.get(s.id), score)
                     logs.append(log)
                     scores.append(score)
-                    sample_file.write(json.dumps(log.to_json(), default=str) + "\n")
+                    line = json.dumps(texts.by_reference(log.to_json()), default=str)
+                    sample_file.write(line + "\n")
+                text_file.flush()  # a sample line never names a text that is not on disk
                 sample_file.flush()
         progress.close()
         results = self.results(samples, scores, logs, folder)

@@ -103,6 +103,15 @@ def _records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
                 raise InputError(str(path), f"invalid JSON: {exc.msg}", line=lineno) from exc
 
 
+def _prediction_records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
+    """A run folder's ``samples.jsonl`` via :func:`~reag_harness.run_files.iter_sample_logs`; else ``_records``."""
+    if path.name == "samples.jsonl" and (path.parent / "results.json").is_file():
+        from reag_harness.run_files import iter_sample_logs
+
+        return ((line, None, rec) for line, rec in iter_sample_logs(path.parent))
+    return _records(path)
+
+
 def _object(path: Path, line: int | None, item: int | None, rec: Any) -> Mapping[str, Any]:
     if not isinstance(rec, Mapping):
         raise InputError(str(path), f"{_where(line, item)}expected a JSON object, got {type(rec).__name__}", line=line)
@@ -130,7 +139,7 @@ def read_predictions(path: str | Path) -> Predictions:
     where: dict[str, tuple[str, int | None, str]] = {}
     n_null = 0
     for file in files:
-        for line, item, rec in _records(file):
+        for line, item, rec in _prediction_records(file):
             rec = _object(file, line, item, rec)
             id_field = _first(rec, _ID_FIELDS)
             if id_field is None or rec[id_field] is None:

@@ -16,6 +16,7 @@ from reag_harness.api import evaluate
 from reag_harness.errors import HarnessError
 from reag_harness.plugin_manager import register_plugin, unregister_plugin
 from reag_harness.results import RESULTS_FIELDS, SAMPLE_LOG_FIELDS
+from reag_harness.run_files import load_sample_logs
 
 from . import pipeline_plugin
 from .pipeline_plugin import CALLS
@@ -33,7 +34,7 @@ def lexical(tmp_path: Path):
 
 
 def read_samples(folder: Path) -> list[dict]:
-    return [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    return load_sample_logs(folder)
 
 
 def run_folder(results) -> Path:
