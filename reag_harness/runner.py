@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence, TypeVar
 from . import paths
 from .config import RunConfig, parse_shard
 from .errors import HarnessError
+from .input_checks import image_culprit
 from .interfaces import Runtime
 from .plugin_manager import get_registry
 from .preflight import run_preflight
@@ -256,11 +257,14 @@ class Pipeline:
         try:
             return list(fn(items))
         except Exception as exc:
+            culprit = image_culprit(items, sample_of)  # an unreadable image, named by query file, line, id
             if self.config.on_error != "skip":
+                if culprit is not None:
+                    raise culprit from exc
                 raise
             if len(items) == 1:
                 sample = sample_of(items[0])
-                self.errors[sample.id] = (stage, f"{type(exc).__name__}: {exc}")
+                self.errors[sample.id] = (stage, str(culprit) if culprit else f"{type(exc).__name__}: {exc}")
                 return [None]
             return [r for item in items for r in self._isolating(stage, fn, [item], sample_of)]
 
@@ -269,6 +273,8 @@ class Pipeline:
         clock, out = self.clocks["retrieve"], {}
         todo = []
         for s in batch:
+            if s.id in self.errors:  # an input error: recorded, never retrieved, judged or generated
+                continue
             hit = store.get(s.id, sample_check(s))
             if hit is not None:
                 out[s.id] = retrieval_from_store(hit, kb)
@@ -402,8 +408,22 @@ class Pipeline:
             name += f"__shard{self.shard[0]}of{self.shard[1]}"
         return Path(c.output_dir) / name
 
+    def record_input_errors(self, samples: Sequence[Sample]) -> None:
+        """Samples a loader kept with ``meta["input_error"]`` (``--on-error skip``): recorded, then skipped.
+
+        The same for every retriever; lines skipped by the loader (malformed JSON) are reported too.
+        """
+        for s in samples:
+            if s.meta.get("input_error"):
+                self.errors[s.id] = ("input", str(s.meta["input_error"]))
+        skipped = list(getattr(self.task, "skipped_inputs", []) or [])
+        if skipped:
+            print(f"reag-eval: skipped {len(skipped)} malformed input line(s) (--on-error skip), e.g. {skipped[0]}",
+                  file=sys.stderr)
+
     def run(self) -> RunResults:
         samples = self.select_samples()
+        self.record_input_errors(samples)
         run_preflight(self.task, self.components)
         kb = self.task.knowledge_base()
         fps = self.fingerprints(kb)
@@ -498,7 +518,9 @@ class Pipeline:
         return RunResults(
             run_id=f"{folder.name}__{now.strftime('%Y%m%dT%H%M%S')}", task=self.task.name, split=self.config.split,
             n=len(samples), metrics=metrics, headline_metric=self.task.headline_metric, components=components,
-            retrieval_quality=retrieval_quality(logs), errors={"count": len(self.errors), "by_stage": by_stage},
+            retrieval_quality=retrieval_quality(logs),
+            errors={"count": len(self.errors), "by_stage": by_stage,
+                    "skipped_input_lines": list(getattr(self.task, "skipped_inputs", []) or [])},
             timings=timings, config=config, config_fingerprint=self.config_fingerprint(), versions=versions(),
             git_hash=git_hash(), seed=self.config.seed, device=self.runtime.device, date=now.isoformat(),
             deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,

@@ -49,6 +49,7 @@ class KBTask:
             raise HarnessError(f"task argument on_error={on_error!r}: expected stop or skip")
         self.on_error = str(on_error)
         self._all: list[Sample] | None = None
+        self.skipped_inputs: list[str] = []  # "file:line: reason" of input lines skipped under on_error=skip
         self._kb: Any = None
         self._selection: dict[str, Any] = {}
 

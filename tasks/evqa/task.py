@@ -40,7 +40,8 @@ class EvqaTask(KBTask):
                   "metric; results are labelled 'em-only lower bound (no BEM)'", file=sys.stderr)
 
     def _load(self) -> list[Sample]:
-        return load_evqa(self._path("queries", required=True) or "", self.resolver(), on_error=self.on_error)
+        return load_evqa(self._path("queries", required=True) or "", self.resolver(), on_error=self.on_error,
+                         skipped=self.skipped_inputs)
 
     def question_type_filter(self) -> set[str] | None:
         types = super().question_type_filter()
