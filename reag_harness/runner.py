@@ -9,6 +9,7 @@ stage's records are stored per sample under a fingerprint of what determines the
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import os
@@ -122,6 +123,14 @@ def sample_check(sample: Sample) -> str:
     return fingerprint(sample.id, sample.question, sample.image)
 
 
+def without_blank_passages(r: Retrieval) -> Retrieval:
+    """Drop passages that are empty or whitespace only (indices kept): a page of blank sections is like ``[]``."""
+    kept = tuple(p for p in r.passages if p.text.strip())
+    if len(kept) == len(r.passages):
+        return r
+    return dataclasses.replace(r, passages=kept, info={**r.info, "blank_passages_dropped": len(r.passages) - len(kept)})
+
+
 def retrieval_to_store(r: Retrieval, kb: Any) -> dict[str, Any]:
     """A Retrieval's record with each passage's text left out when the KB holds the same text."""
     data = r.to_json()
@@ -211,6 +220,7 @@ class Pipeline:
         self.clocks = {s: StageClock() for s in ("retrieve", "judge", "generate", "score")}
         self.shard = parse_shard(config.shard) or distributed_shard()
         self.errors: dict[str, tuple[str, str]] = {}
+        self.kb_keys = KBKeyCheck()
 
     # ---- configuration facts -------------------------------------------------------------
     @property
@@ -277,7 +287,7 @@ class Pipeline:
                 continue
             hit = store.get(s.id, sample_check(s))
             if hit is not None:
-                out[s.id] = retrieval_from_store(hit, kb)
+                out[s.id] = without_blank_passages(retrieval_from_store(hit, kb))
                 clock.cached += 1
             else:
                 todo.append(s)
@@ -287,7 +297,7 @@ class Pipeline:
         new = [(s, r) for s, r in zip(todo, got) if r is not None]
         store.put_many((s.id, sample_check(s), retrieval_to_store(r, kb)) for s, r in new)
         for s, r in new:
-            out[s.id] = r
+            out[s.id] = r = without_blank_passages(r)
             clock.computed += 1
             clock.items += len(r.passages)
         return out
@@ -445,6 +455,7 @@ class Pipeline:
             texts = PassageTextWriter(text_file)
             for batch in chunks(samples, self.config.chunk_size):
                 retrievals = self.stage_retrieve(batch, stores["retrieve"], kb)
+                self.kb_keys.check(retrievals.values(), kb)
                 progress.update("retrieve", len(batch))
                 judgements = self.stage_judge(batch, retrievals, stores["judge"])
                 progress.update("judge", len(batch))
@@ -465,6 +476,7 @@ class Pipeline:
                 text_file.flush()  # a sample line never names a text that is not on disk
                 sample_file.flush()
         progress.close()
+        self.kb_keys.warn()
         results = self.results(samples, scores, logs, folder)
         write_json_atomic(folder / "results.json", results.to_json())
         return results
@@ -520,11 +532,50 @@ class Pipeline:
             n=len(samples), metrics=metrics, headline_metric=self.task.headline_metric, components=components,
             retrieval_quality=retrieval_quality(logs),
             errors={"count": len(self.errors), "by_stage": by_stage,
-                    "skipped_input_lines": list(getattr(self.task, "skipped_inputs", []) or [])},
+                    "skipped_input_lines": list(getattr(self.task, "skipped_inputs", []) or []),
+                    "retrieved_pages_not_in_kb": self.kb_keys.summary()},
             timings=timings, config=config, config_fingerprint=self.config_fingerprint(), versions=versions(),
             git_hash=git_hash(), seed=self.config.seed, device=self.runtime.device, date=now.isoformat(),
             deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
         )
+
+
+class KBKeyCheck:
+    """Retrieved page keys that the KB does not hold: warned with a count and an example; none found fails.
+
+    A FAISS index built over other keys (e.g. percent-quoted vs raw URLs) would otherwise give every
+    question zero passages without a word.
+    """
+
+    def __init__(self) -> None:
+        self.found = 0
+        self.missing = 0
+        self.example: str | None = None
+
+    def check(self, retrievals: Any, kb: Any) -> None:
+        for r in retrievals:
+            if not r.used:
+                continue
+            for key, _ in r.pages:
+                if key in kb:
+                    self.found += 1
+                else:
+                    self.missing += 1
+                    self.example = self.example or key
+        if self.missing and not self.found:
+            raise HarnessError(
+                f"none of the {self.missing} retrieved pages is in the knowledge base (e.g. {self.example!r}, "
+                f"while the KB has keys like {next(iter(kb.keys()), None)!r}): the index and the KB use different "
+                "keys (percent-quoted vs raw URLs?); rebuild the index over this KB or pass the matching KB")
+
+    def warn(self) -> None:
+        if self.missing:
+            print(f"reag-eval: warning: {self.missing} of {self.missing + self.found} retrieved pages are not in the "
+                  f"knowledge base (e.g. {self.example!r}); they are skipped and recorded in results.json "
+                  "(errors.retrieved_pages_not_in_kb)", file=sys.stderr)
+
+    def summary(self) -> dict[str, Any]:
+        return {"count": self.missing, "of": self.missing + self.found, "example": self.example}
 
 
 class Progress:
