@@ -464,9 +464,9 @@ def score_predictions(
     else:
         bem = None
         if not no_bem:
-            from reag_harness.tasks.evqa.bem import OFFICIAL_BEM_HANDLE, OFFICIAL_VOCAB, BemScorer
+            from reag_harness.tasks.evqa.bem import BemScorer, resolve_bem
 
-            bem = BemScorer(bem_model or OFFICIAL_BEM_HANDLE, bem_vocab or OFFICIAL_VOCAB, batch_size=bem_batch_size)
+            bem = BemScorer(*resolve_bem(bem_model, bem_vocab), batch_size=bem_batch_size)
         agg, samples, ids = _score_evqa(preds, refs, bem, candidate_max_chars)
         official = agg.pop("official")
         coverage = agg.pop("coverage")
@@ -517,7 +517,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qtypes", metavar="FILE", help="InfoSeek question types (infoseek_val_qtype.jsonl)")
     bem = parser.add_argument_group("EVQA / BEM")
     bem.add_argument("--bem-model", metavar="DIR", help="BEM SavedModel directory or TF Hub handle "
-                     "(default: the official https://tfhub.dev/google/answer_equivalence/bem/1)")
+                     "(default: the official https://tfhub.dev/google/answer_equivalence/bem/1); 'tiny': a tiny "
+                     "offline BEM with random weights (smoke test of the BEM path, meaningless scores)")
     bem.add_argument("--bem-vocab", metavar="FILE", help="BERT vocab file or URL (default: the official "
                      "BERT-base uncased vocab)")
     bem.add_argument("--no-bem", action="store_true", help="exact match only: a lower bound, not the official score")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +80,21 @@ def test_unmatched_ids_fail_with_exit_1_unless_allow_partial(tmp_path, capsys):
     assert main([*argv, "--allow-partial"]) == 0
     out = capsys.readouterr().out
     assert "1/3 references predicted (coverage 33.3%), 1 unknown ids" in out
+
+
+def test_bem_model_tiny_is_an_offline_smoke_test_of_the_bem_path(tmp_path):
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("needs tensorflow (reag-harness[evqa])")
+    csv_path = tmp_path / "test.csv"
+    csv_path.write_text("question,answer,question_type\nWhy?,light scattering,automatic\nq,Rome,templated\n")
+    preds = tmp_path / "p.jsonl"
+    preds.write_text('{"data_id": "0", "prediction": "scattering of light"}\n{"data_id": "1", "prediction": "Rome"}\n')
+    # a fresh process: TensorFlow is imported before torch there (the other order can crash TF)
+    done = subprocess.run([sys.executable, "-m", "reag_harness.cli", "score", "--task", "evqa", "--predictions",
+                           str(preds), "--references", str(csv_path), "--bem-model", "tiny", "--output-dir",
+                           str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    res = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert res["metrics"]["metric"] == "em+bem" and res["config"]["bem"]["model"].endswith("tiny_bem/model")
+    rows = [json.loads(x) for x in (tmp_path / "o" / "samples.jsonl").read_text().splitlines()]
+    assert rows[0]["decided_by"] == "bem" and rows[1]["decided_by"] == "em"

@@ -173,6 +173,21 @@ class EvaClipRetriever(Component):
             ident["cropper"] = cropper.identity() if hasattr(cropper, "identity") else type(cropper).__name__
         return ident
 
+    def preflight(self) -> list[str]:
+        """With ``crop``: a detector that cannot load offline, a missing spaCy pipeline (BRIEF contract 2)."""
+        if not self.crop or self._cropper is not None:
+            return []
+        from reag_harness.crop import DEFAULT_DETECTOR, detector_problem, spacy_problem
+
+        problems = []
+        detector = self.crop_args.get("detector", DEFAULT_DETECTOR)
+        if isinstance(detector, str) and (why := detector_problem(detector)):
+            problems.append(why)
+        spacy_model = self.crop_args.get("spacy_model", "en_core_web_sm")
+        if isinstance(spacy_model, str) and (why := spacy_problem(spacy_model)):
+            problems.append(why)
+        return problems
+
     # -- lazy parts ----------------------------------------------------------------------------
     def encoder(self) -> ClipEncoder:
         if self._encoder is None:

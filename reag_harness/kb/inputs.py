@@ -61,7 +61,7 @@ def merge_config(args: Mapping[str, Any], known: Sequence[str]) -> dict[str, Any
             if key not in known:
                 raise InputError(str(path), f"unknown task argument (known: {', '.join(sorted(known))})", field=key)
             relative = isinstance(value, str) and value and not os.path.isabs(value) and "://" not in value
-            if relative and key in PATH_ARGS:
+            if relative and key in PATH_ARGS and not (key == "bem_model" and value == "tiny"):
                 value = str((path.parent / value).resolve())
             merged[key] = value
     for key, value in args.items():

@@ -65,12 +65,10 @@ class EvqaTask(KBTask):
 
             bem = None
             if not self.no_bem:
-                from .bem import OFFICIAL_BEM_HANDLE, OFFICIAL_VOCAB, BemScorer
+                from .bem import BemScorer, resolve_bem
 
-                kwargs: dict[str, Any] = {
-                    "model": self._path("bem_model") or OFFICIAL_BEM_HANDLE,
-                    "vocab": self._path("bem_vocab") or OFFICIAL_VOCAB,
-                }
+                model, vocab = resolve_bem(self._path("bem_model"), self._path("bem_vocab"))
+                kwargs: dict[str, Any] = {"model": model, "vocab": vocab}
                 if self.args.get("bem_batch_size"):
                     kwargs["batch_size"] = int(self.args["bem_batch_size"])
                 bem = BemScorer(**kwargs)
