@@ -31,6 +31,19 @@ def image_problem(path: str | None) -> str | None:
     return None
 
 
+def image_mode(path: str | None) -> str | None:
+    """The PIL mode of an image file from its header (None when there is no readable image)."""
+    if not path:
+        return None
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return str(im.mode)
+    except Exception:
+        return None
+
+
 def sample_error(sample: Sample, message: str, field: str | None = None) -> InputError:
     """An InputError at the sample's query file and line, naming the sample id."""
     meta = sample.meta or {}

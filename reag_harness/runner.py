@@ -123,6 +123,43 @@ def sample_check(sample: Sample) -> str:
     return fingerprint(sample.id, sample.question, sample.image)
 
 
+def count_image_modes(samples: Sequence[Sample]) -> dict[str, Any]:
+    """PIL modes of the query images (header only): ``{"modes": {"RGB": n, "L": m}, "non_rgb": m, "_by_sample"}``.
+
+    The reference converts EVQA images to RGB but not InfoSeek's; see docs/fidelity.md.
+    """
+    from .input_checks import image_mode
+
+    modes: dict[str, int] = {}
+    by_sample: dict[str, str | None] = {}
+    for s in samples:
+        mode = image_mode(s.image)
+        by_sample[s.id] = mode
+        if mode is not None:
+            modes[mode] = modes.get(mode, 0) + 1
+    return {"modes": modes, "non_rgb": sum(n for m, n in modes.items() if m != "RGB"), "_by_sample": by_sample}
+
+
+def evidence_in_context(s: Sample, r: Retrieval | None, kept: Sequence[PassageLog]) -> bool | None:
+    """The reference's EVQA ``evidence_in_context``: is the gold section among the passages given to the generator?
+
+    With the query file's ``retrieval[0].section_texts`` (``meta["evidence_text"]``) the text is compared as the
+    reference does; without it the KB section ``evidence_section_id`` of the first gold page is looked for
+    (``retrieval_quality.evidence_in_context.from_kb`` counts those). None for tasks without the notion.
+    """
+    if "evidence_text" not in s.meta:
+        return None
+    if r is None or not r.used:
+        return False
+    text = s.meta.get("evidence_text")
+    if isinstance(text, str):
+        return any(p.text == text for p in kept)
+    section, gold = s.meta.get("evidence_section_id"), s.meta.get("gold_pages") or []
+    if section is None or not gold:
+        return False  # the reference: no single evidence section -> False
+    return any(p.page_key == gold[0] and p.index == int(section) for p in kept)
+
+
 def without_blank_passages(r: Retrieval) -> Retrieval:
     """Drop passages that are empty or whitespace only (indices kept): a page of blank sections is like ``[]``."""
     kept = tuple(p for p in r.passages if p.text.strip())
@@ -221,6 +258,7 @@ class Pipeline:
         self.shard = parse_shard(config.shard) or distributed_shard()
         self.errors: dict[str, tuple[str, str]] = {}
         self.kb_keys = KBKeyCheck()
+        self.image_modes: dict[str, Any] = {}
 
     # ---- configuration facts -------------------------------------------------------------
     @property
@@ -426,6 +464,13 @@ class Pipeline:
         for s in samples:
             if s.meta.get("input_error"):
                 self.errors[s.id] = ("input", str(s.meta["input_error"]))
+        self.image_modes = count_image_modes(samples)
+        if getattr(self.task, "non_rgb_images", "convert") == "error":
+            for s, mode in self.image_modes.pop("_by_sample").items():
+                if mode not in ("RGB", None) and s not in self.errors:
+                    self.errors[s] = ("input", f"query image mode {mode} is not RGB: answered 'Error' as the "
+                                               "reference does with crop on (non_rgb_images=error)")
+        self.image_modes.pop("_by_sample", None)
         skipped = list(getattr(self.task, "skipped_inputs", []) or [])
         if skipped:
             print(f"reag-eval: skipped {len(skipped)} malformed input line(s) (--on-error skip), e.g. {skipped[0]}",
@@ -490,6 +535,7 @@ class Pipeline:
             passages = [PassageLog(p.page_key, p.index, p.text, None if p_yes is None else p_yes[i], i in kept)
                         for i, p in enumerate(r.passages)]
         error = self.errors.get(s.id)
+        kept_passages = [p for p in passages if p.kept]
         return SampleLog(
             id=s.id, question=s.question, image=s.image, references=list(s.references), meta=dict(s.meta),
             retrieved_pages=[list(p) for p in r.pages] if r else [],  # type: ignore[misc]
@@ -497,6 +543,7 @@ class Pipeline:
             answer=g.answer if g else None, score=score,
             error=f"{error[0]}: {error[1]}" if error else None,
             retrieval_info=dict(r.info) if r else {},
+            evidence_in_context=evidence_in_context(s, r, kept_passages),
         )
 
     def results(self, samples: list[Sample], scores: list[dict[str, Any]], logs: list[SampleLog],
@@ -537,7 +584,18 @@ class Pipeline:
             timings=timings, config=config, config_fingerprint=self.config_fingerprint(), versions=versions(),
             git_hash=git_hash(), seed=self.config.seed, device=self.runtime.device, date=now.isoformat(),
             deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+            runtime_facts=self.runtime_facts(),
         )
+
+    def runtime_facts(self) -> dict[str, Any]:
+        """What actually ran: each component's ``runtime_facts()`` (e.g. the attention implementation), image modes."""
+        facts: dict[str, Any] = {}
+        for kind, comp in self.components.items():
+            fn = getattr(comp, "runtime_facts", None)
+            if callable(fn):
+                facts[kind] = fn()
+        facts["query_images"] = self.image_modes
+        return facts
 
 
 class KBKeyCheck:

@@ -154,6 +154,8 @@ class EvaClipRetriever(Component):
                  "dtype": str(_torch_dtype(self.dtype, self.runtime.device)).replace("torch.", "")}
         if self.encoder_backend == "transformers":
             ident["preprocess"] = f"clip-l14-{self.preprocess}-224"
+        if ident["dtype"] == "float16":
+            ident["l2"] = "fp16-as-reference"  # fp16 outputs are normalised in fp16 (clip_encoders._l2)
         return ident
 
     def index_identity(self) -> dict[str, Any]:

@@ -126,6 +126,16 @@ def _sample_id(record: Mapping[str, Any], stem: str, index: int, is_csv: bool) -
     return f"{stem}-{record.get('_row', index)}"
 
 
+def evidence_text(record: Mapping[str, Any]) -> str | None:
+    """The gold section as the reference reads it: ``retrieval[0].section_texts[int(evidence_section_id)]``
+    of the query file (the ReAG JSON carries it); None when absent or unreadable, as in the reference."""
+    try:
+        text = record["retrieval"][0]["section_texts"][int(record["evidence_section_id"])]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+    return text if isinstance(text, str) else None
+
+
 def _sample(record: Mapping[str, Any], sample_id: str, path: str, line: int, resolver: ImageResolver,
             stem: str) -> Sample:
     question = record.get("question")
@@ -156,6 +166,7 @@ def _sample(record: Mapping[str, Any], sample_id: str, path: str, line: int, res
     meta: dict[str, Any] = {
         "question_type": qtype,
         "gold_pages": gold,
+        "evidence_text": evidence_text(record),
         "evidence_section_id": section_id,
         "evidence_section_ids": section_ids,
         "dataset_image_ids": image_ids,
