@@ -1,4 +1,4 @@
-"""ReAG coarse retrieval: EVA-CLIP image embedding + FAISS index of KB pages (pipeline.md 1, 2).
+"""ReAG coarse retrieval: EVA-CLIP image embedding + FAISS index of KB pages (docs/retrieval.md).
 
 ``top_k`` counts index rows, as the reference does. Without crop, the ``top_k`` rows are
 de-duplicated by page (best score kept), so a retrieval has *at most* ``top_k`` pages: fewer
