@@ -102,7 +102,9 @@ def test_a_truncated_kb_reports_the_column_in_the_file_not_the_buffer(tmp_path):
         list(ObjectStream(str(path), block_chars=64))
     assert err.value.line == 1
     col = int(str(err.value).rsplit("column ", 1)[1].rstrip(")"))
-    assert col > 300  # the position in the line, not in the 64-character read buffer
+    with pytest.raises(json.JSONDecodeError) as whole:
+        json.loads(text)
+    assert col == whole.value.colno  # the position in the line, not in the 64-character read buffer
 
 
 # -- duplicates, empty answers, question types ---------------------------------------------------
