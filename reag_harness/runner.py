@@ -36,7 +36,7 @@ from .store import StageStore, fingerprint
 from .versions import git_hash, versions
 
 T = TypeVar("T")
-STAGE_VERSIONS = {"retrieve": "1", "judge": "1", "generate": "1"}
+STAGE_VERSIONS = {"retrieve": "1", "judge": "2", "generate": "1"}  # judge 2: blank passages dropped
 RUNNER_DEVIATIONS = [
     "errors are recorded per sample and scored wrong, never turned into the answer 'Error'",
 ]
