@@ -64,6 +64,7 @@ class RunResults:
     deviations: list[str] = field(default_factory=list)  # every named deviation from the ReAG reference
     smoke: bool = False  # tiny random checkpoints: meaningless numbers, hidden on the leaderboard
     shard: str | None = None  # "i/n"
+    runtime_facts: dict[str, Any] = field(default_factory=dict)  # what ran: attention implementation, image modes
     # per stage ("judge", "generate"): prompt lengths in tokens {"n", "max", "p95", "mean"} of the prompts
     # computed in this run; "generate" adds the prompt policy and what it did (reag_harness.prompt_budget)
     prompts: dict[str, Any] = field(default_factory=dict)
@@ -107,6 +108,7 @@ class SampleLog:
     score: dict[str, Any]
     error: str | None = None
     retrieval_info: dict[str, Any] = field(default_factory=dict)
+    evidence_in_context: bool | None = None  # EVQA: the gold section among the kept passages (the reference's flag)
     passages_dropped: int = 0  # kept passages left out of the generator prompt by prompt_policy=truncate
 
     def to_json(self) -> dict[str, Any]:

@@ -23,11 +23,11 @@ paper's operating point 0.1 comes from the ``reag-3b`` / ``reag-7b`` presets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from reag_harness.interfaces import Runtime
-from reag_harness.models.batching import resolve_batch_tokens, sorted_batches
+from reag_harness.models.batching import OnBatch, resolve_batch_tokens, sorted_batches
 from reag_harness.models.prefix_scoring import PrefixRequest, SharedPrefixScorer
 from reag_harness.models.qwen_vl import (
     Prompt,
@@ -40,7 +40,6 @@ from reag_harness.models.qwen_vl import (
 from reag_harness.reag_prompts import critic_messages
 from reag_harness.records import Passage, Sample
 
-OnBatch = Callable[[list[int], list[Any]], None]
 _PASSAGE_MARK = "\x00REAG-PASSAGE\x00"
 
 
@@ -150,7 +149,8 @@ class QwenVLCritic(QwenVLComponent):
         return sorted_batches(
             lambda batch: self._score_batch(model, processor, [prompts[i] for i in batch], yes_id),
             idx, lengths, self.batch_size, auto_start=self._auto_start, on_shrink=self._remember_batch_size,
-            max_tokens=self.max_batch_tokens, on_batch=on_batch,
+            max_tokens=self.max_batch_tokens,
+            on_batch=None if on_batch is None else (lambda pos, vals: on_batch([idx[p] for p in pos], vals)),
         )
 
     def _remember_batch_size(self, size: int) -> None:

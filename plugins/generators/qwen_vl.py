@@ -7,12 +7,12 @@ cut right after the first stop string, which is kept (so ``</answer>`` can be pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
-from reag_harness.models.batching import resolve_batch_tokens, sorted_batches
+from reag_harness.models.batching import OnBatch, resolve_batch_tokens, sorted_batches
 from reag_harness.models.qwen_vl import (
     Prompt,
     QwenVLComponent,
@@ -89,8 +89,7 @@ class QwenVLGenerator(QwenVLComponent):
         processor = load_qwen_processor(self.pretrained, **self.processor_args)
         return prompt_length(processor, render(processor, request.messages, request.assistant_prefix), self._sizes)
 
-    def generate(self, requests: Sequence[ChatRequest],
-                 on_batch: Callable[[list[int], list[Any]], None] | None = None) -> list[str]:
+    def generate(self, requests: Sequence[ChatRequest], on_batch: OnBatch | None = None) -> list[str]:
         """New text for each request (no assistant prefix), in input order; ``on_batch(indices,
         texts)`` after each model batch."""
         if not requests:
@@ -98,7 +97,7 @@ class QwenVLGenerator(QwenVLComponent):
         if self.backend == "vllm":
             texts = self._vllm().generate(requests, self.max_new_tokens, self.gen_kwargs)
             if on_batch is not None:
-                on_batch(list(range(len(requests))), texts)
+                on_batch(list(range(len(texts))), list(texts))
             return texts
         model, processor = self.model_and_processor()
         prompts = [render(processor, r.messages, r.assistant_prefix) for r in requests]
@@ -116,7 +115,9 @@ class QwenVLGenerator(QwenVLComponent):
                 lambda batch, stop=stop, max_new=max_new: self._generate_batch(
                     model, processor, [prompts[i] for i in batch], stop, max_new),
                 idx, [lengths[i] for i in idx], self.batch_size, auto_start=self._auto_start,
-                on_shrink=self._remember_batch_size, max_tokens=self.max_batch_tokens, on_batch=on_batch,
+                on_shrink=self._remember_batch_size, max_tokens=self.max_batch_tokens,
+                on_batch=None if on_batch is None else (
+                    lambda pos, res, idx=idx: on_batch([idx[p] for p in pos], res)),
             )
             for i, text in zip(idx, texts):
                 out[i] = text

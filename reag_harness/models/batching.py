@@ -14,6 +14,8 @@ R = TypeVar("R")
 
 AUTO_START = 64
 """The first batch size tried for ``batch_size="auto"`` unless a component says otherwise."""
+OnBatch = Callable[[list[int], list[Any]], None]
+"""``on_batch(indices, results)``: told after each model batch, so a caller can persist it (BRIEF contract 3)."""
 
 CPU_BATCH_TOKENS = 16384
 """Default token budget of one model batch on CPU (a few GB of activations at most)."""
@@ -74,13 +76,15 @@ def run_with_oom_backoff(
     *,
     is_oom: Callable[[BaseException], bool] = is_oom_error,
     on_shrink: Callable[[int], None] | None = None,
+    on_batch: OnBatch | None = None,
 ) -> list[R]:
     """``fn`` over consecutive batches of ``items``; results concatenated in input order.
 
     When a batch raises an out-of-memory error its size is halved and that batch is
     retried (later batches keep the smaller size; ``on_shrink`` is told the new size so a
     caller can start there next time). An OOM at batch size 1 is re-raised. ``fn`` must
-    return one result per item.
+    return one result per item. ``on_batch`` is called after each successful batch with the
+    positions (in ``items``) of that batch and its results.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -103,6 +107,8 @@ def run_with_oom_backoff(
         if len(out) != len(chunk):
             raise RuntimeError(f"batch function returned {len(out)} results for {len(chunk)} items")
         results.extend(out)
+        if on_batch is not None:
+            on_batch(list(range(start, start + len(chunk))), list(out))
         start += len(chunk)
     return results
 
@@ -137,7 +143,7 @@ def sorted_batches(
     on_shrink: Callable[[int], None] | None = None,
     max_tokens: int | None = None,
     fixed_tokens: int = 0,
-    on_batch: Callable[[list[T], list[R]], None] | None = None,
+    on_batch: OnBatch | None = None,
 ) -> list[R]:
     """``fn`` over batches of items sorted by decreasing length; results in input order.
 
@@ -145,8 +151,9 @@ def sorted_batches(
     (see :func:`token_bounded_sizes`). ``batch_size="auto"`` starts at ``auto_start`` and,
     on out-of-memory, halves the failed batch and the token budget and retries it (later
     batches keep the smaller bounds; ``on_shrink`` is told the new count). An int is used
-    as given (an OOM is raised). ``on_batch(batch_items, batch_results)`` is called after
-    each batch, so a caller can persist work as it finishes.
+    as given (an OOM is raised). ``on_batch(indices, results)`` is called after each batch
+    with the indices of its items in ``items`` (not the sorted order), so a caller can
+    persist work as it finishes.
     """
     order = sorted(range(len(items)), key=lambda i: -lengths[i])
     ordered_lengths = [int(lengths[i]) for i in order]
@@ -179,6 +186,6 @@ def sorted_batches(
         for pos, value in zip(order[start:start + rows], out):
             results[pos] = value
         if on_batch is not None:
-            on_batch(chunk, out)
+            on_batch(list(order[start:start + rows]), list(out))
         start += rows
     return results

@@ -225,13 +225,15 @@ class SharedPrefixScorer:
                 probs = torch.softmax(logits, dim=-1)[:, self.target_id]
             return [float(x) for x in probs.cpu()]
 
-        def persist(batch: list[int], values: list[float]) -> None:
+        order = [i for i, _ in ok]
+
+        def persist(positions: list[int], values: list[float]) -> None:
+            batch = [order[p] for p in positions]
             for i, v in zip(batch, values):
                 out[i] = v
             if on_batch is not None:
-                on_batch(list(batch), list(values))
+                on_batch(batch, list(values))
 
-        order = [i for i, _ in ok]
         sorted_batches(run, order, [len(suffix_of[i]) for i in order], self.batch_size, auto_start=self.auto_start,
                        on_shrink=self.on_shrink, max_tokens=self.max_batch_tokens, fixed_tokens=length,
                        on_batch=persist)
