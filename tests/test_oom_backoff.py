@@ -104,7 +104,7 @@ def test_batches_are_bounded_by_a_token_budget() -> None:
 def test_sorted_batches_respect_tokens_and_report_each_batch() -> None:
     items = ["x" * n for n in (50, 300, 120, 80, 300, 10)]
     batches: list[list[str]] = []
-    reported: list[tuple[list[str], list[int]]] = []
+    reported: list[tuple[list[int], list[int]]] = []
 
     def fn(batch: list[str]) -> list[int]:
         batches.append(batch)
@@ -115,7 +115,8 @@ def test_sorted_batches_respect_tokens_and_report_each_batch() -> None:
     assert out == [len(s) for s in items]
     assert all(len(b) * max(len(s) for s in b) <= 600 for b in batches)
     assert [len(b) for b in batches] == [2, 4]
-    assert reported == [(b, [len(s) for s in b]) for b in batches]
+    assert [[items[i] for i in idx] for idx, _ in reported] == batches  # indices into items, batch by batch
+    assert [res for _, res in reported] == [[len(s) for s in b] for b in batches]
 
 
 def test_auto_halves_the_token_budget_on_oom() -> None:

@@ -130,9 +130,8 @@ def test_tokens_merging_across_the_prefix_end_are_scored_per_pair(tiny_path: Pat
 
 
 def test_demo_run_every_pair_agrees_and_switching_recomputes_nothing(tiny_path: Path, tmp_path: Path) -> None:
-    import json
-
     from reag_harness.api import evaluate
+    from reag_harness.run_files import load_sample_logs
 
     common = dict(task="demo", limit=8, quiet=True, no_leaderboard=True, output_dir=str(tmp_path / "runs"),
                   cache_dir=str(tmp_path / "stages"), generator_args={"max_new_tokens": 2}, batch_size=8)
@@ -144,7 +143,7 @@ def test_demo_run_every_pair_agrees_and_switching_recomputes_nothing(tiny_path: 
     assert again.n_computed == 0 and again.n_cached == shared.n  # a computation strategy, not a new result
     # every pair of the run, scored again as per-pair sequences
     folder = next(f for f in (tmp_path / "runs").iterdir() if shared.run_id.startswith(f.name))
-    rows = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    rows = load_sample_logs(folder)
     pairs = [(Sample(r["id"], r["question"], r["image"]), Passage(p["page_key"], p["index"], p["text"]))
              for r in rows for p in r["passages"]]
     stored = [p["p_yes"] for r in rows for p in r["passages"]]

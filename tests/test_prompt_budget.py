@@ -47,6 +47,7 @@ def test_length_summary() -> None:
 def test_demo_run_truncates_or_records_and_reports_lengths(tiny_path: Path, tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from reag_harness.api import evaluate
+    from reag_harness.run_files import load_sample_logs
 
     common = dict(task="demo", limit=4, quiet=True, no_leaderboard=True, output_dir=str(tmp_path / "runs"),
                   cache=False, batch_size=4)
@@ -60,7 +61,7 @@ def test_demo_run_truncates_or_records_and_reports_lengths(tiny_path: Path, tmp_
     assert report["max"] <= bound and report["truncated_samples"] >= 1 and report["passages_dropped"] >= 1
     assert report["policy"] == "truncate" and report["max_prompt_tokens"] == bound and cut.errors["count"] == 0
     folder = next(p for p in (tmp_path / "runs").iterdir() if cut.run_id.startswith(p.name))
-    rows = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    rows = load_sample_logs(folder)
     assert sum(r["passages_dropped"] for r in rows) == report["passages_dropped"]
     err = evaluate(**common, generator_args={"max_new_tokens": 2, "max_prompt_tokens": bound,
                                              "prompt_policy": "error"})
