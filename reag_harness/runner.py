@@ -28,6 +28,7 @@ from .preflight import run_preflight
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .retrieval_quality import retrieval_quality
+from .digests import digests
 from .store import StageStore, fingerprint
 from .versions import git_hash, versions
 
@@ -114,9 +115,41 @@ def critic_active(critic: Any) -> bool:
     return threshold is not None or top_n is not None
 
 
-def sample_check(sample: Sample) -> str:
-    """What a cached record of this sample must match (question and image, not references)."""
-    return fingerprint(sample.id, sample.question, sample.image)
+def sample_files(sample: Sample, *components: Any) -> list[str]:
+    """The files a sample's records depend on: its image, and what components say they read per sample.
+
+    A component that reads other files per sample declares them with ``input_files(sample) -> list[str]``.
+    """
+    files = [sample.image] if sample.image else []
+    for comp in components:
+        more = getattr(comp, "input_files", None)
+        if callable(more):
+            files += [str(f) for f in more(sample) or ()]
+    return files
+
+
+def sample_check(sample: Sample, *components: Any) -> str:
+    """What a cached record of this sample must match: question, image path *and content*, per-sample files."""
+    return fingerprint(sample.id, sample.question, sample.image, digests(sample_files(sample, *components)))
+
+
+def judge_check(sample: Sample, retrieval: Retrieval, critic: Any = None) -> str:
+    """A Judgement is valid for this sample and exactly these passages (new retrieval, new scores)."""
+    passages = [(p.page_key, p.index, p.text) for p in retrieval.passages]
+    return fingerprint(sample_check(sample, critic), passages)
+
+
+def request_images(request: ChatRequest) -> list[str]:
+    """The image paths a chat request shows the generator."""
+    return [str(item.get("image")) for m in request.messages if isinstance(m.get("content"), list)
+            for item in m["content"] if isinstance(item, dict) and item.get("type") == "image"]
+
+
+def generation_check(request: ChatRequest, prompt_hash: str, sample: Sample, generator: Any = None) -> str:
+    """A Generation is valid for this prompt and the current content of every file it depends on."""
+    more = getattr(generator, "input_files", None)
+    extra = [str(f) for f in more(sample) or ()] if callable(more) else []
+    return fingerprint(prompt_hash, digests([*request_images(request), *extra]))
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
@@ -203,7 +236,7 @@ class Pipeline:
         clock, out = self.clocks["retrieve"], {}
         todo = []
         for s in batch:
-            hit = store.get(s.id, sample_check(s))
+            hit = store.get(s.id, sample_check(s, self.retriever))
             if hit is not None:
                 out[s.id] = Retrieval.from_json(hit)
                 clock.cached += 1
@@ -213,7 +246,7 @@ class Pipeline:
         got = self._isolating("retrieve", lambda xs: self.retriever.retrieve(xs, kb), todo, lambda s: s)
         clock.wall_s += time.perf_counter() - t0
         new = [(s, r) for s, r in zip(todo, got) if r is not None]
-        store.put_many((s.id, sample_check(s), r.to_json()) for s, r in new)
+        store.put_many((s.id, sample_check(s, self.retriever), r.to_json()) for s, r in new)
         for s, r in new:
             out[s.id] = r
             clock.computed += 1
@@ -231,7 +264,7 @@ class Pipeline:
             if not critic_active(self.critic) or not r.used or not r.passages:
                 out[s.id] = Judgement(s.id, None)
                 continue
-            hit = store.get(s.id, sample_check(s))
+            hit = store.get(s.id, judge_check(s, r, self.critic))
             if hit is not None:
                 out[s.id] = Judgement.from_json(hit)
                 clock.cached += 1
@@ -250,7 +283,8 @@ class Pipeline:
                 continue
             new.append(Judgement(s.id, tuple(float(v) for v in values)))  # type: ignore[arg-type]
         by_id = {s.id: s for s in todo}
-        store.put_many((j.sample_id, sample_check(by_id[j.sample_id]), j.to_json()) for j in new)
+        store.put_many((j.sample_id, judge_check(by_id[j.sample_id], retrievals[j.sample_id], self.critic), j.to_json())
+                       for j in new)
         for j in new:
             out[j.sample_id] = j
             clock.computed += 1
@@ -273,7 +307,7 @@ class Pipeline:
             request = self.prompt_style.build(s, self.kept_passages(retrievals[s.id], judgements[s.id]),
                                               self.task.name)
             prompt_hash = fingerprint(request.to_json())
-            hit = store.get(s.id, prompt_hash)
+            hit = store.get(s.id, generation_check(request, prompt_hash, s, self.generator))
             if hit is not None:
                 out[s.id] = self._parsed(s.id, prompt_hash, hit["raw"])
                 clock.cached += 1
@@ -284,7 +318,8 @@ class Pipeline:
                                lambda x: x[0])
         clock.wall_s += time.perf_counter() - t0
         new = [(s, h, raw) for (s, _, h), raw in zip(todo, raws) if raw is not None]
-        store.put_many((s.id, h, {"raw": raw}) for s, h, raw in new)
+        checks = {s.id: generation_check(req, h, s, self.generator) for s, req, h in todo}
+        store.put_many((s.id, checks[s.id], {"raw": raw}) for s, h, raw in new)
         for s, h, raw in new:
             out[s.id] = self._parsed(s.id, h, raw)
             clock.computed += 1
