@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from . import paths
 from .config import RunConfig, parse_shard
+from .digests import digests
 from .errors import HarnessError
 from .interfaces import Runtime
 from .plugin_manager import get_registry
@@ -28,7 +29,6 @@ from .preflight import run_preflight
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .retrieval_quality import retrieval_quality
-from .digests import digests
 from .store import StageStore, fingerprint
 from .versions import git_hash, versions
 
