@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import IO, Any, Callable, Iterator, Sequence, TypeVar
 
 from . import paths
 from .config import RunConfig, parse_shard
@@ -350,6 +352,7 @@ class Pipeline:
 
     def run(self) -> RunResults:
         samples = self.select_samples()
+        folder = prepare_run_folder(self.run_folder())
         run_preflight(self.task, self.components)
         kb = self.task.knowledge_base()
         fps = self.fingerprints(kb)
@@ -361,12 +364,10 @@ class Pipeline:
             "generate": StageStore(self.store_root, "generate", fps["generate"],
                                    {"generator": self.generator.identity()}, enabled),
         }
-        folder = self.run_folder()
-        folder.mkdir(parents=True, exist_ok=True)
         logs: list[SampleLog] = []
         scores: list[dict[str, Any]] = []
         progress = Progress(len(samples), disable=self.config.quiet)
-        with open(folder / "samples.jsonl", "w", encoding="utf-8") as sample_file:
+        with replace_at_end(folder / "samples.jsonl") as sample_file:
             for batch in chunks(samples, self.config.chunk_size):
                 retrievals = self.stage_retrieve(batch, stores["retrieve"], kb)
                 progress.update("retrieve", len(batch))
@@ -490,10 +491,59 @@ def distributed_shard() -> tuple[int, int] | None:
     return int(os.environ.get("RANK", "0")), world
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, default=str)
+def prepare_run_folder(folder: Path) -> Path:
+    """Create the run folder; an output path that is a file is a one-line error, not a traceback."""
+    for p in (folder, *folder.parents):
+        if p.exists() and not p.is_dir():
+            raise HarnessError(f"--output-dir: {p} exists and is not a folder; choose another --output-dir")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"--output-dir: cannot create the run folder {folder}: {exc.strerror or exc}") from exc
+    remove_stale_temps(folder)
+    return folder
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_temps(folder: Path) -> None:
+    """Remove temporary files left in a run folder by a killed process of this host."""
+    host = socket.gethostname()
+    for tmp in folder.glob(".*.tmp"):
+        parts = tmp.name.split(".")  # .samples.jsonl.<host>-<pid>-<rand>.tmp
+        owner = parts[-2].rsplit("-", 2) if len(parts) >= 3 else []
+        if len(owner) == 3 and owner[0] == host and owner[1].isdigit() and not _pid_alive(int(owner[1])):
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def replace_at_end(path: Path) -> Iterator[IO[str]]:
+    """Write ``path`` beside it and replace it (never through a symlink) only when the block ends cleanly.
+
+    An interrupted re-run leaves the previous file whole; the temporary file goes on any error.
+    """
+    tmp = path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}.tmp")
+    fh = open(tmp, "x", encoding="utf-8")
+    try:
+        yield fh
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
+        fh.close()
+        os.replace(tmp, path)  # replaces a symlink itself, never its target
+    except BaseException:
+        fh.close()
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    with replace_at_end(path) as fh:
+        json.dump(data, fh, indent=2, default=str)

@@ -31,7 +31,7 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
     from ..records import Sample
     from ..results import RunResults, SampleLog, StageTiming
     from ..retrieval_quality import retrieval_quality
-    from ..runner import write_json_atomic
+    from ..runner import prepare_run_folder, replace_at_end, write_json_atomic
 
     parts = []
     for d in shard_dirs:
@@ -79,8 +79,8 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
     merged.shard = None
     merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts]}
     merged.run_id = first.run_id.replace("__shard", "__merged")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with open(output_dir / "samples.jsonl", "w", encoding="utf-8") as fh:
+    prepare_run_folder(output_dir)
+    with replace_at_end(output_dir / "samples.jsonl") as fh:
         for row in ordered:
             fh.write(json.dumps(row) + "\n")
     write_json_atomic(output_dir / "results.json", merged.to_json())
