@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import sys
 import time
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Sequence, TypeVar
 
 from . import paths
+from .atomic import remove_stale, temp_tag
 from .config import RunConfig, parse_shard
 from .digests import digests
 from .errors import HarnessError
@@ -500,28 +500,8 @@ def prepare_run_folder(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise HarnessError(f"--output-dir: cannot create the run folder {folder}: {exc.strerror or exc}") from exc
-    remove_stale_temps(folder)
+    remove_stale(folder, ".*.tmp")
     return folder
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def remove_stale_temps(folder: Path) -> None:
-    """Remove temporary files left in a run folder by a killed process of this host."""
-    host = socket.gethostname()
-    for tmp in folder.glob(".*.tmp"):
-        parts = tmp.name.split(".")  # .samples.jsonl.<host>-<pid>-<rand>.tmp
-        owner = parts[-2].rsplit("-", 2) if len(parts) >= 3 else []
-        if len(owner) == 3 and owner[0] == host and owner[1].isdigit() and not _pid_alive(int(owner[1])):
-            tmp.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -530,7 +510,7 @@ def replace_at_end(path: Path) -> Iterator[IO[str]]:
 
     An interrupted re-run leaves the previous file whole; the temporary file goes on any error.
     """
-    tmp = path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}.tmp")
+    tmp = path.with_name(f".{path.name}.{temp_tag()}.tmp")
     fh = open(tmp, "x", encoding="utf-8")
     try:
         yield fh
