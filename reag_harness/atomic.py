@@ -87,3 +87,16 @@ def recover_folder(target: Path) -> bool:
             os.replace(p, target)
             return True
     return False
+
+
+def remove_leftovers(folder: Path, pattern: str) -> list[Path]:
+    """Remove every entry of ``folder`` matching ``pattern``: call it only while holding the build lock,
+    when any such temporary entry can only be the debris of a killed builder."""
+    removed = []
+    for p in Path(folder).glob(pattern):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
