@@ -75,7 +75,10 @@ def resolve_device(device: str) -> str:
 def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
     """CLI names beat an explicit preset, which beats a generator-named preset, then task defaults.
 
-    Arguments merge in the same order on top of the task's ``component_args``.
+    Arguments merge in the same order on top of the task's ``component_args``. The task's default
+    arguments for a component (e.g. its ``top_k``) still apply when the user or a preset names that
+    same component: ``--retriever eva-clip`` on a task whose default is eva-clip keeps the task's
+    arguments; a preset's and the user's arguments override them key by key.
     """
     registry = get_registry()
     preset: dict[str, Any] = {}
@@ -100,9 +103,18 @@ def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
             raise HarnessError(f"no {kind.replace('_', '-')} chosen and task '{task.name}' has no default: "
                                f"pass --{kind.replace('_', '-')}")
         name = registry.get(kind, name).name  # resolves aliases, fails with suggestions
+        args = {**task_default_args(task, kind, name, registry), **args}
         merged = {**task.component_args(kind, name), **args, **getattr(config, f"{kind}_args")}
         resolved[kind] = Resolved(name, merged, source)
     return resolved
+
+
+def task_default_args(task: Any, kind: str, name: str, registry: Any) -> dict[str, Any]:
+    """The task's default arguments for ``kind`` when its default component is ``name`` (aliases resolved)."""
+    default = task.default_components.get(kind)
+    if default is None or (kind, default[0]) not in registry or registry.get(kind, default[0]).name != name:
+        return {}
+    return dict(default[1])
 
 
 def selection_rule(critic: Any) -> tuple[float | None, int | None]:
