@@ -10,7 +10,10 @@ import os
 import re
 import shutil
 import socket
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def _host() -> str:
@@ -100,3 +103,57 @@ def remove_leftovers(folder: Path, pattern: str) -> list[Path]:
             p.unlink(missing_ok=True)
         removed.append(p)
     return removed
+
+
+class LockTimeout(Exception):
+    """The lock was not acquired within the timeout."""
+
+
+@contextmanager
+def exclusive_lock(path: Path, timeout: float) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (a lock file) and remove the file on release.
+
+    POSIX ``flock`` with an inode check: a waiter that got a lock on a file the holder has since
+    unlinked sees the path no longer names its inode and tries again, so removing the lock file
+    is safe and none is left behind. Elsewhere a ``filelock.FileLock`` (whose file stays).
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        from filelock import FileLock, Timeout
+
+        try:
+            with FileLock(str(path), timeout=timeout):
+                yield
+        except Timeout as exc:
+            raise LockTimeout(str(path)) from exc
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise LockTimeout(str(path)) from None
+                    time.sleep(0.01)
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the holder removed the file we locked: lock the current one
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(path)
+        finally:
+            os.close(fd)  # releases the lock

@@ -451,7 +451,7 @@ class Pipeline:
                                                        for k, v in self.choice.items()}}
         now = datetime.now(timezone.utc)
         return RunResults(
-            run_id=f"{folder.name}__{now.strftime('%Y%m%dT%H%M%S')}", task=self.task.name, split=self.config.split,
+            run_id=unique_run_id(folder.name, now), task=self.task.name, split=self.config.split,
             n=len(samples), metrics=metrics, headline_metric=self.task.headline_metric, components=components,
             retrieval_quality=retrieval_quality(logs), errors={"count": len(self.errors), "by_stage": by_stage},
             timings=timings, config=config, config_fingerprint=self.config_fingerprint(), versions=versions(),
@@ -479,6 +479,11 @@ class Progress:
     def close(self) -> None:
         for bar in self.bars.values():
             bar.close()
+
+
+def unique_run_id(folder_name: str, now: datetime) -> str:
+    """``<folder>__<UTC time to the microsecond>-<random>``: runs finishing together never share an id."""
+    return f"{folder_name}__{now.strftime('%Y%m%dT%H%M%S%f')}-{os.urandom(3).hex()}"
 
 
 def seed_everything(seed: int) -> None:

@@ -67,7 +67,8 @@ def test_a_stale_temp_file_of_a_killed_run_is_removed(lexical):
     folder = folder_of(evaluate(**lexical))
     import socket
 
-    stale = folder / f".samples.jsonl.{socket.gethostname().replace('.', '_')}-{2**22 + 12345}-abcdef.tmp"  # no such pid
+    host = socket.gethostname().replace(".", "_")
+    stale = folder / f".samples.jsonl.{host}-{2**22 + 12345}-abcdef.tmp"  # a pid above pid_max: dead
     stale.write_text("half")
     evaluate(**lexical)
     assert not stale.exists()

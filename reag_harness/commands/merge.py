@@ -92,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
     merged = merge_runs([Path(s) for s in args.shards], Path(args.output_dir))
     if not args.no_leaderboard:
-        from ..leaderboard import append_run, default_leaderboard_path
+        from ..leaderboard import record_run
 
-        append_run(merged, args.leaderboard or default_leaderboard_path())
+        record_run(merged, args.leaderboard, run_dir=args.output_dir)
     print_summary(merged, sys.stdout)
     return 0
