@@ -345,6 +345,7 @@ def score_predictions(
     output_dir: str | Path = "score-output",
     candidate_max_chars: int | None = None,
     bem_batch_size: int = 64,
+    bem_download: bool = False,
 ) -> dict[str, Any]:
     """Score a predictions file against references; write ``results.json`` + ``samples.jsonl``; return the results.
 
@@ -364,6 +365,14 @@ def score_predictions(
         raise HarnessError("--qtypes is an InfoSeek option (EVQA references carry question_type)")
     if no_bem and (bem_model or bem_vocab):
         raise HarnessError("--no-bem cannot be combined with --bem-model / --bem-vocab")
+    if task == "evqa":
+        from reag_harness.preflight import PreflightError
+        from reag_harness.tasks.evqa.bem import bem_preflight
+
+        problems = bem_preflight(bem_model, bem_vocab, allow_download=bem_download, no_bem=no_bem)
+        if problems:
+            lines = "\n".join(f"  - {p}" for p in problems)
+            raise PreflightError(f"pre-flight found {len(problems)} problem(s) before scoring:\n{lines}")
 
     preds = read_predictions(predictions_path)
     config: dict[str, Any] = {
@@ -384,7 +393,8 @@ def score_predictions(
         if not no_bem:
             from reag_harness.tasks.evqa.bem import OFFICIAL_BEM_HANDLE, OFFICIAL_VOCAB, BemScorer
 
-            bem = BemScorer(bem_model or OFFICIAL_BEM_HANDLE, bem_vocab or OFFICIAL_VOCAB, batch_size=bem_batch_size)
+            bem = BemScorer(bem_model or OFFICIAL_BEM_HANDLE, bem_vocab or OFFICIAL_VOCAB, batch_size=bem_batch_size,
+                            allow_download=bem_download)
         agg, samples, ids = _score_evqa(preds, references_path, bem, candidate_max_chars)
         official = agg.pop("official")
         coverage = agg.pop("coverage")
@@ -439,6 +449,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     bem.add_argument("--bem-vocab", metavar="FILE", help="BERT vocab file or URL (default: the official "
                      "BERT-base uncased vocab)")
     bem.add_argument("--no-bem", action="store_true", help="exact match only: a lower bound, not the official score")
+    bem.add_argument("--bem-download", action="store_true", help="allow downloading the official BEM model and "
+                     "vocab when they are not cached (nothing is downloaded without this)")
     bem.add_argument("--bem-batch-size", type=int, default=64, metavar="N", help="BEM batch size (default 64)")
     bem.add_argument("--candidate-max-chars", type=int, default=None, metavar="N",
                      help="cut predictions to N characters before EM and BEM (ReAG's evaluation uses 128; "
@@ -456,6 +468,7 @@ def run(args: argparse.Namespace) -> int:
         args.task, args.predictions, args.references, qtypes_path=args.qtypes, bem_model=args.bem_model,
         bem_vocab=args.bem_vocab, no_bem=args.no_bem, output_dir=args.output_dir,
         candidate_max_chars=args.candidate_max_chars, bem_batch_size=args.bem_batch_size,
+        bem_download=args.bem_download,
     )
     m, cov, off = results["metrics"], results["coverage"], results["official"]
     print(f"{results['task']}: {cov['n_predicted']}/{cov['n_references']} references predicted, "
