@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "path":
         print(root)
     elif args.action == "clear":
+        if args.cache_dir is None and not root.exists():
+            print(f"no stage cache at {root}: nothing to remove")
+            return 0
         remove, refuse = plan_clear(root, args.stage)
         for path in refuse:
             print(f"left alone (not a stage-record folder written by reag-eval): {path}", file=sys.stderr)
