@@ -69,3 +69,26 @@ def test_a_per_sample_input_file_a_component_declares_is_covered(lexical, tmp_pa
     (notes / "demo-002.txt").write_text("note 2, edited")
     again = evaluate(**args)
     assert cached(again)["retrieve"] == (1, 3)
+
+
+def test_digests_are_remembered_across_processes_until_the_file_changes(tmp_path, monkeypatch):
+    from reag_harness import digests
+
+    monkeypatch.setenv("REAG_HARNESS_CACHE", str(tmp_path / "cache"))
+    image = tmp_path / "a.png"
+    image.write_bytes(b"first")
+    first = digests.content_digest(image)
+    monkeypatch.setattr(digests, "_memo", None)  # as a new process would start
+
+    class NoHashing:
+        def __init__(self, *args):
+            raise AssertionError("re-hashed a file whose digest is remembered")
+
+    monkeypatch.setattr(digests.hashlib, "sha256", NoHashing)
+    assert digests.content_digest(image) == first
+    monkeypatch.undo()
+    monkeypatch.setenv("REAG_HARNESS_CACHE", str(tmp_path / "cache"))
+    stat = image.stat()
+    image.write_bytes(b"other")  # same size, same mtime: a new ctime
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert digests.content_digest(image) != first
