@@ -75,7 +75,10 @@ def swap_folder(new: Path, target: Path) -> None:
             os.replace(aside, target)
         raise
     if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
+        if aside.is_symlink():
+            aside.unlink()
+        else:
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def recover_folder(target: Path) -> bool:
