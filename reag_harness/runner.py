@@ -364,8 +364,9 @@ class Pipeline:
 
     def run(self) -> RunResults:
         samples = self.select_samples()
-        folder = prepare_run_folder(self.run_folder())
+        folder = prepare_run_folder(self.run_folder(), create=False)  # a file in the way: fail before anything
         run_preflight(self.task, self.components)
+        prepare_run_folder(folder)
         kb = self.task.knowledge_base()
         fps = self.fingerprints(kb)
         enabled = self.config.cache
@@ -508,11 +509,13 @@ def distributed_shard() -> tuple[int, int] | None:
     return int(os.environ.get("RANK", "0")), world
 
 
-def prepare_run_folder(folder: Path) -> Path:
+def prepare_run_folder(folder: Path, create: bool = True) -> Path:
     """Create the run folder; an output path that is a file is a one-line error, not a traceback."""
     for p in (folder, *folder.parents):
         if p.exists() and not p.is_dir():
             raise HarnessError(f"--output-dir: {p} exists and is not a folder; choose another --output-dir")
+    if not create:
+        return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
