@@ -342,6 +342,16 @@ def run_key(entry: Mapping[str, Any]) -> tuple[Any, ...]:
             bool(entry.get("smoke")))
 
 
+def latest_per_run(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One entry per :func:`run_key`, the last appended (files written before the rule may hold several)."""
+    last: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for e in entries:
+        key = run_key(e)
+        last.pop(key, None)
+        last[key] = e
+    return list(last.values())
+
+
 def append_run(results: Any, path: str | Path | None = None, *, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Append a run's measured entry to the leaderboard file; returns the entry.
 
@@ -480,7 +490,7 @@ def view_rows(
         for row in published:
             rows.extend(_reported_rows(row))
     if source in ("all", "measured"):
-        rows.extend(_measured_row(e) for e in measured if include_smoke or not e.get("smoke"))
+        rows.extend(_measured_row(e) for e in latest_per_run(measured) if include_smoke or not e.get("smoke"))
     if task:
         rows = [r for r in rows if r["task"] == task_family(task)]
     order = {t: i for i, t in enumerate(TASK_ORDER)}

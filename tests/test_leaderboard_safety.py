@@ -28,6 +28,12 @@ def test_a_rerun_of_the_same_configuration_replaces_its_row(tmp_path: Path) -> N
     assert [e["run_id"] for e in lb.load_leaderboard(path)] == ["other", "again"]
 
 
+def test_views_show_one_row_per_fingerprint_of_an_older_file(tmp_path: Path) -> None:
+    old = [lb.entry_from_results(make_results(r, fingerprint="same")) for r in ("first", "second")]
+    rows = lb.view_rows(old, [], source="measured")
+    assert [r["id"] for r in rows] == ["second"]
+
+
 def test_run_ids_are_unique_within_one_second() -> None:
     now = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
     ids = {unique_run_id("demo__x__abc", now) for _ in range(50)}
