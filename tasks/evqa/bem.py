@@ -39,6 +39,21 @@ _OFFLINE_HINT = (
 )
 
 
+TINY_BEM = "tiny"
+
+
+def resolve_bem(model: str | None, vocab: str | None) -> tuple[str, str]:
+    """``(model, vocab)`` with the official defaults; ``model="tiny"`` builds the tiny offline BEM
+    (random weights, meaningless scores: a smoke test of the BEM path) and takes its vocab."""
+    if model == TINY_BEM:
+        from reag_harness.models.tiny_bem import build_tiny_bem
+        from reag_harness.paths import cache_dir
+
+        tiny_model, tiny_vocab = build_tiny_bem(cache_dir() / "tiny_bem")
+        return str(tiny_model), vocab or str(tiny_vocab)
+    return model or OFFICIAL_BEM_HANDLE, vocab or OFFICIAL_VOCAB
+
+
 def _hub_cache_dir(handle: str) -> Path:
     """Where tensorflow-hub keeps a downloaded handle ($TFHUB_CACHE_DIR, else <tmp>/tfhub_modules)."""
     import tempfile
@@ -76,8 +91,11 @@ def bem_preflight(model: str | None = None, vocab: str | None = None, *, allow_d
     if missing:
         problems.append(f"BEM scoring needs {' and '.join(missing)}: {INSTALL_HINT}, or pass --no-bem (no_bem=true) "
                         "for exact match only")
+    tiny = model == TINY_BEM  # built offline on first use, with its own vocab unless one is given
     model = model or OFFICIAL_BEM_HANDLE
-    if _is_remote(model):
+    if tiny:
+        pass
+    elif _is_remote(model):
         if not (_hub_cache_dir(model) / "saved_model.pb").is_file() and not allow_download:
             problems.append(f"BEM model {model} is not available offline and downloading it was not allowed: "
                             f"{_OFFLINE_HINT}")
@@ -86,6 +104,8 @@ def bem_preflight(model: str | None = None, vocab: str | None = None, *, allow_d
     elif not (Path(model) / "saved_model.pb").is_file():
         problems.append(f"BEM model directory {model} has no saved_model.pb: pass a SavedModel directory with "
                         "--bem-model DIR (bem_model=DIR), or --no-bem (no_bem=true)")
+    if tiny and vocab is None:
+        return problems
     vocab = vocab or OFFICIAL_VOCAB
     if _is_remote(vocab):
         if not _vocab_cache_path(vocab).is_file() and not allow_download:
