@@ -14,3 +14,5 @@ def register_critics(register):
              description="aimagelab/ReAG-Critic: P('Yes') at the last position, kept iff > threshold")
     register("tiny-critic", f"{_P}.qwen_critic:tiny_critic",
              description="reag-critic on a tiny random Qwen2.5-VL built on first use (tests, demo)")
+    register("hf-vlm-critic", f"{_P}.hf_vlm_critic:HFVLMCritic",
+             description="ReAG critic prompt + P('Yes') on any chat VLM: pretrained=HUB_ID_OR_PATH or tiny:FAMILY")

@@ -94,3 +94,21 @@ def sorted_batches(
     for pos, i in enumerate(order):
         results[i] = out[pos]
     return results
+
+
+def reporting(
+    fn: Callable[[list[T]], Sequence[R]], on_batch: Callable[[list[T], list[R]], None] | None
+) -> Callable[[list[T]], list[R]]:
+    """``fn`` that also hands each finished batch (its items, its results) to ``on_batch``.
+
+    Wrap the per-batch function given to :func:`sorted_batches` with it: a batch retried
+    after an out-of-memory error is reported once, when it succeeds.
+    """
+
+    def run(batch: list[T]) -> list[R]:
+        results = list(fn(batch))
+        if on_batch is not None:
+            on_batch(list(batch), results)
+        return results
+
+    return run

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from filelock import FileLock
@@ -90,8 +91,9 @@ def _corpus() -> list[str]:
     return _CORPUS.splitlines() * 4 + [line for text in prompts for line in text.splitlines()]
 
 
-def _train_tokenizer():
-    """A byte-level BPE with the Qwen2 pre-tokenizer, trained on the built-in corpus."""
+def train_tiny_bpe():
+    """``(vocab, merges)`` of a byte-level BPE with the Qwen2 pre-tokenizer, trained on the built-in
+    corpus; every tiny checkpoint's tokenizer starts from it."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
@@ -127,7 +129,7 @@ def build_tiny_qwen25vl(path: str | os.PathLike[str]) -> Path:
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    vocab, merges = _train_tokenizer()
+    vocab, merges = train_tiny_bpe()
     for token in (*SPECIAL_TOKENS, *NON_SPECIAL_ADDED):  # real order: <|endoftext|> first, then <|im_start|>...
         vocab[token] = len(vocab)
     tokenizer = Qwen2TokenizerFast(
@@ -185,21 +187,26 @@ def build_tiny_qwen25vl(path: str | os.PathLike[str]) -> Path:
 
 
 def tiny_qwen25vl_path() -> Path:
-    """The tiny checkpoint under ``tiny_dir("qwen2_5_vl-v1")``, built on first use.
+    """The tiny checkpoint under ``tiny_dir("qwen2_5_vl-v1")``, built on first use."""
+    return build_once(TINY_NAME, build_tiny_qwen25vl)
+
+
+def build_once(name: str, build: Callable[[Path], object]) -> Path:
+    """``tiny_dir(name)``, filled by ``build(folder)`` unless already there.
 
     Concurrent processes are safe: a file lock serialises builders and the folder appears
     by an atomic rename of a fully written temporary folder.
     """
-    target = tiny_dir(TINY_NAME)
+    target = tiny_dir(name)
     if (target / "config.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if (target / "config.json").is_file():
             return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{TINY_NAME}-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
         try:
-            build_tiny_qwen25vl(tmp)
+            build(tmp)
             os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache may be shared
             if target.exists():  # a half-written folder from a killed older build
                 shutil.rmtree(target)
