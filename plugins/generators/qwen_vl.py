@@ -17,6 +17,7 @@ from typing import Any
 
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import reporting, sorted_batches
+from reag_harness.models.hf_vlm import tokenizer_of
 from reag_harness.models.qwen_vl import (
     QWEN_MAX_PIXELS,
     QWEN_MIN_PIXELS,
@@ -128,13 +129,13 @@ class QwenVLGenerator(QwenVLComponent):
         inputs = batch_inputs(processor, prompts, str(model.device))
         kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, **self.gen_kwargs}
         if stop:
-            kwargs.update(stop_strings=list(stop), tokenizer=processor.tokenizer)
+            kwargs.update(stop_strings=list(stop), tokenizer=tokenizer_of(processor))
         if kwargs.get("do_sample", model.generation_config.do_sample):
             torch.manual_seed(self.runtime.seed)
         with torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
-        texts = processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        texts = tokenizer_of(processor).batch_decode(new_tokens, skip_special_tokens=True)
         return [truncate_at_stop(t, stop) for t in texts]
 
 

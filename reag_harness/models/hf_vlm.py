@@ -229,10 +229,15 @@ def _load_processor(resolved: str, pretrained: str, min_pixels: int | None, max_
     lo = adapter.min_pixels if min_pixels is None else int(min_pixels)
     hi = adapter.max_pixels if max_pixels is None else int(max_pixels)
     adapter.configure(processor, lo, hi)
-    processor.tokenizer.padding_side = "left"
+    tokenizer_of(processor).padding_side = "left"
     processor.reag_family = Family(adapter, lo, hi)
     LOAD_COUNTS["processor"] += 1
     return processor
+
+
+def tokenizer_of(processor: Any) -> Any:
+    """The tokenizer of a processor (a text-only checkpoint's "processor" is its tokenizer)."""
+    return getattr(processor, "tokenizer", processor)
 
 
 def family_of(processor: Any) -> Family:
@@ -277,7 +282,7 @@ def answer_token_id(processor: Any, word: str = "Yes") -> int:
     one that ends in a character (LLaVA's ``ASSISTANT:``, BLIP-2's ``Answer:``) it is
     ``" " + word``. HarnessError when the tokenizer does not give it one token there.
     """
-    tokenizer = processor.tokenizer
+    tokenizer = tokenizer_of(processor)
     prompt = family_of(processor).adapter.render(processor, [{"role": "user", "content": [
         {"type": "text", "text": "Question?"}]}])
     spelled = word if (not prompt or prompt[-1].isspace()) else " " + word
@@ -351,7 +356,7 @@ def prompt_length(processor: Any, prompt: Prompt, sizes: dict[str, tuple[int, in
     family = family_of(processor)
     sizes = {} if sizes is None else sizes
     special = family.adapter.add_special_tokens(processor, prompt.text)
-    n = len(processor.tokenizer(prompt.text, add_special_tokens=special)["input_ids"])
+    n = len(tokenizer_of(processor)(prompt.text, add_special_tokens=special)["input_ids"])
     for path in prompt.images:
         if path not in sizes:
             with Image.open(path) as im:
@@ -394,7 +399,7 @@ def batch_inputs(processor: Any, prompts: Sequence[Prompt], device: str | None =
                 cache[path] = prepared_image(processor, path)
             per_prompt.append(cache[path])
         images.append(per_prompt)
-    processor.tokenizer.padding_side = "left"
+    tokenizer_of(processor).padding_side = "left"
     inputs = family_of(processor).adapter.inputs(processor, [p.text for p in prompts], images)
     return inputs.to(device) if device else inputs
 

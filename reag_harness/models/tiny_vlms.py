@@ -61,7 +61,7 @@ LLAVA_ONEVISION_TEMPLATE = (
 INTERNVL_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n'}}{% if message['content'] is string %}"
     "{{ message['content'] }}{% else %}{% for content in message['content'] %}{% if content['type'] == 'image' %}"
-    "{{ '<image>\n' }}{% elif content['type'] == 'video' %}{{ '<video>\n' }}{% elif content['type'] == 'text' %}"
+    "{{ '<IMG_CONTEXT>\n' }}{% elif content['type'] == 'video' %}{{ '<video>\n' }}{% elif content['type'] == 'text' %}"
     "{{ content['text'] }}{% endif %}{% endfor %}{% endif %}{{'<|im_end|>\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{'<|im_start|>assistant\n' }}{% endif %}"
 )
@@ -119,24 +119,32 @@ GEMMA3_TEMPLATE = (
     "{%- endif -%}\n"
 )
 
-# meta-llama/Llama-3.1-8B-Instruct, without the tool-calling branches and the dated preamble
+# meta-llama/Llama-3.1-8B-Instruct, without its tool-calling branches (string content only)
 LLAMA3_TEMPLATE = (
-    "{{- bos_token }}"
-    "{%- if messages[0]['role'] == 'system' %}"
-    "{%- if messages[0]['content'] is string %}{%- set system_message = messages[0]['content']|trim %}"
-    "{%- else %}{%- set system_message = messages[0]['content'][0]['text']|trim %}{%- endif %}"
-    "{%- set messages = messages[1:] %}"
-    "{%- else %}{%- set system_message = \"\" %}{%- endif %}"
-    "{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}"
-    "{{- system_message }}{{- \"<|eot_id|>\" }}"
-    "{%- for message in messages %}"
-    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
-    "{%- if message['content'] is string %}{{- message['content'] | trim }}"
-    "{%- else %}{%- for item in message['content'] %}{%- if item['type'] == 'text' %}{{- item['text'] | trim }}"
-    "{%- endif %}{%- endfor %}{%- endif %}"
-    "{{- '<|eot_id|>' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
+    "{{- bos_token }}\n"
+    "{%- if not date_string is defined %}\n"
+    "    {%- set date_string = \"26 Jul 2024\" %}\n"
+    "{%- endif %}\n"
+    "{#- This block extracts the system message, so we can slot it into the right place. #}\n"
+    "{%- if messages[0]['role'] == 'system' %}\n"
+    "    {%- set system_message = messages[0]['content']|trim %}\n"
+    "    {%- set messages = messages[1:] %}\n"
+    "{%- else %}\n"
+    "    {%- set system_message = \"\" %}\n"
+    "{%- endif %}\n"
+    "{#- System message #}\n"
+    "{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+    "{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
+    "{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
+    "{{- system_message }}\n"
+    "{{- \"<|eot_id|>\" }}\n"
+    "{%- for message in messages %}\n"
+    "    {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ "
+    "message['content'] | trim + '<|eot_id|>' }}\n"
+    "{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
+    "{%- endif %}\n"
 )
 
 
@@ -191,7 +199,7 @@ def _save(path: Path, model: Any, processor: Any, eos: list[int], pad: int | Non
     import torch
     from transformers import GenerationConfig
 
-    tokenizer = processor.tokenizer if hasattr(processor, "tokenizer") else processor
+    tokenizer = getattr(processor, "tokenizer", processor)
     head = model.get_output_embeddings()
     if head is not None and head.weight.data_ptr() != model.get_input_embeddings().weight.data_ptr():
         with torch.no_grad():
@@ -419,8 +427,8 @@ def build_blip2(path: Path) -> Path:
     from transformers.models.blip_2 import Blip2QFormerConfig, Blip2VisionConfig
 
     tokens = ["<pad>", "</s>", "<unk>", "<image>"]
-    tokenizer = make_tokenizer(tokens, bos="</s>", eos="</s>", pad="<pad>", unk="<unk>", add_bos=True,
-                               extra={"image_token": "<image>"})
+    # No ``image_token`` attribute: like the hub tokenizer's; Blip2Processor then uses the added "<image>".
+    tokenizer = make_tokenizer(tokens, bos="</s>", eos="</s>", pad="<pad>", unk="<unk>", add_bos=True)
     pad, eos, _, image = _ids(tokenizer, *tokens)
     image_processor = BlipImageProcessor(size={"height": 28, "width": 28}, image_mean=CLIP_MEAN, image_std=CLIP_STD)
     processor = Blip2Processor(image_processor=image_processor, tokenizer=tokenizer, num_query_tokens=4)
@@ -429,7 +437,7 @@ def build_blip2(path: Path) -> Path:
     qformer = Blip2QFormerConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                  intermediate_size=64, encoder_hidden_size=32, initializer_range=0.5)
     text = OPTConfig(vocab_size=len(tokenizer), hidden_size=64, ffn_dim=128, num_hidden_layers=2,
-                     num_attention_heads=4, word_embed_proj_dim=64, max_position_embeddings=512,
+                     num_attention_heads=4, word_embed_proj_dim=64, max_position_embeddings=2048,
                      bos_token_id=eos, eos_token_id=eos, pad_token_id=pad, init_std=0.5)
     config = Blip2Config(vision_config=vision.to_dict(), qformer_config=qformer.to_dict(), text_config=text.to_dict(),
                          num_query_tokens=4, image_token_index=image, tie_word_embeddings=False)

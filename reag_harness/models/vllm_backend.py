@@ -143,12 +143,18 @@ class VLLMEngine:
         model_max_length: int = 16384,
         max_images_per_prompt: int = 1,
         trust_remote_code: bool = False,
+        text_only: bool = False,
         **engine_kwargs: Any,
     ) -> None:
         vllm = require_vllm()
         self.vllm = vllm
         self.pretrained = pretrained
-        self.processor = load_processor(pretrained, min_pixels, max_pixels, model_max_length, trust_remote_code)
+        if text_only:  # a causal LM: its tokenizer renders the prompts
+            from .hf_llm import load_tokenizer
+
+            self.processor = load_tokenizer(pretrained, model_max_length, trust_remote_code)
+        else:
+            self.processor = load_processor(pretrained, min_pixels, max_pixels, model_max_length, trust_remote_code)
         family = family_of(self.processor)
         resolved, _ = resolve_checkpoint(pretrained)
         kwargs: dict[str, Any] = dict(
@@ -157,9 +163,10 @@ class VLLMEngine:
             seed=seed,
             enable_prefix_caching=True,
             max_model_len=model_max_length,
-            limit_mm_per_prompt={"image": max_images_per_prompt},
             trust_remote_code=trust_remote_code,
         )
+        if not text_only:
+            kwargs["limit_mm_per_prompt"] = {"image": max_images_per_prompt}
         if family.adapter.bounds_in_processor:  # Qwen-VL: vLLM's processor applies the bounds
             kwargs["mm_processor_kwargs"] = {"min_pixels": family.min_pixels, "max_pixels": family.max_pixels}
         kwargs.update(engine_kwargs)

@@ -82,7 +82,7 @@ class FamilyAdapter:
     def add_special_tokens(self, processor: Any, text: str) -> bool:
         """Whether the tokenizer should add its special tokens: not when the template already wrote
         the BOS token (the rule of ``ProcessorMixin.apply_chat_template(tokenize=True)``)."""
-        bos = getattr(processor.tokenizer, "bos_token", None)
+        bos = getattr(getattr(processor, "tokenizer", processor), "bos_token", None)
         return not (bos and text.startswith(bos))
 
     def image_tokens(self, processor: Any, sizes: Sequence[tuple[int, int]]) -> list[int]:

@@ -25,5 +25,8 @@ class Blip2(FamilyAdapter):
                  if item.get("type") == "text"]
         return PROMPT.format(text="\n".join(p for p in parts if p))
 
+    def image_tokens(self, processor: Any, sizes: Sequence[tuple[int, int]]) -> list[int]:
+        return [int(processor.num_query_tokens or 0)] * len(sizes)
+
     def placeholders_per_image(self) -> int:
         return 0  # the query tokens are added by the processor, not written in the text
