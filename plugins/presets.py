@@ -84,10 +84,6 @@ PRESETS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
                             "EVQA only: ReAG-3B on the Google Lens pages (top 20), critic thr 0.1", ()),
     "reag-7b-google-lens": (preset("reag-7b", ["google-lens", {"top_k": TOP_K}], REAG_CRITIC, REASONING),
                             "EVQA only: ReAG-7B on the Google Lens pages (top 20), critic thr 0.1", ()),
-    # A text-only generator alone: the task's retriever and critic, the plain prompt without the image.
-    "hf-llm": ({"prompt_style": ["direct", {"text_only": True}]},
-               "hf-llm chosen alone: the task's retriever and critic, the plain prompt with images dropped "
-               "(text_only=true); pass --generator-args pretrained=HUB_ID_OR_PATH", ()),
 }
 
 

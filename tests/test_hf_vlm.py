@@ -232,7 +232,6 @@ def test_hf_llm_demo_requests_carry_no_image(tiny_checkpoints, tmp_path, monkeyp
     try:
         cfg = RunConfig.from_mapping(dict(
             task="demo", retriever="test-title", critic="test-overlap", generator="hf-llm",
-            prompt_style="direct", prompt_style_args={"text_only": True},
             generator_args={"pretrained": "tiny:llama"}, limit=4, quiet=True, no_leaderboard=True,
             output_dir=str(tmp_path / "runs"), cache_dir=str(tmp_path / "stages")), source="test")
         pipeline = Pipeline(cfg)
@@ -247,16 +246,18 @@ def test_hf_llm_demo_requests_carry_no_image(tiny_checkpoints, tmp_path, monkeyp
     finally:
         unregister_plugin("test-pipeline")
     assert res.n == 4 and len(seen) == 4
+    assert pipeline.prompt_style.text_only  # added by the runner from HFLLMGenerator.prompt_style_args
     assert not any(hf_vlm.message_images(r.messages) for r in seen)
     assert all("<paragraph>" in r.messages[-1]["content"][-1]["text"] for r in seen)  # passages are there
 
 
-def test_hf_llm_with_an_image_prompt_style_fails_clearly(tiny_checkpoints, tmp_path) -> None:
+def test_hf_llm_with_images_kept_explicitly_fails_clearly(tiny_checkpoints, tmp_path) -> None:
     register_plugin(pipeline_plugin, "test-pipeline")
     try:
         with pytest.raises(HarnessError, match="text_only=true"):
             evaluate(task="demo", retriever="test-title", critic="test-overlap", generator="hf-llm",
-                     prompt_style="direct", generator_args={"pretrained": "tiny:llama"}, limit=2, quiet=True,
+                     prompt_style="direct", prompt_style_args={"text_only": False},
+                     generator_args={"pretrained": "tiny:llama"}, limit=2, quiet=True,
                      no_leaderboard=True, output_dir=str(tmp_path / "runs"), cache_dir=str(tmp_path / "stages"))
     finally:
         unregister_plugin("test-pipeline")
@@ -278,5 +279,5 @@ def test_cli_runs_the_demo_with_a_tiny_checkpoint(generator, args, tiny_checkpoi
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((next(out.iterdir()) / "results.json").read_text())
     assert results["n"] == 4 and results["components"]["generator"]["name"] == generator
-    if generator == "hf-llm":  # chosen alone, the hf-llm preset makes the prompt style drop images
-        assert results["config"]["resolved"]["prompt_style"]["args"] == {"text_only": True}
+    if generator == "hf-llm":  # the runner gives the prompt style hf-llm's text_only=true (shown in the config)
+        assert results["config"]["resolved"]["prompt_style"]["args"]["text_only"] is True

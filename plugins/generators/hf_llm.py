@@ -3,7 +3,8 @@
 It receives the question and the kept passages but no image (the EchoSight / Wiki-LLaVA
 text-only baselines). Turns are rendered with the tokenizer's chat template as plain
 strings. A request that carries an image is an error: the prompt style must drop images
-explicitly with ``text_only=true`` (the ``hf-llm`` preset does; docs/models.md).
+explicitly with ``text_only=true``, which the runner adds to the prompt style's arguments
+for this generator (:attr:`HFLLMGenerator.prompt_style_args`; docs/models.md).
 Arguments, batching, stop strings, ``assistant_prefix`` and ``on_batch`` are the VLM
 generator's; ``backend="vllm"`` runs the same prompts through vLLM.
 """
@@ -22,7 +23,8 @@ class HFLLMGenerator(QwenVLGenerator):
     """Batched, left-padded generation with a text-only causal LM; requests must carry no image."""
 
     name = "hf-llm"
-    accepts_images = False
+    #: What the runner adds to the prompt style's arguments (a user's explicit value wins).
+    prompt_style_args = {"text_only": True}
 
     def __init__(self, runtime: Runtime, pretrained: str, max_new_tokens: int | None = None, **kwargs: Any) -> None:
         for key in ("min_pixels", "max_pixels"):
