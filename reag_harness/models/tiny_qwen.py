@@ -19,7 +19,7 @@ from filelock import FileLock
 
 from reag_harness.paths import tiny_dir
 
-TINY_NAME = "qwen2_5_vl-v1"
+TINY_NAME = "qwen2_5_vl-v2"  # v2: generation_config max_new_tokens=16 (as every tiny checkpoint)
 VOCAB_SIZE = 2000  # byte-level BPE vocabulary, before the special tokens
 SEED = 0
 
@@ -179,7 +179,7 @@ def build_tiny_qwen25vl(path: str | os.PathLike[str]) -> Path:
             model.lm_head.weight[tokenizer.convert_tokens_to_ids(word)] *= 3.0
     model.generation_config = GenerationConfig(
         bos_token_id=ids["<|endoftext|>"], pad_token_id=ids["<|endoftext|>"], do_sample=False,
-        eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]],
+        eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]], max_new_tokens=16,
     )
     model.save_pretrained(path)
     processor.save_pretrained(path)
@@ -187,7 +187,7 @@ def build_tiny_qwen25vl(path: str | os.PathLike[str]) -> Path:
 
 
 def tiny_qwen25vl_path() -> Path:
-    """The tiny checkpoint under ``tiny_dir("qwen2_5_vl-v1")``, built on first use."""
+    """The tiny checkpoint under ``tiny_dir(TINY_NAME)``, built on first use."""
     return build_once(TINY_NAME, build_tiny_qwen25vl)
 
 
