@@ -180,6 +180,16 @@ def test_critic_and_generator_share_one_loaded_checkpoint(tiny_checkpoints) -> N
     assert hf_vlm.LOAD_COUNTS["processor"] - before["processor"] == 1
 
 
+def test_gen_kwargs_reach_generate_and_sampling_is_seeded(tiny_checkpoints, images) -> None:
+    request = [ChatRequest(chat("What is this?", images["red"]))]
+    greedy = build("generator", "hf-vlm", pretrained="tiny:llava").generate(request)
+    sampled = build("generator", "hf-vlm", pretrained="tiny:llava", do_sample=True, temperature=3.0, top_k=0)
+    assert sampled.identity()["args"]["temperature"] == 3.0  # in the cache key
+    first = sampled.generate(request)
+    assert first != greedy and sampled.generate(request) == first  # seeded from --seed before each batch
+    assert build("generator", "hf-vlm", pretrained="tiny:llava", max_new_tokens=3).generate(request)[0] != greedy[0]
+
+
 def test_yes_split_into_several_tokens_is_a_clear_error(tiny_checkpoints) -> None:
     _, processor = hf_vlm.load_vlm("tiny:llava")
     assert hf_vlm.answer_token_id(processor, "Yes") == hf_vlm.tokenizer_of(processor).convert_tokens_to_ids("ĠYes")

@@ -110,6 +110,16 @@ def model_type(pretrained: str) -> str | None:
         return None
 
 
+def _config_model_type(resolved: str, trust_remote_code: bool) -> str | None:
+    """``model_type`` through ``AutoConfig`` (a hub id just downloaded by ``from_pretrained``)."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(resolved, trust_remote_code=trust_remote_code).model_type
+    except (OSError, ValueError):
+        return None
+
+
 def _torch_dtype(dtype: str) -> Any:
     import torch
 
@@ -225,7 +235,7 @@ def _load_processor(resolved: str, pretrained: str, min_pixels: int | None, max_
         processor = AutoProcessor.from_pretrained(resolved, **kwargs)
     except (OSError, ValueError) as exc:
         raise _load_failure(pretrained, resolved, exc) from exc
-    adapter = adapter_for(model_type(resolved))
+    adapter = adapter_for(model_type(resolved) or _config_model_type(resolved, trust_remote_code))
     lo = adapter.min_pixels if min_pixels is None else int(min_pixels)
     hi = adapter.max_pixels if max_pixels is None else int(max_pixels)
     adapter.configure(processor, lo, hi)
