@@ -190,6 +190,27 @@ def test_gen_kwargs_reach_generate_and_sampling_is_seeded(tiny_checkpoints, imag
     assert build("generator", "hf-vlm", pretrained="tiny:llava", max_new_tokens=3).generate(request)[0] != greedy[0]
 
 
+def test_preflight_names_missing_checkpoints_before_any_stage(tmp_path, monkeypatch) -> None:
+    import huggingface_hub.constants
+
+    from reag_harness.preflight import PreflightError
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    register_plugin(pipeline_plugin, "test-pipeline")
+    try:
+        with pytest.raises(PreflightError) as info:
+            evaluate(task="demo", retriever="test-title", critic="hf-vlm-critic", generator="hf-vlm",
+                     critic_args={"pretrained": "someone/never-downloaded-vlm"},
+                     generator_args={"pretrained": str(tmp_path / "missing")}, limit=2, quiet=True,
+                     no_leaderboard=True, output_dir=str(tmp_path / "runs"), cache_dir=str(tmp_path / "stages"))
+    finally:
+        unregister_plugin("test-pipeline")
+    message = str(info.value)
+    assert f"generator hf-vlm: no checkpoint folder at '{tmp_path / 'missing'}'" in message
+    assert "critic hf-vlm-critic: checkpoint 'someone/never-downloaded-vlm' is not in the local" in message
+    assert not (tmp_path / "stages").exists() or not any((tmp_path / "stages").rglob("*.jsonl"))
+
+
 def test_yes_split_into_several_tokens_is_a_clear_error(tiny_checkpoints) -> None:
     _, processor = hf_vlm.load_vlm("tiny:llava")
     assert hf_vlm.answer_token_id(processor, "Yes") == hf_vlm.tokenizer_of(processor).convert_tokens_to_ids("ĠYes")

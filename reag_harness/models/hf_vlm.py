@@ -120,6 +120,29 @@ def _config_model_type(resolved: str, trust_remote_code: bool) -> str | None:
         return None
 
 
+def checkpoint_problems(pretrained: str) -> list[str]:
+    """Pre-flight lines for a checkpoint: a missing local folder, a hub id absent from the local
+    cache while the hub is offline, a family's missing optional package. Cheap; no network."""
+    name = str(pretrained)
+    resolved, _ = resolve_checkpoint(name)
+    if name.startswith(("/", "./", "../", "~")) and not os.path.isdir(resolved):
+        return [f"no checkpoint folder at '{name}': pass pretrained=/path/to/checkpoint (a local folder or a hub id)"]
+    if not os.path.isdir(resolved):
+        try:
+            from huggingface_hub import constants
+
+            offline = bool(constants.HF_HUB_OFFLINE)
+        except ImportError:
+            offline = False
+        if offline:
+            return [f"checkpoint '{name}' is not in the local Hugging Face cache and the hub is offline "
+                    "(HF_HUB_OFFLINE): download it, or pass pretrained=/path/to/checkpoint"]
+        return []
+    if model_type(resolved) == "smolvlm" and importlib.util.find_spec("num2words") is None:
+        return ["SmolVLM's processor needs the package 'num2words': pip install num2words"]
+    return []
+
+
 def _torch_dtype(dtype: str) -> Any:
     import torch
 
@@ -457,6 +480,10 @@ class VLMComponent(Component):
             from reag_harness.models.vllm_backend import require_vllm
 
             require_vllm()  # fail at construction, with the install hint
+
+    def preflight(self) -> list[str]:
+        """What would stop the checkpoint from loading, found without loading it (no network)."""
+        return checkpoint_problems(self.pretrained)
 
     def identity(self) -> dict[str, Any]:
         """Name, arguments (``identity_excludes`` left out), dtype and the checkpoint's identity."""
