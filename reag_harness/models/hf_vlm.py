@@ -481,6 +481,8 @@ class VLMComponent(Component):
 
             require_vllm()  # fail at construction, with the install hint
 
+    setup_qwen = setup_vlm  # the name the Qwen components used before the generic path
+
     def preflight(self) -> list[str]:
         """What would stop the checkpoint from loading, found without loading it (no network)."""
         return checkpoint_problems(self.pretrained)
