@@ -94,7 +94,9 @@ class QwenVLGenerator(QwenVLComponent):
         if not requests:
             return []
         if self.backend == "vllm":
-            texts = self._vllm().generate(requests, self.default_max_new_tokens(), self.gen_kwargs)
+            engine = self._vllm()
+            limit = self.max_new_tokens or int(engine.generation_config.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS)
+            texts = engine.generate(requests, limit, self.gen_kwargs)
             if on_batch is not None:
                 on_batch(list(range(len(requests))), list(texts))
             return texts

@@ -171,7 +171,8 @@ class VLLMEngine:
             kwargs["mm_processor_kwargs"] = {"min_pixels": family.min_pixels, "max_pixels": family.max_pixels}
         kwargs.update(engine_kwargs)
         self.llm = vllm.LLM(**kwargs)
-        self.default_sampling = defaults_from_generation_config(_generation_config(resolved))
+        self.generation_config = _generation_config(resolved)
+        self.default_sampling = defaults_from_generation_config(self.generation_config)
 
     @classmethod
     def shared(cls, pretrained: str, dtype: str, **kwargs: Any) -> VLLMEngine:
