@@ -211,6 +211,25 @@ def test_preflight_names_missing_checkpoints_before_any_stage(tmp_path, monkeypa
     assert not (tmp_path / "stages").exists() or not any((tmp_path / "stages").rglob("*.jsonl"))
 
 
+def test_prompts_longer_than_the_model_are_clear_errors_and_generation_stops_at_its_end(tiny_checkpoints,
+                                                                                        images) -> None:
+    gen = build("generator", "hf-vlm", pretrained="tiny:blip-2")  # OPT: 2048 learned positions
+    model, processor = gen.model_and_processor()
+    tokenizer = hf_vlm.tokenizer_of(processor)
+
+    def request(n_tokens: int) -> ChatRequest:
+        return ChatRequest(chat(" ".join(["Paris"] * n_tokens), images["red"]))
+
+    words = len(tokenizer.encode(hf_vlm.render(processor, request(100).messages).text)) - 100
+    with pytest.raises(HarnessError, match="longer than the model's 2048 positions"):
+        gen.generate([request(2100)])
+    critic = build("critic", "hf-vlm-critic", pretrained="tiny:blip-2")
+    with pytest.raises(HarnessError, match="longer than the model's 2048 positions"):
+        critic.p_yes([(Sample("q", " ".join(["Paris"] * 2100), images["red"]), Passage("p", 0, "x"))])
+    near_the_end = gen.generate([request(2048 - words - 4 - 6)])[0]  # 4 query tokens; room for ~6 new ones
+    assert isinstance(near_the_end, str)
+
+
 def test_yes_split_into_several_tokens_is_a_clear_error(tiny_checkpoints) -> None:
     _, processor = hf_vlm.load_vlm("tiny:llava")
     assert hf_vlm.answer_token_id(processor, "Yes") == hf_vlm.tokenizer_of(processor).convert_tokens_to_ids("ĠYes")

@@ -24,7 +24,7 @@ from typing import Any
 
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import reporting, sorted_batches
-from reag_harness.models.hf_vlm import answer_token_id
+from reag_harness.models.hf_vlm import answer_token_id, check_prompt_lengths
 from reag_harness.models.qwen_vl import (
     QWEN_MAX_PIXELS,
     QWEN_MIN_PIXELS,
@@ -105,6 +105,7 @@ class QwenVLCritic(QwenVLComponent):
         prompts = self.prompts(processor, pairs)
         sizes: dict[str, tuple[int, int]] = {}
         lengths = [prompt_length(processor, p, sizes) for p in prompts]
+        check_prompt_lengths(model, lengths)
         return sorted_batches(
             reporting(lambda batch: self._score_batch(model, processor, [prompts[i] for i in batch], yes_id), on_batch),
             list(range(len(prompts))), lengths, self.batch_size, auto_start=self._auto_start,

@@ -17,7 +17,7 @@ from typing import Any
 
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import reporting, sorted_batches
-from reag_harness.models.hf_vlm import tokenizer_of
+from reag_harness.models.hf_vlm import check_prompt_lengths, max_positions, tokenizer_of
 from reag_harness.models.qwen_vl import (
     QWEN_MAX_PIXELS,
     QWEN_MIN_PIXELS,
@@ -105,6 +105,7 @@ class QwenVLGenerator(QwenVLComponent):
         prompts = [render(processor, r.messages, r.assistant_prefix) for r in requests]
         sizes: dict[str, tuple[int, int]] = {}
         lengths = [prompt_length(processor, p, sizes) for p in prompts]
+        check_prompt_lengths(model, lengths)
         groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
         for i, r in enumerate(requests):
             groups.setdefault((tuple(r.stop), int(r.max_new_tokens or default_max_new)), []).append(i)
@@ -129,6 +130,9 @@ class QwenVLGenerator(QwenVLComponent):
         import torch
 
         inputs = batch_inputs(processor, prompts, str(model.device))
+        limit = max_positions(model)
+        if limit:  # generation stops at the model's last position (as if max_new_tokens said so)
+            max_new_tokens = max(1, min(max_new_tokens, limit - int(inputs["input_ids"].shape[1])))
         kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, **self.gen_kwargs}
         if stop:
             kwargs.update(stop_strings=list(stop), tokenizer=tokenizer_of(processor))

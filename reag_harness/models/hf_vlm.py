@@ -437,6 +437,21 @@ def batch_inputs(processor: Any, prompts: Sequence[Prompt], device: str | None =
     return inputs.to(device) if device else inputs
 
 
+def max_positions(model: Any) -> int | None:
+    """The language model's ``max_position_embeddings`` (None when it does not say)."""
+    n = getattr(model.config.get_text_config(), "max_position_embeddings", None)
+    return int(n) if n else None
+
+
+def check_prompt_lengths(model: Any, lengths: Sequence[int]) -> None:
+    """HarnessError when a prompt is longer than the model's positions (instead of an index error inside it)."""
+    limit = max_positions(model)
+    if limit and lengths and max(lengths) > limit:
+        raise HarnessError(f"a prompt of {max(lengths)} tokens is longer than the model's {limit} positions: "
+                           "give it fewer or shorter passages (e.g. a smaller retriever top_k) or use a longer-context "
+                           "model")
+
+
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
     """``text`` cut right after the earliest stop string (the stop string is kept)."""
     ends = [i + len(s) for s in stop if s and (i := text.find(s)) >= 0]
