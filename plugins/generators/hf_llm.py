@@ -23,6 +23,7 @@ class HFLLMGenerator(QwenVLGenerator):
     """Batched, left-padded generation with a text-only causal LM; requests must carry no image."""
 
     name = "hf-llm"
+    model_kind = "causal-lm"
     #: What the runner adds to the prompt style's arguments (a user's explicit value wins).
     prompt_style_args = {"text_only": True}
 

@@ -12,11 +12,11 @@ cut right after the first stop string, which is kept (so ``</answer>`` can be pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from reag_harness.interfaces import Runtime
-from reag_harness.models.batching import reporting, sorted_batches
+from reag_harness.models.batching import OnBatch, sorted_batches
 from reag_harness.models.hf_vlm import check_prompt_lengths, max_positions, tokenizer_of
 from reag_harness.models.qwen_vl import (
     QWEN_MAX_PIXELS,
@@ -83,9 +83,7 @@ class QwenVLGenerator(QwenVLComponent):
         configured = getattr(getattr(model, "generation_config", None), "max_new_tokens", None)
         return int(configured or DEFAULT_MAX_NEW_TOKENS)
 
-    def generate(
-        self, requests: Sequence[ChatRequest], on_batch: Callable[[list[int], list[str]], None] | None = None
-    ) -> list[str]:
+    def generate(self, requests: Sequence[ChatRequest], on_batch: OnBatch | None = None) -> list[str]:
         """New text for each request (no assistant prefix), in input order.
 
         ``on_batch(indices, texts)`` is called after each model batch with the input indices
@@ -112,10 +110,12 @@ class QwenVLGenerator(QwenVLComponent):
         out: list[str] = [""] * len(requests)
         for (stop, max_new), idx in groups.items():
             texts = sorted_batches(
-                reporting(lambda batch, stop=stop, max_new=max_new: self._generate_batch(
-                    model, processor, [prompts[i] for i in batch], stop, max_new), on_batch),
+                lambda batch, stop=stop, max_new=max_new: self._generate_batch(
+                    model, processor, [prompts[i] for i in batch], stop, max_new),
                 idx, [lengths[i] for i in idx], self.batch_size, auto_start=self._auto_start,
                 on_shrink=self._remember_batch_size,
+                on_batch=None if on_batch is None else (
+                    lambda pos, res, idx=idx: on_batch([idx[p] for p in pos], res)),
             )
             for i, text in zip(idx, texts):
                 out[i] = text

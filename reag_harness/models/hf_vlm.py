@@ -467,6 +467,7 @@ class VLMComponent(Component):
     """What a VLM critic and generator share: checkpoint, backend, processor bounds, loading."""
 
     kind = "component"
+    model_kind = "vlm"  # the auto class: "vlm" (image-text-to-text) or "causal-lm"
     auto_batch_start = 32
     identity_excludes: tuple[str, ...] = ("batch_size", "gpu_memory_utilization")
 
@@ -512,6 +513,20 @@ class VLMComponent(Component):
         """The shared (model, processor), loaded on first use."""
         return load_vlm(self.pretrained, self.runtime.device, self.runtime.dtype, self.attn_implementation,
                         trust_remote_code=self.trust_remote_code, **self.processor_args)
+
+    def runtime_facts(self) -> dict[str, Any]:
+        """What ran (recorded in results.json): backend and the attention implementation of the loaded model."""
+        if self.backend == "vllm":
+            return {"backend": "vllm", "attn_implementation": "vllm's own attention backend"}
+        resolved, _ = resolve_checkpoint(self.pretrained)
+        attn = self.attn_implementation or default_attn_implementation(self.runtime.device)
+        model = _MODELS.get((resolved, self.runtime.device, self.runtime.dtype, attn, self.model_kind,
+                             self.trust_remote_code))
+        if model is None:
+            return {"backend": "transformers", "attn_implementation": None,
+                    "note": "the model was not loaded in this run (every record came from the stage cache)"}
+        ran = getattr(model.config, "_attn_implementation", None) or attn
+        return {"backend": "transformers", "attn_implementation": ran}
 
     def _vllm(self) -> Any:
         from reag_harness.models.vllm_backend import VLLMEngine
