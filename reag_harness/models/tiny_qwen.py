@@ -204,6 +204,9 @@ def build_once(name: str, build: Callable[[Path], object]) -> Path:
     with FileLock(str(target) + ".lock"):
         if (target / "config.json").is_file():
             return target
+        from reag_harness.atomic import remove_leftovers
+
+        remove_leftovers(target.parent, f".{name}-*")  # staging folders of killed builds
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
         try:
             build(tmp)
