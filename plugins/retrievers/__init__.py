@@ -20,3 +20,9 @@ def register_retrievers(register):
              description="Only the gold passage (EVQA evidence_section_id, InfoSeek passage_id)")
     register("google-lens", f"{_P}.google_lens:GoogleLensRetriever",
              description="EVQA Google Lens entities (lens_entities.csv)")
+    register("bm25", f"{_P}.bm25:Bm25Retriever",
+             description="BM25 (bm25s) over KB passages, text query from the question")
+    register("dense-text", f"{_P}.dense_text:DenseTextRetriever",
+             description="sentence-transformers bi-encoder over KB passages (default all-MiniLM-L6-v2)")
+    register("chain", f"{_P}.chain:ChainRetriever",
+             description="a page retriever, then a passage retriever inside those pages (pages=...,passages=...)")
