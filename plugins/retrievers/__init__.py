@@ -24,5 +24,7 @@ def register_retrievers(register):
              description="BM25 (bm25s) over KB passages, text query from the question")
     register("dense-text", f"{_P}.dense_text:DenseTextRetriever",
              description="sentence-transformers bi-encoder over KB passages (default all-MiniLM-L6-v2)")
+    register("precomputed", f"{_P}.precomputed:PrecomputedRetriever",
+             description="rankings per question id from a file (ours, EchoSight's, knn row ids)")
     register("chain", f"{_P}.chain:ChainRetriever",
              description="a page retriever, then a passage retriever inside those pages (pages=...,passages=...)")
