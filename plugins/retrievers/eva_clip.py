@@ -173,6 +173,28 @@ class EvaClipRetriever(Component):
             ident["cropper"] = cropper.identity() if hasattr(cropper, "identity") else type(cropper).__name__
         return ident
 
+    # -- data checks ---------------------------------------------------------------------------
+    def data_checks(self) -> list[Any]:
+        """Its index readable, rows = keys, dimension = the encoder's (from its config, no weights)."""
+        from reag_harness.data_check import SKIP, Check, index_check
+        from reag_harness.models.clip_encoders import encoder_dim
+
+        if self.index_dir in (None, "", TITLES_INDEX):
+            return [Check(f"retriever {self.name}", SKIP, "index built on first use from the KB's page titles"
+                          if self.index_dir == TITLES_INDEX else "no index given")]
+        try:
+            dim = encoder_dim(self.encoder_backend, self.model, self.pretrained)
+        except Exception:  # noqa: BLE001 - an unknown model is reported when it loads
+            dim = None
+        check = index_check(self.index_dir, dim, f"{self.encoder_backend}:{self.model}")
+        check.name = f"retriever {self.name} index"
+        return [check]
+
+    def preflight(self) -> list[str]:
+        from reag_harness.data_check import failures
+
+        return failures(self.data_checks())
+
     # -- lazy parts ----------------------------------------------------------------------------
     def encoder(self) -> ClipEncoder:
         if self._encoder is None:

@@ -281,6 +281,35 @@ class TransformersClipEncoder(ClipEncoder):
         return self.model.encode_text(ids["input_ids"].to(self.device))
 
 
+def encoder_dim(backend: str, model: str, pretrained: str | None = None) -> int | None:
+    """The embedding dimension from the model's configuration, without loading weights (None if unknown)."""
+    if backend == "open_clip":
+        import open_clip
+
+        name = model
+        if model.endswith(".json") and Path(model).is_file():
+            open_clip.add_model_config(model)
+            name = Path(model).stem
+        else:
+            from . import tiny_clip
+
+            if model == tiny_clip.TINY_MODEL:
+                tiny_clip.register()
+        dim = (open_clip.get_model_config(name) or {}).get("embed_dim")
+        return int(dim) if dim else None
+    config = Path(pretrained or model).expanduser() / "config.json"
+    if not config.is_file():
+        return None
+    import json
+
+    cfg = json.loads(config.read_text())
+    for key in ("projection_dim", "embed_dim"):
+        if isinstance(cfg.get(key), int):
+            return int(cfg[key])
+    vision = cfg.get("vision_config") or {}
+    return int(vision["hidden_size"]) if isinstance(vision.get("hidden_size"), int) else None
+
+
 def load_encoder(
     backend: str = "open_clip",
     model: str = "EVA02-L-14",

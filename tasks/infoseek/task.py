@@ -58,6 +58,18 @@ class InfoSeekTask(KBTask):
         self._selection.update(question_types=sorted(types), limit=limit, n=len(chosen))
         return chosen
 
+    def _file_checks(self) -> list[Any]:
+        from reag_harness.data_check import FAIL, OK, Check
+
+        path = self._path("qtypes")
+        if not path:
+            return [Check("question types", OK, "from the query file (no qtypes= file given)")]
+        try:
+            n = len(load_qtypes(path))
+        except (HarnessError, OSError) as exc:
+            return [Check("question types", FAIL, f"{path}: {exc}")]
+        return [Check("question types", OK, f"{n} rows in {path}")]
+
     def _identity_files(self) -> dict[str, str | None]:
         return {"queries": self._path("queries"), "qtypes": self._path("qtypes"),
                 "references": self._path("references")}
