@@ -22,7 +22,7 @@ from .inputs import (
 )
 
 COMMON_ARGS = ("queries", "images", "kb", "index", "split", "question_types", "image_map",
-               "image_pattern", "on_error", "config")
+               "image_pattern", "on_error", "config", "dataset", "dataset_split")
 INDEX_RETRIEVERS = ("eva-clip", "clip")
 
 
@@ -71,6 +71,17 @@ class KBTask:
                              self.args.get("image_pattern") or None)
 
     # -- samples ----------------------------------------------------------------------------------
+    def query_source(self) -> tuple[str, Any]:
+        """(name for errors, rows or None): ``dataset=`` rows (a ``datasets`` dataset), else the ``queries`` file."""
+        if self.args.get("dataset"):
+            if self.args.get("queries"):
+                raise HarnessError(f"task '{self.name}': give queries=FILE or dataset=PATH_OR_ID, not both")
+            from ..hf_datasets import iter_rows, label
+
+            spec, split = str(self.args["dataset"]), self.args.get("dataset_split") or None
+            return label(spec, split), iter_rows(spec, split)
+        return self._path("queries", required=True) or "", None
+
     def _load(self) -> list[Sample]:
         raise NotImplementedError
 
@@ -123,8 +134,13 @@ class KBTask:
         from ..data_check import FAIL, Check, index_check, kb_checks, known_count_check, load_checks, sample_checks
 
         queries = self._path("queries")
+        if self.args.get("dataset"):
+            from ..hf_datasets import label
+
+            queries = label(str(self.args["dataset"]), self.args.get("dataset_split") or None)
         if not queries:
-            return [Check("queries", FAIL, f"task '{self.name}' needs queries=PATH (see docs/data.md)")]
+            return [Check("queries", FAIL, f"task '{self.name}' needs queries=PATH or dataset=PATH_OR_ID "
+                                           "(see docs/data.md)")]
         samples, checks = load_checks(self.all_samples, queries)
         checks += self._file_checks()
         if samples is not None:
@@ -164,6 +180,11 @@ class KBTask:
     def fingerprint(self) -> str:
         """Query files' content, the KB, the image root and the sample selection."""
         files = {k: (file_identity(v) if v and os.path.isfile(v) else v) for k, v in self._identity_files().items()}
+        if self.args.get("dataset"):
+            from ..hf_datasets import fingerprint
+
+            spec, split = str(self.args["dataset"]), self.args.get("dataset_split") or None
+            files["dataset"] = {"fingerprint": fingerprint(spec, split), "split": split}
         for f in files.values():
             if isinstance(f, dict):
                 f.pop("path", None)  # moving the files does not change the data

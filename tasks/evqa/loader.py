@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from reag_harness.errors import InputError
 from reag_harness.kb.inputs import ImageResolver, iter_records
@@ -76,13 +76,18 @@ def _csv_rows(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
             start = reader.line_num + 1
 
 
-def load_evqa(path: str, resolver: ImageResolver, on_error: str = "stop") -> list[Sample]:
-    """Load every question of an EVQA query file (the official CSV, or the ReAG JSON / JSONL)."""
-    is_csv = path.lower().endswith(".csv")
-    if not os.path.isfile(path):
+def load_evqa(path: str, resolver: ImageResolver, on_error: str = "stop",
+              rows: Iterable[tuple[int, Any]] | None = None, stem: str | None = None) -> list[Sample]:
+    """Load every question of an EVQA query file (the official CSV, or the ReAG JSON / JSONL).
+
+    ``rows``: ``(row number, record)`` from elsewhere (a ``datasets`` dataset), named ``path`` in errors.
+    """
+    is_csv = rows is None and path.lower().endswith(".csv")
+    if rows is None and not os.path.isfile(path):
         raise InputError(path, "query file not found")
-    rows = _csv_rows(path) if is_csv else iter_records(path)
-    stem = Path(path).stem
+    if rows is None:
+        rows = _csv_rows(path) if is_csv else iter_records(path)
+    stem = stem or Path(path).stem
     out: list[Sample] = []
     for index, (line, record) in enumerate(rows):
         if not isinstance(record, Mapping):

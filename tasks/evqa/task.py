@@ -40,7 +40,9 @@ class EvqaTask(KBTask):
                   "metric; results are labelled 'em-only lower bound (no BEM)'", file=sys.stderr)
 
     def _load(self) -> list[Sample]:
-        return load_evqa(self._path("queries", required=True) or "", self.resolver(), on_error=self.on_error)
+        source, rows = self.query_source()
+        return load_evqa(source, self.resolver(), on_error=self.on_error, rows=rows,
+                         stem=self.args.get("dataset_split") or None)
 
     def question_type_filter(self) -> set[str] | None:
         types = super().question_type_filter()

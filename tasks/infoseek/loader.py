@@ -11,7 +11,7 @@ under the image root. Meta: ``split`` (raw ``data_split``), ``question_type``, `
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from reag_harness.errors import InputError
 from reag_harness.kb.inputs import ImageResolver, iter_jsonl, iter_records
@@ -53,11 +53,15 @@ def load_references(path: str) -> dict[str, dict[str, Any]]:
 
 def load_infoseek(path: str, resolver: ImageResolver, qtypes: Mapping[str, str] | None = None,
                   references: Mapping[str, Mapping[str, Any]] | None = None, on_error: str = "stop",
-                  qtypes_path: str = "", references_path: str = "") -> list[Sample]:
-    """Load every question of an InfoSeek query file (JSONL; a JSON list is accepted too)."""
+                  qtypes_path: str = "", references_path: str = "",
+                  rows: Iterable[tuple[int, Any]] | None = None) -> list[Sample]:
+    """Load every question of an InfoSeek query file (JSONL; a JSON list is accepted too).
+
+    ``rows``: ``(row number, record)`` from elsewhere (a ``datasets`` dataset), named ``path`` in errors.
+    """
     out: list[Sample] = []
     seen: dict[str, int] = {}
-    for line, record in iter_records(path):
+    for line, record in (iter_records(path) if rows is None else rows):
         if not isinstance(record, Mapping):
             raise InputError(path, f"a question must be a JSON object, got {type(record).__name__}", line=line)
         data_id = record.get("data_id")

@@ -30,8 +30,9 @@ class InfoSeekTask(KBTask):
 
     def _load(self) -> list[Sample]:
         qtypes_path, refs_path = self._path("qtypes"), self._path("references")
+        source, rows = self.query_source()
         return load_infoseek(
-            self._path("queries", required=True) or "", self.resolver(),
+            source, self.resolver(), rows=rows,
             qtypes=load_qtypes(qtypes_path) if qtypes_path else None,
             references=load_references(refs_path) if refs_path else None,
             on_error=self.on_error, qtypes_path=qtypes_path or "", references_path=refs_path or "",
