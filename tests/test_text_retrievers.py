@@ -169,3 +169,23 @@ def test_demo_chain_through_the_cli_reports_recall_at_both_levels(tmp_path):
         assert {p["page_key"] for p in row["passages"]} <= set(pages)
         scores = row["retrieval_info"]["passage_scores"]
         assert scores == sorted(scores, reverse=True)
+
+
+def test_wiki_llava_preset_runs_on_the_demo_with_local_checkpoints(tmp_path):
+    from reag_harness.api import evaluate
+    from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
+
+    preset = get_registry().get("preset", "wiki-llava-retrieval").factory
+    chain = get_registry().create("retriever", "chain", Runtime(), dict(preset["retriever"][1]))
+    assert chain.page_retriever.name == "clip" and chain.page_retriever.model == "ViT-L-14"
+    assert chain.passage_retriever.similarity == "dot" and chain.top_pages == 1
+    # the same preset with the real checkpoints swapped for local ones (prefixed arguments override)
+    results = evaluate(task="demo", preset="wiki-llava-retrieval", generator="tiny-qwen2.5-vl", limit=2,
+                       retriever_args={"pages.model": TINY_MODEL, "pages.pretrained": str(tiny_clip_checkpoint()),
+                                       "passages.model": "sentence-transformers/all-MiniLM-L6-v2"},
+                       output_dir=str(tmp_path / "runs"), no_leaderboard=True, quiet=True, cache=False)
+    assert results.components["retriever"].name == "chain"
+    assert results.retrieval_quality["n_ranked_passages"] == 2
+    rows = [json.loads(x) for x in next((tmp_path / "runs").iterdir()).joinpath("samples.jsonl").read_text().split("\n")
+            if x]
+    assert all(len(r["retrieved_pages"]) == 1 and len(r["passages"]) <= 3 for r in rows)

@@ -373,7 +373,8 @@ def build_title_index(retriever: EvaClipRetriever, kb: KnowledgeBase) -> FaissIn
     from filelock import FileLock
 
     enc_id = retriever.encoder_identity()
-    folder = cache_dir() / "indexes" / f"tiny-eva-clip-{_digest([TITLE_INDEX_VERSION, _kb_fingerprint(kb), enc_id])}"
+    key = _digest([TITLE_INDEX_VERSION, _kb_fingerprint(kb), enc_id])
+    folder = cache_dir() / "indexes" / f"{retriever.name}-titles-{key}"
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / ".build.lock")):
         try:
