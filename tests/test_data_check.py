@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -11,7 +13,10 @@ import sys
 import numpy as np
 import pytest
 
+from reag_harness.api import evaluate
+from reag_harness.cli import main
 from reag_harness.data_check import KNOWN_FILES, known_file_check, remembered_sha256
+from reag_harness.preflight import PreflightError
 from reag_harness.retrieval.faiss_index import build_index
 from tests.kbdata import synth
 
@@ -43,10 +48,12 @@ def evqa_args(root, data, **over) -> str:
 
 
 def check(task: str, task_args: str, *extra: str) -> tuple[int, dict]:
-    proc = cli("data", "check", "--task", task, "--task-args", task_args, "--retriever", "oracle-page", "--json",
-               *extra)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    """``reag-eval data check ... --json`` in this process (the CLI's main, output captured)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["data", "check", "--task", task, "--task-args", task_args, "--retriever", "oracle-page",
+                     "--json", *extra])
+    return code, {c["name"]: c for c in json.loads(out.getvalue())["checks"]}
 
 
 def test_synthetic_evqa_is_ok_and_the_table_is_printed(evqa):
@@ -58,6 +65,7 @@ def test_synthetic_evqa_is_ok_and_the_table_is_printed(evqa):
     assert "60 rows, dimension 32" in rows["faiss index"]["detail"]
     table = cli("data", "check", "--task", "evqa", "--task-args", evqa_args(root, data), "--retriever", "oracle-page")
     assert table.returncode == 0 and "everything needed is present" in table.stdout and "OK" in table.stdout
+    assert "Traceback" not in table.stderr
 
 
 def test_missing_image_truncated_index_and_absent_gold_page_each_fail(evqa, tmp_path):
@@ -94,11 +102,12 @@ def test_the_run_preflight_runs_the_same_checks(evqa, tmp_path):
     gold = json.loads(data["queries"].read_text())[0]["wikipedia_url"]
     del kb[gold]
     (tmp_path / "kb.json").write_text(json.dumps(kb))
-    run = cli("--task", "evqa", "--task-args", evqa_args(root, data, kb=tmp_path / "kb.json"), "--retriever",
-              "oracle-page", "--critic", "none", "--generator", "tiny-qwen2.5-vl", "--output-dir",
-              str(tmp_path / "runs"), "--no-leaderboard", "--quiet")
-    assert run.returncode == 2 and "pre-flight" in run.stderr and gold in run.stderr
-    assert "Traceback" not in run.stderr and not (tmp_path / "runs").exists()
+    with pytest.raises(PreflightError) as err:
+        evaluate(task="evqa", task_args=evqa_args(root, data, kb=tmp_path / "kb.json"), retriever="oracle-page",
+                 critic="none", generator="tiny-qwen2.5-vl", output_dir=str(tmp_path / "runs"), no_leaderboard=True,
+                 quiet=True)
+    assert "gold pages" in str(err.value) and gold in str(err.value)
+    assert not (tmp_path / "runs").exists()  # stopped before any stage
 
 
 def test_synthetic_infoseek_ok_and_a_missing_qtype_file(tmp_path):
