@@ -81,6 +81,22 @@ class ChainRetriever(Component):
             out += list(check() or []) if callable(check) else []
         return out
 
+    def data_checks(self) -> list[Any]:
+        """The parts' data checks (``reag-eval data check``), e.g. the page retriever's index."""
+        from reag_harness.data_check import FAIL, OK, SKIP, Check
+
+        rows: list[Any] = []
+        for label, part in (("pages", self.page_retriever), ("passages", self.passage_retriever)):
+            name = f"chain {label} {getattr(part, 'name', '')}"
+            if callable(getattr(part, "data_checks", None)):
+                rows += part.data_checks()
+            elif callable(getattr(part, "preflight", None)):
+                problems = part.preflight() or []
+                rows += [Check(name, FAIL, p) for p in problems] or [Check(name, OK, "nothing missing")]
+            else:
+                rows.append(Check(name, SKIP, "no data of its own to check"))
+        return rows
+
     def retrieve(self, samples: Sequence[Sample], kb: KnowledgeBase) -> list[Retrieval]:
         if not samples:
             return []

@@ -32,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def collect(args: argparse.Namespace) -> list[Any]:
     """Every check row for the task (and its retriever)."""
     from ..config import parse_kv
-    from ..data_check import FAIL, OK, SKIP, Check, image_check, kb_checks, load_checks, sample_checks
+    from ..data_check import FAIL, OK, SKIP, Check, kb_checks, load_checks, sample_checks
     from ..errors import HarnessError
     from ..interfaces import Runtime
     from ..plugin_manager import get_registry
@@ -52,9 +52,10 @@ def collect(args: argparse.Namespace) -> list[Any]:
         samples, checks = load_checks(lambda: task.samples(args.split, args.limit), f"task {task.name}")
         if samples is not None:
             checks += sample_checks(samples, f"task {task.name}")
-            checks += kb_checks(task.knowledge_base(), samples, deep=not args.no_hash)
-        else:
-            checks.append(image_check([]))
+            try:
+                checks += kb_checks(task.knowledge_base(), samples, deep=not args.no_hash)
+            except HarnessError as exc:
+                checks.append(Check("knowledge base", FAIL, str(exc)))
     try:
         chosen = retriever_choice(task, args.retriever, parse_kv(args.retriever_args, "--retriever-args"))
         if chosen is None:
