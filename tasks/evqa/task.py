@@ -41,7 +41,7 @@ class EvqaTask(KBTask):
 
     def _load(self) -> list[Sample]:
         source, rows = self.query_source()
-        return load_evqa(source, self.resolver(), on_error=self.on_error, rows=rows,
+        return load_evqa(source, self.resolver(), on_error=self.on_error, skipped=self.skipped_inputs, rows=rows,
                          stem=self.args.get("dataset_split") or None)
 
     def question_type_filter(self) -> set[str] | None:
@@ -66,12 +66,10 @@ class EvqaTask(KBTask):
 
             bem = None
             if not self.no_bem:
-                from .bem import OFFICIAL_BEM_HANDLE, OFFICIAL_VOCAB, BemScorer
+                from .bem import BemScorer, resolve_bem
 
-                kwargs: dict[str, Any] = {
-                    "model": self._path("bem_model") or OFFICIAL_BEM_HANDLE,
-                    "vocab": self._path("bem_vocab") or OFFICIAL_VOCAB,
-                }
+                model, vocab = resolve_bem(self._path("bem_model"), self._path("bem_vocab"))
+                kwargs: dict[str, Any] = {"model": model, "vocab": vocab}
                 if self.args.get("bem_batch_size"):
                     kwargs["batch_size"] = int(self.args["bem_batch_size"])
                 bem = BemScorer(**kwargs)
