@@ -11,6 +11,7 @@ from reag_harness.errors import InputError
 from reag_harness.interfaces import Runtime
 from reag_harness.plugin_manager import get_registry
 from reag_harness.records import Sample
+from reag_harness.run_files import load_sample_logs
 from reag_harness.tasks.demo.task import DemoTask
 
 LIMIT = 3
@@ -27,8 +28,7 @@ def run(tmp_path, **retriever_args):
                        generator="tiny-qwen2.5-vl", prompt_style="direct", limit=LIMIT,
                        output_dir=str(tmp_path / "runs"), no_leaderboard=True, quiet=True, cache=False)
     folder = next((tmp_path / "runs").iterdir())
-    rows = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
-    return results, {r["id"]: r for r in rows}
+    return results, {r["id"]: r for r in load_sample_logs(folder)}
 
 
 def rankings(kb, n):
@@ -91,7 +91,8 @@ def test_knn_rows_and_a_runs_own_samples_file(tmp_path, demo):
     _, rows = run(tmp_path / "a", file=str(rows_file), keys=str(knn), format="knn-rows")
     for i, s in enumerate(samples):
         assert [k for k, _ in rows[s.id]["retrieved_pages"]] == [keys[3 + i], keys[0], keys[10]]  # de-duplicated
-    # a run's samples.jsonl is our format: a second run reproduces the first run's retrieval exactly
+    # a run's samples.jsonl is our format (passages by page and index, texts from the KB): a second run
+    # reproduces the first run's retrieval exactly
     first = next((tmp_path / "a" / "runs").iterdir()) / "samples.jsonl"
     _, again = run(tmp_path / "b", file=str(first))
     for s in samples:
