@@ -311,6 +311,7 @@ class Pipeline:
                                extra={"on_error": config.on_error})
         seed_everything(config.seed)
         self.task = registry.create("task", config.task, self.runtime, dict(config.task_args))
+        self.runtime.extra["component_args"] = self.task.component_args  # composed components (chain) use it
         self.choice = resolve_components(config, self.task)
         self.components: dict[str, Any] = {}
         for kind, chosen in self.choice.items():
