@@ -1,9 +1,15 @@
 """The ReAG critic: P("Yes") that a passage helps answer the question, from one forward pass.
 
+:class:`QwenVLCritic` runs on any chat VLM of the generic path
+(:mod:`reag_harness.models.hf_vlm`; ReAG-Critic is a Qwen2.5-VL, hence the name); ``hf-vlm-critic``
+(:mod:`.hf_vlm_critic`) is the same class with each family's defaults.
+
 For each (sample, passage) pair the chat of :func:`reag_harness.reag_prompts.critic_messages`
 is rendered with the generation prompt; the logits at the last position (left padding) go
 through a float32 softmax over the full vocabulary and ``p_yes`` is the probability of the
-tokenizer's single "Yes" token (not renormalised over Yes/No), as in the reference.
+tokenizer's single "Yes" token (not renormalised over Yes/No), as in the reference. "Yes" is
+the token the model would emit right after its generation prompt (``" Yes"`` after a prompt
+ending in ``ASSISTANT:``); a tokenizer that splits it is an error.
 
 With ``prefix_cache=true`` (the default, transformers backend) each query's image and
 everything of the chat before the passage are computed once and the passages are scored
@@ -28,23 +34,27 @@ from typing import Any
 
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import OnBatch, resolve_batch_tokens, sorted_batches
-from reag_harness.models.prefix_scoring import PrefixRequest, SharedPrefixScorer
+from reag_harness.models.hf_vlm import answer_token_id, check_prompt_lengths
+from reag_harness.models.prefix_scoring import PrefixRequest, SharedPrefixScorer, shares_prefix
 from reag_harness.models.qwen_vl import (
+    QWEN_MAX_PIXELS,
+    QWEN_MIN_PIXELS,
     Prompt,
     QwenVLComponent,
     batch_inputs,
     prompt_length,
     render,
-    single_token_id,
 )
 from reag_harness.reag_prompts import critic_messages
 from reag_harness.records import Passage, Sample
 
 _PASSAGE_MARK = "\x00REAG-PASSAGE\x00"
+_NOT_SHARED = ("critic prefix_cache: model family '{}' is scored per pair (shared-prefix scoring is verified "
+               "only for Qwen2-VL / Qwen2.5-VL); same scores, slower")
 
 
 class QwenVLCritic(QwenVLComponent):
-    """Scores (sample, passage) pairs with a Qwen2.5-VL yes/no judge.
+    """Scores (sample, passage) pairs with a VLM yes/no judge (a Qwen2.5-VL for ReAG-Critic).
 
     Pairs from any number of queries are rendered and returned in input order. With
     ``prefix_cache=True`` (default) each (image, question) prefix runs once and its passages
@@ -69,31 +79,34 @@ class QwenVLCritic(QwenVLComponent):
         threshold: float | None = 0.5,
         batch_size: int | str | None = None,
         backend: str = "transformers",
-        min_pixels: int = 3136,
-        max_pixels: int = 301056,
+        min_pixels: int | None = QWEN_MIN_PIXELS,
+        max_pixels: int | None = QWEN_MAX_PIXELS,
         model_max_length: int = 16384,
         attn_implementation: str | None = None,
         gpu_memory_utilization: float | None = None,
         prefix_cache: bool = True,
         max_batch_tokens: int | str = "auto",
+        trust_remote_code: bool = False,
     ) -> None:
+        remote = {"trust_remote_code": True} if trust_remote_code else {}  # absent when off: old cache keys hold
         super().__init__(runtime, pretrained=pretrained, threshold=threshold, batch_size=batch_size, backend=backend,
                          min_pixels=min_pixels, max_pixels=max_pixels, model_max_length=model_max_length,
                          attn_implementation=attn_implementation, gpu_memory_utilization=gpu_memory_utilization,
-                         prefix_cache=prefix_cache, max_batch_tokens=max_batch_tokens)
-        self.setup_qwen(pretrained, batch_size, backend, min_pixels, max_pixels, model_max_length,
-                        attn_implementation, gpu_memory_utilization)
+                         prefix_cache=prefix_cache, max_batch_tokens=max_batch_tokens, **remote)
+        self.setup_vlm(pretrained, batch_size, backend, min_pixels, max_pixels, model_max_length,
+                       attn_implementation, gpu_memory_utilization, trust_remote_code)
         self.threshold = None if threshold is None else float(threshold)
         self.prefix_cache = _as_bool(prefix_cache, "prefix_cache")
         self.max_batch_tokens = resolve_batch_tokens(max_batch_tokens, runtime.device)
         self._yes_id: int | None = None
         self.prompt_lengths: list[int] = []
         """Token length of every critic prompt this critic scored (for results.json)."""
+        self.deviations: list[str] = []
 
     def yes_token_id(self, processor: Any) -> int:
-        """The tokenizer's single token for "Yes" (HarnessError if "Yes" is split)."""
+        """The tokenizer's single token for "Yes" after the generation prompt (HarnessError if split)."""
         if self._yes_id is None:
-            self._yes_id = single_token_id(processor.tokenizer, "Yes")
+            self._yes_id = answer_token_id(processor, "Yes")
         return self._yes_id
 
     def prompts(self, processor: Any, pairs: Sequence[tuple[Sample, Passage]]) -> list[Prompt]:
@@ -121,7 +134,10 @@ class QwenVLCritic(QwenVLComponent):
         model, processor = self.model_and_processor()
         yes_id = self.yes_token_id(processor)
         prompts = self.prompts(processor, pairs)
-        if not self.prefix_cache:
+        if not self.prefix_cache or not shares_prefix(model):
+            note = _NOT_SHARED.format(getattr(model.config, "model_type", "?"))
+            if self.prefix_cache and note not in self.deviations:
+                self.deviations.append(note)
             return self._per_pair(model, processor, prompts, list(range(len(prompts))), yes_id, on_batch)
         prefixes: dict[tuple[str | None, str], str] = {}
         requests = []
@@ -145,6 +161,7 @@ class QwenVLCritic(QwenVLComponent):
         """Each of ``prompts[i] for i in idx`` as its own sequence (left-padded batches)."""
         sizes: dict[str, tuple[int, int]] = {}
         lengths = [prompt_length(processor, prompts[i], sizes) for i in idx]
+        check_prompt_lengths(model, lengths)
         self.prompt_lengths += lengths
         return sorted_batches(
             lambda batch: self._score_batch(model, processor, [prompts[i] for i in batch], yes_id),

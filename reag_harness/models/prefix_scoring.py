@@ -27,7 +27,8 @@ every real token, so causal attention never lets a real token see them.
 Written against a generic Hugging Face model (``model.model`` the backbone returning
 ``last_hidden_state`` and a cache, ``model.get_output_embeddings()`` the LM head) and
 processor, so any image-text-to-text family whose backbone takes ``position_ids`` and a
-``DynamicCache`` can use it.
+``DynamicCache`` can use it; :func:`shares_prefix` lists the families tested equal to the
+per-pair path (the critic scores the others per pair and says so in the run's deviations).
 """
 
 from __future__ import annotations
@@ -49,6 +50,20 @@ class PrefixRequest:
     text: str
     images: tuple[str, ...]
     prefix: str
+
+
+SHARED_PREFIX_FAMILIES = ("qwen2_vl", "qwen2_5_vl")
+"""``config.model_type`` values whose shared-prefix scores are tested equal to per-pair scores."""
+
+
+def shares_prefix(model: Any) -> bool:
+    """True when the model's family is one of :data:`SHARED_PREFIX_FAMILIES` (others: score per pair).
+
+    A family joins the list once a test shows its scores equal per-pair scores: some
+    families attend bidirectionally within images or compute positions in ways this module
+    does not reproduce, and a silent difference is worse than a slow run.
+    """
+    return getattr(getattr(model, "config", None), "model_type", None) in SHARED_PREFIX_FAMILIES
 
 
 class PrefixUnsupported(Exception):
