@@ -183,3 +183,19 @@ def test_vllm_scores_one_prompt_per_prefix_first() -> None:
 
     keys = [("a.jpg", "q1"), ("a.jpg", "q1"), ("b.jpg", "q2"), ("a.jpg", "q1"), ("b.jpg", "q2"), ("c.jpg", "q3")]
     assert warm_first_order(keys) == ([0, 2, 5], [1, 3, 4])
+
+
+def test_other_families_are_scored_per_pair_and_say_so(tiny_path: Path, real_size_pairs) -> None:
+    from reag_harness.plugin_manager import get_registry
+
+    pairs = [p for p in real_size_pairs if p[0].id == "wide"][:3]
+    make = get_registry().create
+    llava = make("critic", "hf-vlm-critic", Runtime(batch_size=2), {"pretrained": "tiny:llava"})
+    shared = llava.p_yes(pairs)
+    assert len(llava.deviations) == 1 and "'llava' is scored per pair" in llava.deviations[0]
+    per_pair = make("critic", "hf-vlm-critic", Runtime(batch_size=2), {"pretrained": "tiny:llava",
+                                                                       "prefix_cache": False})
+    assert shared == per_pair.p_yes(pairs) and per_pair.deviations == []
+    qwen = critic(str(tiny_path), True)
+    qwen.p_yes(pairs)
+    assert qwen.deviations == []  # Qwen2.5-VL shares the prefix: nothing to note
