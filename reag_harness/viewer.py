@@ -26,6 +26,8 @@ THUMB_PX = 96
 #: ``--thumbnails auto`` embeds thumbnails up to this many distinct images, then links to the files.
 AUTO_EMBED_MAX = 2000
 PAGE_SIZE = 25
+#: Samples per lazily parsed detail block: the first page parses one block, not the whole run.
+CHUNK = 500
 RETRIEVAL_KEYS = ("recall@1", "recall@5", "recall@10", "recall@20", "passages_kept_mean", "passages_to_critic_mean",
                   "all_filtered")
 
@@ -97,9 +99,10 @@ def image_sources(paths: Sequence[str], mode: str, output: Path) -> list[str | N
 
 
 def _run_view(log: Mapping[str, Any], tables: Tables, gold: set[str]) -> dict[str, Any]:
-    pages = [[tables.page(str(k)), float(s)] for k, s in (log.get("retrieved_pages") or [])]
-    passages = [[tables.passage(str(p["page_key"]), int(p["index"]), str(p.get("text") or "")), p.get("p_yes"),
-                 bool(p.get("kept"))] for p in log.get("passages") or []]
+    pages = [[tables.page(str(k)), round(float(s), 4)] for k, s in (log.get("retrieved_pages") or [])]
+    passages = [[tables.passage(str(p["page_key"]), int(p["index"]), str(p.get("text") or "")),
+                 None if p.get("p_yes") is None else round(float(p["p_yes"]), 4), int(bool(p.get("kept")))]
+                for p in log.get("passages") or []]
     score = log.get("score") or {}
     correct = _number(score.get("correct"))
     answer, reasoning = log.get("answer"), log.get("reasoning")
@@ -178,6 +181,18 @@ def viewer_data(runs: Sequence[str | Path], output: Path, thumbnails: str = "aut
     return data
 
 
+DETAIL_KEYS = ("pages", "ps", "reasoning", "raw")
+
+
+def split_details(data: dict[str, Any]) -> list[list[Any]]:
+    """Move each sample's bulky part (pages, passages, reasoning, raw output) into blocks of CHUNK samples."""
+    details = []
+    for s in data["samples"]:
+        details.append([None if r is None else {k: r.pop(k) for k in DETAIL_KEYS} for r in s["r"]])
+    data["chunk"] = CHUNK
+    return [details[i:i + CHUNK] for i in range(0, len(details), CHUNK)]
+
+
 def pair_classes(folders: Sequence[Path], by_id: Sequence[Mapping[str, Mapping]], samples: list[dict]) -> dict:
     """Mark each shared sample a / b / both / neither (as ``compare``) and return compare's overall summary."""
     from .compare import compare_runs, discordant, paired_scores
@@ -210,7 +225,8 @@ def write_viewer(runs: Sequence[str | Path], output: str | Path | None = None, t
     out = Path(output)
     data = viewer_data(runs, out, thumbnails, page_size)
     title = "Run viewer: " + " vs ".join(r["run_id"] for r in data["runs"])
-    html = render_page("viewer.html.j2", title=title, data=data)
+    chunks = split_details(data)
+    html = render_page("viewer.html.j2", title=title, data=data, chunks=chunks)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     tmp.write_text(html, encoding="utf-8")

@@ -1,5 +1,6 @@
 (function () {
   "use strict";
+  var T0 = performance.now();
   var D = RH.data(), el = RH.el, NR = D.runs.length, PAIR = NR === 2;
   var DEFAULTS = { outcome: "all", side: "0", qtype: "all", gold: "all", filtered: "0", errors: "0", pair: "all",
                    q: "", page: "1" };
@@ -7,6 +8,14 @@
   var haystack = D.samples.map(function (s) {
     return [s.id, s.q].concat(s.r.map(function (r) { return r ? r.answer || "" : ""; })).join(" \u0001 ");
   });
+  var chunks = {};
+  /* The bulky part of sample i (pages, passages, reasoning), parsed on first use, one block at a time. */
+  function detail(i) {
+    var c = Math.floor(i / D.chunk);
+    if (!chunks[c]) chunks[c] = JSON.parse(document.getElementById("chunk-" + c).textContent);
+    return chunks[c][i % D.chunk];
+  }
+  D.samples.forEach(function (s, i) { s.i = i; });
   function runOf(s) { return s.r[Math.min(+state.side || 0, NR - 1)]; }
   function keep(s, i) {
     var r = runOf(s);
@@ -23,7 +32,7 @@
     return true;
   }
   function pageText(k) { return D.pages[k]; }
-  function renderRun(s, r, label) {
+  function renderRun(s, r, label, more) {
     var box = el("div", { "class": "run", "data-run": label });
     if (PAIR) box.appendChild(el("h3", {}, "Run " + label));
     if (!r) { box.appendChild(el("p", { "class": "muted" }, "not in this run")); return box; }
@@ -40,6 +49,7 @@
         (r.crop.box ? ", box [" + r.crop.box.map(function (v) { return Math.round(v); }).join(", ") + "]" : "")));
     }
     var gold = s.gold || [];
+    r = Object.assign({}, r, more);
     if (r.pages.length) {
       var det = el("details", { "class": "pages-box" });
       var hit = r.gr === true ? " \u00b7 gold retrieved" : r.gr === false ? " \u00b7 gold not retrieved" : "";
@@ -100,7 +110,8 @@
     head.appendChild(text);
     card.appendChild(head);
     var runs = el("div", { "class": "runs", style: "--nruns:" + NR });
-    s.r.forEach(function (r, i) { runs.appendChild(renderRun(s, r, D.runs[i].label)); });
+    var more = detail(s.i);
+    s.r.forEach(function (r, i) { runs.appendChild(renderRun(s, r, D.runs[i].label, more[i])); });
     card.appendChild(runs);
     return card;
   }
@@ -189,9 +200,11 @@
     bind("f-pair", "pair"); bind("f-q", "q"); bind("f-filtered", "filtered", true); bind("f-errors", "errors", true);
     window.addEventListener("hashchange", function () { state = RH.readHash(DEFAULTS); render(); });
   }
+  var T1 = performance.now();
   summary();
   controls();
   render();
   document.body.setAttribute("data-first-page-ms", String(Math.round(performance.now())));
+  document.body.setAttribute("data-timing", [T0, T1, performance.now()].map(Math.round).join(","));
   document.body.setAttribute("data-rendered", "1");
 })();
