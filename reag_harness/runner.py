@@ -400,7 +400,8 @@ class Pipeline:
             by_stage[stage] = by_stage.get(stage, 0) + 1
         smoke = any("tiny" in json.dumps(c.identity, default=str) or "tiny" in c.name for c in components.values())
         config = self.config.to_json() | {"resolved": {k: {"name": v.name, "args": v.args, "source": v.source}
-                                                       for k, v in self.choice.items()}}
+                                                       for k, v in self.choice.items()},
+                                          "run_dir": str(folder.resolve())}
         now = datetime.now(timezone.utc)
         return RunResults(
             run_id=f"{folder.name}__{now.strftime('%Y%m%dT%H%M%S')}", task=self.task.name, split=self.config.split,
