@@ -25,6 +25,7 @@ from .errors import HarnessError
 from .interfaces import Runtime
 from .plugin_manager import get_registry
 from .preflight import run_preflight
+from .progress import Progress
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .retrieval_quality import retrieval_quality
@@ -330,15 +331,19 @@ class Pipeline:
         folder.mkdir(parents=True, exist_ok=True)
         logs: list[SampleLog] = []
         scores: list[dict[str, Any]] = []
-        progress = Progress(len(samples), disable=self.config.quiet)
+        progress = Progress(len(samples), disable=self.config.quiet, clocks=self.clocks)
         with open(folder / "samples.jsonl", "w", encoding="utf-8") as sample_file:
             for batch in chunks(samples, self.config.chunk_size):
+                progress.begin("retrieve")
                 retrievals = self.stage_retrieve(batch, stores["retrieve"], kb)
                 progress.update("retrieve", len(batch))
+                progress.begin("judge")
                 judgements = self.stage_judge(batch, retrievals, stores["judge"])
                 progress.update("judge", len(batch))
+                progress.begin("generate")
                 generations = self.stage_generate(batch, retrievals, judgements, stores["generate"])
                 progress.update("generate", len(batch))
+                progress.begin("score")
                 t0 = time.perf_counter()
                 answers = [generations[s.id].answer if s.id in generations else None for s in batch]
                 batch_scores = self.task.score(batch, answers)
@@ -411,27 +416,6 @@ class Pipeline:
             git_hash=git_hash(), seed=self.config.seed, device=self.runtime.device, date=now.isoformat(),
             deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
         )
-
-
-class Progress:
-    """One tqdm bar per stage (samples done, rate, ETA); silent when not on a terminal."""
-
-    def __init__(self, total: int, disable: bool = False) -> None:
-        self.bars: dict[str, Any] = {}
-        if disable or not sys.stderr.isatty():
-            return
-        from tqdm import tqdm
-
-        for pos, stage in enumerate(("retrieve", "judge", "generate", "score")):
-            self.bars[stage] = tqdm(total=total, desc=f"{stage:>8}", position=pos, unit="sample", leave=True)
-
-    def update(self, stage: str, n: int) -> None:
-        if stage in self.bars:
-            self.bars[stage].update(n)
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
 
 
 def seed_everything(seed: int) -> None:

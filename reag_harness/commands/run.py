@@ -36,13 +36,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--leaderboard", help="leaderboard JSON to append the run to")
     a("--no-leaderboard", action="store_true", default=None, help="do not append to the leaderboard")
     a("--quiet", action="store_true", default=None, help="no progress bars")
+    a("-v", "--verbose", action="store_true", default=None,
+      help="show other libraries' progress bars and warnings, and every component argument")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Defaults < --config file < CLI flags."""
     data: dict[str, Any] = load_config_file(args.config) if args.config else {}
     for key, value in vars(args).items():
-        if key in ("config", "command", "_module", "version", "gen_kwargs", "no_cache") or value is None:
+        if key in ("config", "command", "_module", "version", "gen_kwargs", "no_cache", "verbose") or value is None:
             continue
         data[key] = value
     if args.no_cache:
@@ -61,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
     from ..api import evaluate
     from ..report import print_summary
 
+    if not args.verbose:
+        from ..progress import quiet_third_party
+
+        quiet_third_party()
     cfg = config_from_args(args)
     results = evaluate(cfg, leaderboard=not cfg.no_leaderboard)
-    print_summary(results, sys.stdout)
+    print_summary(results, sys.stdout, verbose=bool(args.verbose))
     return 0
