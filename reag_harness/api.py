@@ -21,11 +21,18 @@ def evaluate(config: RunConfig | None = None, *, leaderboard: bool = False, **op
         results = evaluate_distributed(cfg)
     else:
         results = Pipeline(cfg).run()
-    if leaderboard and not cfg.no_leaderboard:
-        from .leaderboard import append_run, default_leaderboard_path
-
-        append_run(results, cfg.leaderboard or default_leaderboard_path())
+    if leaderboard:
+        append_results(results, cfg)
     return results
+
+
+def append_results(results: RunResults, cfg: RunConfig) -> None:
+    """Append a run to the leaderboard unless told not to (predict-only runs have no scores to append)."""
+    if cfg.no_leaderboard or results.metrics.get("predict_only"):
+        return
+    from .leaderboard import append_run, default_leaderboard_path
+
+    append_run(results, cfg.leaderboard or default_leaderboard_path())
 
 
 def evaluate_distributed(cfg: RunConfig) -> RunResults:

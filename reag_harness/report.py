@@ -50,6 +50,8 @@ def print_summary(results: RunResults, out: TextIO, verbose: bool = False) -> No
     if results.smoke:
         out.write("\n  NOTE: tiny random-weight checkpoints were used: the answers and scores are meaningless; "
                   "this run only shows the pipeline works.\n")
+    if results.config.get("submission"):
+        out.write(f"\n  predict-only: not scored; submission file (official format) {results.config['submission']}\n")
     run_dir = results.config.get("run_dir")
     if run_dir:
         out.write(f"\n  run id {results.run_id}\n  run folder   {run_dir}\n  results      {run_dir}/results.json\n")

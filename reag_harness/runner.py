@@ -30,6 +30,7 @@ from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sam
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .retrieval_quality import retrieval_quality
 from .store import StageStore, fingerprint
+from .submission import predict_only_mode, write_submission
 from .versions import git_hash, versions
 
 T = TypeVar("T")
@@ -145,6 +146,7 @@ class Pipeline:
         self.clocks = {s: StageClock() for s in ("retrieve", "judge", "generate", "score")}
         self.shard = parse_shard(config.shard) or distributed_shard()
         self.errors: dict[str, tuple[str, str]] = {}
+        self.predict_only = bool(config.predict_only)
 
     # ---- configuration facts -------------------------------------------------------------
     @property
@@ -312,10 +314,13 @@ class Pipeline:
         name = f"{c.task}__{self.choice['generator'].name}__{self.config_fingerprint()[:10]}"
         if self.shard is not None:
             name += f"__shard{self.shard[0]}of{self.shard[1]}"
+        if c.predict_only:
+            name += "__predict"
         return Path(c.output_dir) / name
 
     def run(self) -> RunResults:
         samples = self.select_samples()
+        self.predict_only = predict_only_mode(self.config.predict_only, samples, self.task.name)
         run_preflight(self.task, self.components)
         kb = self.task.knowledge_base()
         fps = self.fingerprints(kb)
@@ -346,7 +351,7 @@ class Pipeline:
                 progress.begin("score")
                 t0 = time.perf_counter()
                 answers = [generations[s.id].answer if s.id in generations else None for s in batch]
-                batch_scores = self.task.score(batch, answers)
+                batch_scores = [{} for _ in batch] if self.predict_only else self.task.score(batch, answers)
                 self.clocks["score"].wall_s += time.perf_counter() - t0
                 self.clocks["score"].computed += len(batch)
                 progress.update("score", len(batch))
@@ -357,7 +362,11 @@ class Pipeline:
                     sample_file.write(json.dumps(log.to_json(), default=str) + "\n")
                 sample_file.flush()
         progress.close()
+        submission = write_submission(folder, self.task, samples, [log.answer for log in logs]) \
+            if self.predict_only else None
         results = self.results(samples, scores, logs, folder)
+        if submission is not None:
+            results.config["submission"] = str(submission.resolve())
         write_json_atomic(folder / "results.json", results.to_json())
         return results
 
@@ -382,7 +391,10 @@ class Pipeline:
     def results(self, samples: list[Sample], scores: list[dict[str, Any]], logs: list[SampleLog],
                 folder: Path) -> RunResults:
         registry = get_registry()
-        metrics = self.task.aggregate(samples, scores)
+        if self.predict_only:
+            metrics: dict[str, Any] = {"n": len(samples), "predict_only": True}
+        else:
+            metrics = self.task.aggregate(samples, scores)
         components = {}
         for kind, chosen in self.choice.items():
             entry = registry.get(kind, chosen.name)

@@ -14,7 +14,8 @@ KINDS = ("retriever", "critic", "generator", "prompt-style")
 def configure(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--config", help="YAML run configuration (keys = these long options); the CLI overrides it")
-    a("--task", help="task name (reag-eval ls tasks); default demo")
+    a("--task", help="task name (reag-eval ls tasks), several separated by commas, or a group (kbvqa = infoseek,"
+                     "evqa): the same components, loaded once; default demo")
     a("--task-args", help="task arguments k=v,... (e.g. queries=FILE,images=DIR,kb=DIR)")
     a("--preset", help="a named configuration (reag-eval ls presets)")
     for kind in KINDS:
@@ -36,6 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--leaderboard", help="leaderboard JSON to append the run to")
     a("--no-leaderboard", action="store_true", default=None, help="do not append to the leaderboard")
     a("--quiet", action="store_true", default=None, help="no progress bars")
+    a("--predict-only", action="store_true", default=None,
+      help="no scoring: write the predictions in the task's official submission format (automatic for a split "
+           "without references, e.g. InfoSeek test)")
     a("-v", "--verbose", action="store_true", default=None,
       help="show other libraries' progress bars and warnings, and every component argument")
 
@@ -68,6 +72,11 @@ def run(args: argparse.Namespace) -> int:
 
         quiet_third_party()
     cfg = config_from_args(args)
+    from ..multitask import evaluate_tasks, is_multi, print_table
+
+    if is_multi(cfg.task):
+        print_table(evaluate_tasks(cfg, leaderboard=not cfg.no_leaderboard), sys.stdout, verbose=bool(args.verbose))
+        return 0
     results = evaluate(cfg, leaderboard=not cfg.no_leaderboard)
     print_summary(results, sys.stdout, verbose=bool(args.verbose))
     return 0
