@@ -35,6 +35,7 @@ from .leaderboard_schema import (
     validate_document,
     validate_entry,
 )
+from .leaderboard_settings import run_extras
 from .leaderboard_view import (  # noqa: F401 (the views' public names, re-exported)
     COLUMN_LABELS,
     STANDARD_SIZE,
@@ -290,29 +291,8 @@ def entry_from_results(results: Any) -> dict[str, Any]:
         "shard": r.get("shard"),
         "smoke": bool(r.get("smoke")) or any(_is_tiny(c) for c in components.values()),
     }
-    entry.update(_run_extras(results, r))
+    entry.update(run_extras(results, r))
     return entry
-
-
-def _run_extras(results: Any, r: Mapping[str, Any]) -> dict[str, Any]:
-    """The run folder, recall@k and the headline's bootstrap interval (from the run's samples, when found)."""
-    extras: dict[str, Any] = {}
-    run_dir = (r.get("config") or {}).get("run_dir")
-    if isinstance(results, (str, Path)):
-        run_dir = str(Path(results).parent if Path(results).is_file() else Path(results))
-    if run_dir:
-        extras["run_dir"] = str(Path(run_dir).resolve())
-    rq = {k: v for k, v in (r.get("retrieval_quality") or {}).items() if isinstance(v, (int, float))}
-    if rq:
-        extras["retrieval_quality"] = rq
-    if run_dir and (Path(run_dir) / "samples.jsonl").is_file():
-        from .intervals import headline_interval
-        from .run_files import load_sample_logs
-
-        interval = headline_interval(task_family(str(r["task"])), load_sample_logs(run_dir))
-        if interval is not None:
-            extras["interval"] = interval
-    return extras
 
 
 def append_run(results: Any, path: str | Path | None = None) -> dict[str, Any]:

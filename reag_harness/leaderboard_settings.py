@@ -70,6 +70,28 @@ def measured_setting(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def run_extras(results: Any, r: Mapping[str, Any]) -> dict[str, Any]:
+    """The run folder, recall@k and the headline's bootstrap interval (from the run's samples, when found)."""
+    extras: dict[str, Any] = {}
+    run_dir = (r.get("config") or {}).get("run_dir")
+    if isinstance(results, (str, Path)):
+        run_dir = str(Path(results).parent if Path(results).is_file() else Path(results))
+    if run_dir:
+        extras["run_dir"] = str(Path(run_dir).resolve())
+    rq = {k: v for k, v in (r.get("retrieval_quality") or {}).items() if isinstance(v, (int, float))}
+    if rq:
+        extras["retrieval_quality"] = rq
+    if run_dir and (Path(run_dir) / "samples.jsonl").is_file():
+        from .intervals import headline_interval
+        from .leaderboard_view import task_family
+        from .run_files import load_sample_logs
+
+        interval = headline_interval(task_family(str(r["task"])), load_sample_logs(run_dir))
+        if interval is not None:
+            extras["interval"] = interval
+    return extras
+
+
 def run_links(entry: Mapping[str, Any], page_dir: Path | None) -> dict[str, str]:
     """Links of a measured row to its run folder's ``results.json`` and viewer page (where they exist)."""
     run_dir = entry.get("run_dir")
