@@ -17,13 +17,26 @@ def evaluate(config: RunConfig | None = None, *, leaderboard: bool = False, **op
     from .runner import Pipeline, distributed_shard
 
     cfg = config or RunConfig.from_mapping(options, source="evaluate()")
+    if cfg.wandb:  # fail before any stage, not after the run
+        from .tracking import require_wandb
+
+        require_wandb()
     if distributed_shard() is not None and not cfg.shard:
         results = evaluate_distributed(cfg)
     else:
         results = Pipeline(cfg).run()
     if leaderboard:
         append_results(results, cfg)
+    track(results, cfg)
     return results
+
+
+def track(results: RunResults, cfg: RunConfig) -> None:
+    """Log the run to Weights & Biases when ``--wandb PROJECT`` asks for it (wandb imported only then)."""
+    if cfg.wandb:
+        from .tracking import log_run
+
+        log_run(results, cfg.wandb)
 
 
 def append_results(results: RunResults, cfg: RunConfig) -> None:

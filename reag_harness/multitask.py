@@ -54,11 +54,15 @@ def task_config(cfg: RunConfig, task: str, tasks: Sequence[str]) -> RunConfig:
 
 def evaluate_tasks(cfg: RunConfig, leaderboard: bool = False) -> list[RunResults]:
     """Run every task of ``cfg.task`` with the same components; returns their results in order."""
-    from .api import append_results
+    from .api import append_results, track
     from .preflight import run_preflight
     from .runner import Pipeline
 
     tasks = expand_tasks(cfg.task)
+    if cfg.wandb:
+        from .tracking import require_wandb
+
+        require_wandb()
     pipelines = [Pipeline(task_config(cfg, t, tasks)) for t in tasks]
     for p in pipelines:  # every task's missing pieces before the first stage of any
         run_preflight(p.task, p.components)
@@ -67,6 +71,7 @@ def evaluate_tasks(cfg: RunConfig, leaderboard: bool = False) -> list[RunResults
         results = p.run()
         if leaderboard:
             append_results(results, p.config)
+        track(results, p.config)
         out.append(results)
     return out
 

@@ -40,6 +40,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--predict-only", action="store_true", default=None,
       help="no scoring: write the predictions in the task's official submission format (automatic for a split "
            "without references, e.g. InfoSeek test)")
+    a("--wandb", metavar="PROJECT", help="log results, the per-sample table and the run files to Weights & Biases "
+                                        "(offline mode without credentials; needs the 'tracking' extra)")
     a("-v", "--verbose", action="store_true", default=None,
       help="show other libraries' progress bars and warnings, and every component argument")
 
