@@ -154,6 +154,7 @@ class Progress:
                                         disable=disable or total == 0) for s in STAGES}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.active: str | None = None
         first = self.stages[STAGES[0]]
         if not first.tty and not first.disable:
             self._thread = threading.Thread(target=self._beat, name="reag-progress", daemon=True)
@@ -162,11 +163,12 @@ class Progress:
     def _beat(self) -> None:
         interval = self.stages[STAGES[0]].interval_s
         while not self._stop.wait(min(interval, 5.0)):
-            for stage in self.stages.values():
-                stage.heartbeat()
+            if self.active is not None:  # the stage working now (stages interleave chunk by chunk)
+                self.stages[self.active].heartbeat()
 
     def begin(self, stage: str) -> None:
         if stage in self.stages:
+            self.active = stage
             self.stages[stage].start()
 
     def update(self, stage: str, n: int) -> None:
