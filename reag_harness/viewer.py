@@ -112,7 +112,7 @@ def _run_view(log: Mapping[str, Any], tables: Tables, gold: set[str]) -> dict[st
         "pages": pages, "ps": passages, "answer": answer, "reasoning": reasoning,
         "raw": log.get("raw_output") if answer is None or reasoning is None else None,
         "c": None if correct is None else int(correct == 1.0), "error": log.get("error"),
-        "gr": bool(gold & {str(k) for k, _ in log.get("retrieved_pages") or []}) if gold and pages else None,
+        "gr": bool(gold & {str(k) for k, _ in log.get("retrieved_pages") or []}) if gold else None,
         "af": bool(passages) and not any(p[2] for p in passages),
     }
 
