@@ -40,12 +40,15 @@ def track(results: RunResults, cfg: RunConfig) -> None:
 
 
 def append_results(results: RunResults, cfg: RunConfig) -> None:
-    """Append a run to the leaderboard unless told not to (predict-only runs have no scores to append)."""
+    """Record a run on the leaderboard unless told not to (predict-only runs have no scores to append)."""
     if cfg.no_leaderboard or results.metrics.get("predict_only"):
         return
-    from .leaderboard import append_run, default_leaderboard_path
+    from pathlib import Path
 
-    append_run(results, cfg.leaderboard or default_leaderboard_path())
+    from .leaderboard import record_run
+
+    run_dir = results.config.get("run_dir") or Path(cfg.output_dir) / results.run_id.rsplit("__", 1)[0]
+    record_run(results, cfg.leaderboard, run_dir=run_dir)
 
 
 def evaluate_distributed(cfg: RunConfig) -> RunResults:

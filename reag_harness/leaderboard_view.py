@@ -1,13 +1,16 @@
 """The leaderboard's views: merged per-task rows, and the table, Markdown, JSON and HTML renderings.
 
-Rows come from the measured entries (``leaderboard.json``) and the published rows
-(``published.json``); each carries its setting columns and links (:mod:`.leaderboard_settings`).
-The HTML page is ``web/leaderboard.html.j2`` (shared stylesheet and script with the run viewer).
+Rows come from the measured entries (``leaderboard.json``, one per run fingerprint) and the
+published rows (``published.json``); each carries its setting columns and links
+(:mod:`.leaderboard_settings`). The HTML page is ``web/leaderboard.html.j2`` (shared stylesheet and
+script with the run viewer); run fields are escaped in every rendering.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -116,12 +119,15 @@ def view_rows(
     """Merged per-task rows, tasks in a fixed order, each task sorted by its headline (best first).
 
     ``page_dir``: the folder of the page the rows go to (run links are made relative to it)."""
+    from .leaderboard import latest_per_run
+
     rows: list[dict[str, Any]] = []
     if source in ("all", "reported"):
         for row in published:
             rows.extend(_reported_rows(row))
     if source in ("all", "measured"):
-        rows.extend(_measured_row(e, page_dir) for e in measured if include_smoke or not e.get("smoke"))
+        rows.extend(_measured_row(e, page_dir) for e in latest_per_run(measured)
+                    if include_smoke or not e.get("smoke"))
     if task:
         rows = [r for r in rows if r["task"] == task_family(task)]
     order = {t: i for i, t in enumerate(TASK_ORDER)}
@@ -173,11 +179,25 @@ def _footnotes(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return [f"† {r['system']} ({r['generator']}): {msg}" for r in rows for msg in r["flags"].values()]
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|!#~])")
+
+
+def md_escape(text: Any) -> str:
+    """A run field as inert Markdown text: HTML escaped, Markdown punctuation backslashed, one line."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(term_escape(" ".join(str(text).split())), quote=False))
+
+
+def term_escape(text: Any) -> str:
+    """A run field as inert terminal text: control characters (escape sequences, bidi marks) shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+
+
 def render_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A plain-text table per task, sorted by the headline metric."""
+    """A plain-text table per task, sorted by the headline metric; run fields are terminal-escaped."""
     blocks = []
     for task, group in _by_task(rows):
         header, body = _table_data(group, task)
+        body = [[term_escape(c) for c in b] for b in body]
         widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
         widths = [min(w, 32 if i == 3 else 44) for i, w in enumerate(widths)]
 
@@ -185,8 +205,9 @@ def render_table(rows: Sequence[Mapping[str, Any]]) -> str:
             cut = [(c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(cells, widths, strict=True)]
             return "  ".join(cut).rstrip()
 
-        text = [TASK_TITLES.get(task, f"{task} (headline: {group[0]['headline_metric']})"), line(header),
-                line(["-" * w for w in widths]), *(line(b) for b in body), *_footnotes(group)]
+        title = TASK_TITLES.get(task, f"{task} (headline: {group[0]['headline_metric']})")
+        text = [term_escape(title), line([term_escape(h) for h in header]), line(["-" * w for w in widths]),
+                *(line(b) for b in body), *(term_escape(n) for n in _footnotes(group))]
         blocks.append("\n".join(text))
     if not blocks:
         return "no leaderboard rows (measured runs are appended by 'reag-eval run'; smoke runs need --include-smoke)"
@@ -194,14 +215,14 @@ def render_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A Markdown table per task."""
+    """A Markdown table per task; run fields are escaped (no raw HTML, no Markdown markup gets through)."""
     blocks = []
     for task, group in _by_task(rows):
         header, body = _table_data(group, task)
-        md = [f"### {TASK_TITLES.get(task, task)}", "", "| " + " | ".join(header) + " |",
+        md = [f"### {md_escape(TASK_TITLES.get(task, task))}", "", "| " + " | ".join(map(md_escape, header)) + " |",
               "|" + "|".join("---" for _ in header) + "|"]
-        md += ["| " + " | ".join(c.replace("|", "\\|") for c in b) + " |" for b in body]
-        notes = _footnotes(group)
+        md += ["| " + " | ".join(md_escape(c) for c in b) + " |" for b in body]
+        notes = [md_escape(n) for n in _footnotes(group)]
         blocks.append("\n".join(md + ([""] + [f"- {n}" for n in notes] if notes else [])))
     return "\n\n".join(blocks) + "\n"
 
@@ -214,10 +235,10 @@ def render_json(rows: Sequence[Mapping[str, Any]]) -> str:
 def render_html(rows: Sequence[Mapping[str, Any]], *, task: str | None = None, cautions: Sequence[str] = ()) -> str:
     """A self-contained static page (``web/leaderboard.html.j2``: inline CSS and JS, no network).
 
-    Rows are rendered by JS from the embedded JSON: a sortable table with setting columns and links,
-    filters by task and source, a search box, a smoke toggle, and a bar chart of the headline metric
-    with its axis. The state lives in the URL hash, e.g.
-    ``index.html#task=evqa&source=reported&sort=all&dir=asc&smoke=1&q=qwen``.
+    Rows are rendered by JS from the embedded JSON (escaped for a script block; the script sets
+    text, never HTML): a sortable table with setting columns and links, filters by task and source,
+    a search box, a smoke toggle, and a bar chart of the headline metric with its axis. The state
+    lives in the URL hash, e.g. ``index.html#task=evqa&source=reported&sort=all&dir=asc&smoke=1&q=qwen``.
     """
     from .pages import render_page
 

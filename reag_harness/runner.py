@@ -9,19 +9,25 @@ stage's records are stored per sample under a fingerprint of what determines the
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import os
 import random
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import IO, Any, Callable, Iterator, Sequence, TypeVar
 
 from . import paths
+from .atomic import remove_stale, temp_tag
 from .config import RunConfig, parse_shard
+from .digests import digests
 from .errors import HarnessError
+from .input_checks import image_culprit
 from .interfaces import Runtime
 from .plugin_manager import get_registry
 from .preflight import run_preflight
@@ -29,12 +35,13 @@ from .progress import Progress
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .retrieval_quality import retrieval_quality
+from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
 from .store import StageStore, fingerprint
 from .submission import predict_only_mode, write_submission
 from .versions import git_hash, versions
 
 T = TypeVar("T")
-STAGE_VERSIONS = {"retrieve": "1", "judge": "1", "generate": "1"}
+STAGE_VERSIONS = {"retrieve": "1", "judge": "2", "generate": "1"}  # judge 2: blank passages dropped
 RUNNER_DEVIATIONS = [
     "errors are recorded per sample and scored wrong, never turned into the answer 'Error'",
 ]
@@ -74,7 +81,10 @@ def resolve_device(device: str) -> str:
 def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
     """CLI names beat an explicit preset, which beats a generator-named preset, then task defaults.
 
-    Arguments merge in the same order on top of the task's ``component_args``.
+    Arguments merge in the same order on top of the task's ``component_args``. The task's default
+    arguments for a component (e.g. its ``top_k``) still apply when the user or a preset names that
+    same component: ``--retriever eva-clip`` on a task whose default is eva-clip keeps the task's
+    arguments; a preset's and the user's arguments override them key by key.
     """
     registry = get_registry()
     preset: dict[str, Any] = {}
@@ -99,9 +109,18 @@ def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
             raise HarnessError(f"no {kind.replace('_', '-')} chosen and task '{task.name}' has no default: "
                                f"pass --{kind.replace('_', '-')}")
         name = registry.get(kind, name).name  # resolves aliases, fails with suggestions
+        args = {**task_default_args(task, kind, name, registry), **args}
         merged = {**task.component_args(kind, name), **args, **getattr(config, f"{kind}_args")}
         resolved[kind] = Resolved(name, merged, source)
     return resolved
+
+
+def task_default_args(task: Any, kind: str, name: str, registry: Any) -> dict[str, Any]:
+    """The task's default arguments for ``kind`` when its default component is ``name`` (aliases resolved)."""
+    default = task.default_components.get(kind)
+    if default is None or (kind, default[0]) not in registry or registry.get(kind, default[0]).name != name:
+        return {}
+    return dict(default[1])
 
 
 def selection_rule(critic: Any) -> tuple[float | None, int | None]:
@@ -116,9 +135,150 @@ def critic_active(critic: Any) -> bool:
     return threshold is not None or top_n is not None
 
 
-def sample_check(sample: Sample) -> str:
-    """What a cached record of this sample must match (question and image, not references)."""
-    return fingerprint(sample.id, sample.question, sample.image)
+def sample_files(sample: Sample, *components: Any) -> list[str]:
+    """The files a sample's records depend on: its image, and what components say they read per sample.
+
+    A component that reads other files per sample declares them with ``input_files(sample) -> list[str]``.
+    """
+    files = [sample.image] if sample.image else []
+    for comp in components:
+        more = getattr(comp, "input_files", None)
+        if callable(more):
+            files += [str(f) for f in more(sample) or ()]
+    return files
+
+
+def sample_check(sample: Sample, *components: Any) -> str:
+    """What a cached record of this sample must match: question, image path *and content*, per-sample files."""
+    return fingerprint(sample.id, sample.question, sample.image, digests(sample_files(sample, *components)))
+
+
+def judge_check(sample: Sample, retrieval: Retrieval, critic: Any = None) -> str:
+    """A Judgement is valid for this sample and exactly these passages (new retrieval, new scores)."""
+    passages = [(p.page_key, p.index, p.text) for p in retrieval.passages]
+    return fingerprint(sample_check(sample, critic), passages)
+
+
+def request_images(request: ChatRequest) -> list[str]:
+    """The image paths a chat request shows the generator."""
+    return [str(item.get("image")) for m in request.messages if isinstance(m.get("content"), list)
+            for item in m["content"] if isinstance(item, dict) and item.get("type") == "image"]
+
+
+def generation_check(request: ChatRequest, prompt_hash: str, sample: Sample, generator: Any = None) -> str:
+    """A Generation is valid for this prompt and the current content of every file it depends on."""
+    more = getattr(generator, "input_files", None)
+    extra = [str(f) for f in more(sample) or ()] if callable(more) else []
+    return fingerprint(prompt_hash, digests([*request_images(request), *extra]))
+
+
+def count_image_modes(samples: Sequence[Sample]) -> dict[str, Any]:
+    """PIL modes of the query images (header only): ``{"modes": {"RGB": n, "L": m}, "non_rgb": m, "_by_sample"}``.
+
+    The reference converts EVQA images to RGB but not InfoSeek's; see docs/fidelity.md.
+    """
+    from .input_checks import image_mode
+
+    modes: dict[str, int] = {}
+    by_sample: dict[str, str | None] = {}
+    for s in samples:
+        mode = image_mode(s.image)
+        by_sample[s.id] = mode
+        if mode is not None:
+            modes[mode] = modes.get(mode, 0) + 1
+    return {"modes": modes, "non_rgb": sum(n for m, n in modes.items() if m != "RGB"), "_by_sample": by_sample}
+
+
+def evidence_in_context(s: Sample, r: Retrieval | None, kept: Sequence[PassageLog]) -> bool | None:
+    """The reference's EVQA ``evidence_in_context``: is the gold section among the passages given to the generator?
+
+    With the query file's ``retrieval[0].section_texts`` (``meta["evidence_text"]``) the text is compared as the
+    reference does; without it the KB section ``evidence_section_id`` of the first gold page is looked for
+    (``retrieval_quality.evidence_in_context.from_kb`` counts those). None for tasks without the notion.
+    """
+    if "evidence_text" not in s.meta:
+        return None
+    if r is None or not r.used:
+        return False
+    text = s.meta.get("evidence_text")
+    if isinstance(text, str):
+        return any(p.text == text for p in kept)
+    section, gold = s.meta.get("evidence_section_id"), s.meta.get("gold_pages") or []
+    if section is None or not gold:
+        return False  # the reference: no single evidence section -> False
+    return any(p.page_key == gold[0] and p.index == int(section) for p in kept)
+
+
+def without_blank_passages(r: Retrieval) -> Retrieval:
+    """Drop passages that are empty or whitespace only (indices kept): a page of blank sections is like ``[]``."""
+    kept = tuple(p for p in r.passages if p.text.strip())
+    if len(kept) == len(r.passages):
+        return r
+    return dataclasses.replace(r, passages=kept, info={**r.info, "blank_passages_dropped": len(r.passages) - len(kept)})
+
+
+def retrieval_to_store(r: Retrieval, kb: Any) -> dict[str, Any]:
+    """A Retrieval's record with each passage's text left out when the KB holds the same text."""
+    data = r.to_json()
+    pages: dict[str, list[str]] = {}
+    for p in data["passages"]:
+        if p["page_key"] not in pages:
+            pages[p["page_key"]] = list(kb.passages(p["page_key"])) if p["page_key"] in kb else []
+        page = pages[p["page_key"]]
+        if 0 <= p["index"] < len(page) and page[p["index"]] == p["text"]:
+            del p["text"]  # read back from the KB (the stage fingerprint covers the KB)
+    return data
+
+
+def retrieval_from_store(data: dict[str, Any], kb: Any) -> Retrieval:
+    """The inverse of :func:`retrieval_to_store`."""
+    pages: dict[str, list[str]] = {}
+    passages = []
+    for p in data.get("passages", ()):
+        if "text" not in p:
+            if p["page_key"] not in pages:
+                pages[p["page_key"]] = list(kb.passages(p["page_key"]))
+            p = {**p, "text": pages[p["page_key"]][p["index"]]}
+        passages.append(p)
+    return Retrieval.from_json({**data, "passages": passages})
+
+
+def pair_key(sample_id: str, index: int) -> str:
+    """Judge-store key of one (sample, passage) pair, stored as its model batch finishes."""
+    return f"{sample_id}#passage{index}"
+
+
+def pair_check(sample: Sample, passage: Passage, *components: Any) -> str:
+    """What a stored pair must match: the sample (image content included) and the passage (page, index, text)."""
+    return fingerprint(sample_check(sample, *components), passage.page_key, passage.index, passage.text)
+
+
+def generation_key(sample_id: str, prompt_hash: str) -> str:
+    """Generate-store key: one record per (sample, prompt), so a threshold sweep keeps every prompt's output."""
+    return f"{sample_id}#prompt{prompt_hash}"
+
+
+def accepts_on_batch(method: Callable[..., Any]) -> bool:
+    """True when a critic's ``p_yes`` / generator's ``generate`` takes ``on_batch`` (BRIEF contract 3)."""
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return "on_batch" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def call_persisting(method: Callable[..., Sequence[Any]], inputs: Sequence[Any], items: Sequence[T],
+                    persist: Callable[[Sequence[T], Sequence[Any]], None]) -> list[Any]:
+    """``method(inputs)``, handing each finished model batch to ``persist(items_of_batch, results)``.
+
+    A component without ``on_batch`` is persisted once, when the whole call returns.
+    """
+    if accepts_on_batch(method):
+        out = list(method(inputs, on_batch=lambda idx, res: persist([items[i] for i in idx], res)))
+    else:
+        out = list(method(inputs))
+        persist(items, out)
+    return out
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
@@ -147,6 +307,8 @@ class Pipeline:
         self.shard = parse_shard(config.shard) or distributed_shard()
         self.errors: dict[str, tuple[str, str]] = {}
         self.predict_only = bool(config.predict_only)
+        self.kb_keys = KBKeyCheck()
+        self.image_modes: dict[str, Any] = {}
 
     # ---- configuration facts -------------------------------------------------------------
     @property
@@ -193,11 +355,14 @@ class Pipeline:
         try:
             return list(fn(items))
         except Exception as exc:
+            culprit = image_culprit(items, sample_of)  # an unreadable image, named by query file, line, id
             if self.config.on_error != "skip":
+                if culprit is not None:
+                    raise culprit from exc
                 raise
             if len(items) == 1:
                 sample = sample_of(items[0])
-                self.errors[sample.id] = (stage, f"{type(exc).__name__}: {exc}")
+                self.errors[sample.id] = (stage, str(culprit) if culprit else f"{type(exc).__name__}: {exc}")
                 return [None]
             return [r for item in items for r in self._isolating(stage, fn, [item], sample_of)]
 
@@ -206,9 +371,11 @@ class Pipeline:
         clock, out = self.clocks["retrieve"], {}
         todo = []
         for s in batch:
-            hit = store.get(s.id, sample_check(s))
+            if s.id in self.errors:  # an input error: recorded, never retrieved, judged or generated
+                continue
+            hit = store.get(s.id, sample_check(s, self.retriever))
             if hit is not None:
-                out[s.id] = Retrieval.from_json(hit)
+                out[s.id] = without_blank_passages(retrieval_from_store(hit, kb))
                 clock.cached += 1
             else:
                 todo.append(s)
@@ -216,15 +383,16 @@ class Pipeline:
         got = self._isolating("retrieve", lambda xs: self.retriever.retrieve(xs, kb), todo, lambda s: s)
         clock.wall_s += time.perf_counter() - t0
         new = [(s, r) for s, r in zip(todo, got) if r is not None]
-        store.put_many((s.id, sample_check(s), r.to_json()) for s, r in new)
+        store.put_many((s.id, sample_check(s, self.retriever), retrieval_to_store(r, kb)) for s, r in new)
         for s, r in new:
-            out[s.id] = r
+            out[s.id] = r = without_blank_passages(r)
             clock.computed += 1
             clock.items += len(r.passages)
         return out
 
     def stage_judge(self, batch: Sequence[Sample], retrievals: dict[str, Retrieval],
                     store: StageStore) -> dict[str, Judgement]:
+        """P(yes) per passage; each model batch's pairs are stored as it finishes (:func:`pair_key`)."""
         clock, out = self.clocks["judge"], {}
         todo = []
         for s in batch:
@@ -234,26 +402,43 @@ class Pipeline:
             if not critic_active(self.critic) or not r.used or not r.passages:
                 out[s.id] = Judgement(s.id, None)
                 continue
-            hit = store.get(s.id, sample_check(s))
+            hit = store.get(s.id, judge_check(s, r, self.critic))
             if hit is not None:
                 out[s.id] = Judgement.from_json(hit)
                 clock.cached += 1
             else:
                 todo.append(s)
-        pairs = [(s, p) for s in todo for p in retrievals[s.id].passages]
+        known: dict[tuple[str, int], float] = {}
+        pairs = []
+        for s in todo:
+            for i, p in enumerate(retrievals[s.id].passages):
+                hit = store.get(pair_key(s.id, i), pair_check(s, p, self.critic))
+                if hit is not None:
+                    known[(s.id, i)] = float(hit["p_yes"])
+                else:
+                    pairs.append((s, p, i))
+
+        def persist(done: Sequence[tuple[Sample, Passage, int]], values: Sequence[Any]) -> None:
+            store.put_many((pair_key(s.id, i), pair_check(s, p, self.critic), {"p_yes": float(v)})
+                           for (s, p, i), v in zip(done, values))
+
         t0 = time.perf_counter()
-        probs = self._isolating("judge", self.critic.p_yes, pairs, lambda pair: pair[0])
+        probs = self._isolating(
+            "judge", lambda xs: call_persisting(self.critic.p_yes, [(s, p) for s, p, _ in xs], xs, persist),
+            pairs, lambda pair: pair[0])
         clock.wall_s += time.perf_counter() - t0
-        offset, new = 0, []
+        for (s, _, i), v in zip(pairs, probs):
+            if v is not None:
+                known[(s.id, i)] = float(v)
+        new = []
         for s in todo:
             n = len(retrievals[s.id].passages)
-            values = probs[offset:offset + n]
-            offset += n
-            if s.id in self.errors or any(v is None for v in values):
+            if s.id in self.errors or any((s.id, i) not in known for i in range(n)):
                 continue
-            new.append(Judgement(s.id, tuple(float(v) for v in values)))  # type: ignore[arg-type]
+            new.append(Judgement(s.id, tuple(known[(s.id, i)] for i in range(n))))
         by_id = {s.id: s for s in todo}
-        store.put_many((j.sample_id, sample_check(by_id[j.sample_id]), j.to_json()) for j in new)
+        store.put_many((j.sample_id, judge_check(by_id[j.sample_id], retrievals[j.sample_id], self.critic), j.to_json())
+                       for j in new)
         for j in new:
             out[j.sample_id] = j
             clock.computed += 1
@@ -268,6 +453,7 @@ class Pipeline:
 
     def stage_generate(self, batch: Sequence[Sample], retrievals: dict[str, Retrieval],
                        judgements: dict[str, Judgement], store: StageStore) -> dict[str, Generation]:
+        """Raw outputs keyed by (sample, prompt hash); each model batch is stored as it finishes."""
         clock, out = self.clocks["generate"], {}
         todo: list[tuple[Sample, ChatRequest, str]] = []
         for s in batch:
@@ -276,21 +462,27 @@ class Pipeline:
             request = self.prompt_style.build(s, self.kept_passages(retrievals[s.id], judgements[s.id]),
                                               self.task.name)
             prompt_hash = fingerprint(request.to_json())
-            hit = store.get(s.id, prompt_hash)
+            check = generation_check(request, prompt_hash, s, self.generator)
+            hit = store.get(generation_key(s.id, prompt_hash), check)
             if hit is not None:
                 out[s.id] = self._parsed(s.id, prompt_hash, hit["raw"])
                 clock.cached += 1
             else:
                 todo.append((s, request, prompt_hash))
+
+        def persist(done: Sequence[tuple[Sample, ChatRequest, str]], raws: Sequence[Any]) -> None:
+            store.put_many((generation_key(s.id, h), generation_check(req, h, s, self.generator), {"raw": raw})
+                           for (s, req, h), raw in zip(done, raws))
+
         t0 = time.perf_counter()
-        raws = self._isolating("generate", lambda xs: self.generator.generate([x[1] for x in xs]), todo,
-                               lambda x: x[0])
+        raws = self._isolating(
+            "generate", lambda xs: call_persisting(self.generator.generate, [x[1] for x in xs], xs, persist),
+            todo, lambda x: x[0])
         clock.wall_s += time.perf_counter() - t0
-        new = [(s, h, raw) for (s, _, h), raw in zip(todo, raws) if raw is not None]
-        store.put_many((s.id, h, {"raw": raw}) for s, h, raw in new)
-        for s, h, raw in new:
-            out[s.id] = self._parsed(s.id, h, raw)
-            clock.computed += 1
+        for (s, _, h), raw in zip(todo, raws):
+            if raw is not None:
+                out[s.id] = self._parsed(s.id, h, raw)
+                clock.computed += 1
         return out
 
     def _parsed(self, sample_id: str, prompt_hash: str, raw: str) -> Generation:
@@ -318,10 +510,33 @@ class Pipeline:
             name += "__predict"
         return Path(c.output_dir) / name
 
+    def record_input_errors(self, samples: Sequence[Sample]) -> None:
+        """Samples a loader kept with ``meta["input_error"]`` (``--on-error skip``): recorded, then skipped.
+
+        The same for every retriever; lines skipped by the loader (malformed JSON) are reported too.
+        """
+        for s in samples:
+            if s.meta.get("input_error"):
+                self.errors[s.id] = ("input", str(s.meta["input_error"]))
+        self.image_modes = count_image_modes(samples)
+        if getattr(self.task, "non_rgb_images", "convert") == "error":
+            for s, mode in self.image_modes.pop("_by_sample").items():
+                if mode not in ("RGB", None) and s not in self.errors:
+                    self.errors[s] = ("input", f"query image mode {mode} is not RGB: answered 'Error' as the "
+                                               "reference does with crop on (non_rgb_images=error)")
+        self.image_modes.pop("_by_sample", None)
+        skipped = list(getattr(self.task, "skipped_inputs", []) or [])
+        if skipped:
+            print(f"reag-eval: skipped {len(skipped)} malformed input line(s) (--on-error skip), e.g. {skipped[0]}",
+                  file=sys.stderr)
+
     def run(self) -> RunResults:
         samples = self.select_samples()
         self.predict_only = predict_only_mode(self.config.predict_only, samples, self.task.name)
+        folder = prepare_run_folder(self.run_folder(), create=False)  # a file in the way: fail before anything
+        self.record_input_errors(samples)
         run_preflight(self.task, self.components)
+        prepare_run_folder(folder)
         kb = self.task.knowledge_base()
         fps = self.fingerprints(kb)
         enabled = self.config.cache
@@ -332,15 +547,17 @@ class Pipeline:
             "generate": StageStore(self.store_root, "generate", fps["generate"],
                                    {"generator": self.generator.identity()}, enabled),
         }
-        folder = self.run_folder()
-        folder.mkdir(parents=True, exist_ok=True)
         logs: list[SampleLog] = []
         scores: list[dict[str, Any]] = []
         progress = Progress(len(samples), disable=self.config.quiet, clocks=self.clocks)
-        with open(folder / "samples.jsonl", "w", encoding="utf-8") as sample_file:
+        # Both files are written beside the old ones and replaced only when the run ends (texts first).
+        with replace_at_end(folder / SAMPLES_FILE) as sample_file, \
+                replace_at_end(folder / PASSAGE_TEXTS_FILE) as text_file:
+            texts = PassageTextWriter(text_file)
             for batch in chunks(samples, self.config.chunk_size):
                 progress.begin("retrieve")
                 retrievals = self.stage_retrieve(batch, stores["retrieve"], kb)
+                self.kb_keys.check(retrievals.values(), kb)
                 progress.update("retrieve", len(batch))
                 progress.begin("judge")
                 judgements = self.stage_judge(batch, retrievals, stores["judge"])
@@ -359,9 +576,12 @@ class Pipeline:
                     log = self.sample_log(s, retrievals.get(s.id), judgements.get(s.id), generations.get(s.id), score)
                     logs.append(log)
                     scores.append(score)
-                    sample_file.write(json.dumps(log.to_json(), default=str) + "\n")
+                    line = json.dumps(texts.by_reference(log.to_json()), default=str)
+                    sample_file.write(line + "\n")
+                text_file.flush()  # a sample line never names a text that is not on disk
                 sample_file.flush()
         progress.close()
+        self.kb_keys.warn()
         submission = write_submission(folder, self.task, samples, [log.answer for log in logs]) \
             if self.predict_only else None
         results = self.results(samples, scores, logs, folder)
@@ -379,6 +599,7 @@ class Pipeline:
             passages = [PassageLog(p.page_key, p.index, p.text, None if p_yes is None else p_yes[i], i in kept)
                         for i, p in enumerate(r.passages)]
         error = self.errors.get(s.id)
+        kept_passages = [p for p in passages if p.kept]
         return SampleLog(
             id=s.id, question=s.question, image=s.image, references=list(s.references), meta=dict(s.meta),
             retrieved_pages=[list(p) for p in r.pages] if r else [],  # type: ignore[misc]
@@ -386,6 +607,7 @@ class Pipeline:
             answer=g.answer if g else None, score=score,
             error=f"{error[0]}: {error[1]}" if error else None,
             retrieval_info=dict(r.info) if r else {},
+            evidence_in_context=evidence_in_context(s, r, kept_passages),
         )
 
     def results(self, samples: list[Sample], scores: list[dict[str, Any]], logs: list[SampleLog],
@@ -421,13 +643,70 @@ class Pipeline:
                                           "run_dir": str(folder.resolve())}
         now = datetime.now(timezone.utc)
         return RunResults(
-            run_id=f"{folder.name}__{now.strftime('%Y%m%dT%H%M%S')}", task=self.task.name, split=self.config.split,
+            run_id=unique_run_id(folder.name, now), task=self.task.name, split=self.config.split,
             n=len(samples), metrics=metrics, headline_metric=self.task.headline_metric, components=components,
-            retrieval_quality=retrieval_quality(logs), errors={"count": len(self.errors), "by_stage": by_stage},
+            retrieval_quality=retrieval_quality(logs),
+            errors={"count": len(self.errors), "by_stage": by_stage,
+                    "skipped_input_lines": list(getattr(self.task, "skipped_inputs", []) or []),
+                    "retrieved_pages_not_in_kb": self.kb_keys.summary()},
             timings=timings, config=config, config_fingerprint=self.config_fingerprint(), versions=versions(),
             git_hash=git_hash(), seed=self.config.seed, device=self.runtime.device, date=now.isoformat(),
             deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+            runtime_facts=self.runtime_facts(),
         )
+
+    def runtime_facts(self) -> dict[str, Any]:
+        """What actually ran: each component's ``runtime_facts()`` (e.g. the attention implementation), image modes."""
+        facts: dict[str, Any] = {}
+        for kind, comp in self.components.items():
+            fn = getattr(comp, "runtime_facts", None)
+            if callable(fn):
+                facts[kind] = fn()
+        facts["query_images"] = self.image_modes
+        return facts
+
+
+class KBKeyCheck:
+    """Retrieved page keys that the KB does not hold: warned with a count and an example; none found fails.
+
+    A FAISS index built over other keys (e.g. percent-quoted vs raw URLs) would otherwise give every
+    question zero passages without a word.
+    """
+
+    def __init__(self) -> None:
+        self.found = 0
+        self.missing = 0
+        self.example: str | None = None
+
+    def check(self, retrievals: Any, kb: Any) -> None:
+        for r in retrievals:
+            if not r.used:
+                continue
+            for key, _ in r.pages:
+                if key in kb:
+                    self.found += 1
+                else:
+                    self.missing += 1
+                    self.example = self.example or key
+        if self.missing and not self.found:
+            raise HarnessError(
+                f"none of the {self.missing} retrieved pages is in the knowledge base (e.g. {self.example!r}, "
+                f"while the KB has keys like {next(iter(kb.keys()), None)!r}): the index and the KB use different "
+                "keys (percent-quoted vs raw URLs?); rebuild the index over this KB or pass the matching KB")
+
+    def warn(self) -> None:
+        if self.missing:
+            print(f"reag-eval: warning: {self.missing} of {self.missing + self.found} retrieved pages are not in the "
+                  f"knowledge base (e.g. {self.example!r}); they are skipped and recorded in results.json "
+                  "(errors.retrieved_pages_not_in_kb)", file=sys.stderr)
+
+    def summary(self) -> dict[str, Any]:
+        return {"count": self.missing, "of": self.missing + self.found, "example": self.example}
+
+
+def unique_run_id(folder_name: str, now: datetime) -> str:
+    """``<folder>__<UTC time to the microsecond>-<random>``: runs finishing together never share an id."""
+    return f"{folder_name}__{now.strftime('%Y%m%dT%H%M%S%f')}-{os.urandom(3).hex()}"
 
 
 def seed_everything(seed: int) -> None:
@@ -452,10 +731,41 @@ def distributed_shard() -> tuple[int, int] | None:
     return int(os.environ.get("RANK", "0")), world
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, default=str)
+def prepare_run_folder(folder: Path, create: bool = True) -> Path:
+    """Create the run folder; an output path that is a file is a one-line error, not a traceback."""
+    for p in (folder, *folder.parents):
+        if p.exists() and not p.is_dir():
+            raise HarnessError(f"--output-dir: {p} exists and is not a folder; choose another --output-dir")
+    if not create:
+        return folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"--output-dir: cannot create the run folder {folder}: {exc.strerror or exc}") from exc
+    remove_stale(folder, ".*.tmp")
+    return folder
+
+
+@contextmanager
+def replace_at_end(path: Path) -> Iterator[IO[str]]:
+    """Write ``path`` beside it and replace it (never through a symlink) only when the block ends cleanly.
+
+    An interrupted re-run leaves the previous file whole; the temporary file goes on any error.
+    """
+    tmp = path.with_name(f".{path.name}.{temp_tag()}.tmp")
+    fh = open(tmp, "x", encoding="utf-8")
+    try:
+        yield fh
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
+        fh.close()
+        os.replace(tmp, path)  # replaces a symlink itself, never its target
+    except BaseException:
+        fh.close()
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    with replace_at_end(path) as fh:
+        json.dump(data, fh, indent=2, default=str)

@@ -60,6 +60,7 @@ def check_submission(path: str | Path, ids: Sequence[str]) -> list[str]:
 
 def predict_only_mode(flag: bool, samples: Sequence[Sample], task_name: str) -> bool:
     """Predict-only when asked, or when no sample has references; a mix is an error, never scored silently."""
+    samples = [s for s in samples if not s.meta.get("input_error")]  # kept with an input error: judged apart
     without = sum(1 for s in samples if not s.references)
     if flag or (samples and without == len(samples)):
         return True

@@ -17,7 +17,7 @@ from .errors import MissingDependencyError
 from .report import flatten
 from .results import RunResults
 
-RUN_FILES = ("results.json", "samples.jsonl", "predictions.jsonl", "viewer.html")
+RUN_FILES = ("results.json", "samples.jsonl", "passage_texts.jsonl", "predictions.jsonl", "viewer.html")
 
 
 def _has_credentials() -> bool:

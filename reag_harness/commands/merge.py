@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HarnessError, InputError
-from ..jsonio import iter_jsonl
+from ..run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter, load_sample_logs
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -17,10 +17,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", required=True, help="folder for the merged run")
     parser.add_argument("--leaderboard", help="leaderboard JSON to append the merged run to")
     parser.add_argument("--no-leaderboard", action="store_true")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [row for _, row in iter_jsonl(path)]
 
 
 def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
@@ -31,14 +27,14 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
     from ..records import Sample
     from ..results import RunResults, SampleLog, StageTiming
     from ..retrieval_quality import retrieval_quality
-    from ..runner import write_json_atomic
+    from ..runner import prepare_run_folder, replace_at_end, write_json_atomic
 
     parts = []
     for d in shard_dirs:
         if not (d / "results.json").exists():
             raise InputError(str(d / "results.json"), "not found: is this a finished shard's run folder?")
         parts.append(
-            (RunResults.from_json(json.loads((d / "results.json").read_text())), read_jsonl(d / "samples.jsonl"))
+            (RunResults.from_json(json.loads((d / "results.json").read_text())), load_sample_logs(d))
         )
     first = parts[0][0]
     for res, _ in parts[1:]:
@@ -80,10 +76,11 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
     merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts],
                      "run_dir": str(output_dir.resolve())}
     merged.run_id = first.run_id.replace("__shard", "__merged")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with open(output_dir / "samples.jsonl", "w", encoding="utf-8") as fh:
+    prepare_run_folder(output_dir)
+    with replace_at_end(output_dir / SAMPLES_FILE) as fh, replace_at_end(output_dir / PASSAGE_TEXTS_FILE) as text_fh:
+        texts = PassageTextWriter(text_fh)
         for row in ordered:
-            fh.write(json.dumps(row) + "\n")
+            fh.write(json.dumps(texts.by_reference(row)) + "\n")
     write_json_atomic(output_dir / "results.json", merged.to_json())
     return merged
 
@@ -93,8 +90,8 @@ def run(args: argparse.Namespace) -> int:
 
     merged = merge_runs([Path(s) for s in args.shards], Path(args.output_dir))
     if not args.no_leaderboard:
-        from ..leaderboard import append_run, default_leaderboard_path
+        from ..leaderboard import record_run
 
-        append_run(merged, args.leaderboard or default_leaderboard_path())
+        record_run(merged, args.leaderboard, run_dir=args.output_dir)
     print_summary(merged, sys.stdout)
     return 0

@@ -27,7 +27,7 @@ class EvqaTask(KBTask):
     name = "evqa"
     kb_kind = "evqa"
     headline_metric = "single_hop"
-    extra_args = ("lens", "bem_model", "bem_vocab", "no_bem", "candidate_max_chars", "bem_batch_size")
+    extra_args = ("lens", "bem_model", "bem_vocab", "no_bem", "bem_download", "candidate_max_chars", "bem_batch_size")
 
     def __init__(self, runtime: Runtime | None = None, **task_args: Any) -> None:
         super().__init__(runtime, **task_args)
@@ -39,8 +39,16 @@ class EvqaTask(KBTask):
             print("reag-eval: EVQA scored WITHOUT BEM (no_bem): exact match only, a lower bound of the official "
                   "metric; results are labelled 'em-only lower bound (no BEM)'", file=sys.stderr)
 
+    def preflight(self) -> list[str]:
+        """Before any stage: the BEM model and vocab are available (or ``no_bem``, or ``bem_download`` allowed)."""
+        from .bem import bem_preflight
+
+        return bem_preflight(self._path("bem_model"), self._path("bem_vocab"), no_bem=self.no_bem,
+                             allow_download=self._flag("bem_download"))
+
     def _load(self) -> list[Sample]:
-        return load_evqa(self._path("queries", required=True) or "", self.resolver(), on_error=self.on_error)
+        return load_evqa(self._path("queries", required=True) or "", self.resolver(), on_error=self.on_error,
+                         skipped=self.skipped_inputs)
 
     def question_type_filter(self) -> set[str] | None:
         types = super().question_type_filter()
@@ -64,14 +72,13 @@ class EvqaTask(KBTask):
 
             bem = None
             if not self.no_bem:
-                from .bem import OFFICIAL_BEM_HANDLE, OFFICIAL_VOCAB, BemScorer
+                from .bem import BemScorer, resolve_bem
 
-                kwargs: dict[str, Any] = {
-                    "model": self._path("bem_model") or OFFICIAL_BEM_HANDLE,
-                    "vocab": self._path("bem_vocab") or OFFICIAL_VOCAB,
-                }
+                model, vocab = resolve_bem(self._path("bem_model"), self._path("bem_vocab"))
+                kwargs: dict[str, Any] = {"model": model, "vocab": vocab}
                 if self.args.get("bem_batch_size"):
                     kwargs["batch_size"] = int(self.args["bem_batch_size"])
+                kwargs["allow_download"] = self._flag("bem_download")
                 bem = BemScorer(**kwargs)
             self._scorer = EvqaScorer(bem=bem, candidate_max_chars=self.candidate_max_chars)
         return self._scorer
