@@ -371,7 +371,8 @@ def append_run(results: Any, path: str | Path | None = None, *, run_dir: str | P
                               if run_key(e) != key and (e.get("run_id"), e.get("task")) != same_run] + [entry]
             doc["schema_version"] = LEADERBOARD_SCHEMA_VERSION
             _atomic_write_json(target, doc)
-            refresh_page(target, doc["entries"])
+            if (target.parent / "index.html").is_file():
+                refresh_page(target, doc["entries"])
     except LockTimeout as exc:
         later = (f"; the run is saved: add it later with 'reag-eval leaderboard append {run_dir} --file {target}'"
                  if run_dir else "")
@@ -391,7 +392,8 @@ def record_run(results: Any, path: str | Path | None = None, *, run_dir: str | P
 
 
 def refresh_page(board: Path, entries: Sequence[Mapping[str, Any]]) -> Path:
-    """Re-render ``index.html`` beside the leaderboard file, so the page never goes stale after an append."""
+    """Re-render ``index.html`` beside the leaderboard file (done after every append when the page exists there,
+    e.g. the repository's ``leaderboard/index.html``), so the page never goes stale."""
     page = board.parent / "index.html"
     published = _read_document(PUBLISHED_PATH, required=True)
     rows = view_rows(entries, published["entries"], include_smoke=True, page_dir=page.parent)
