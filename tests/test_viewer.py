@@ -134,7 +134,10 @@ def test_evqa_run_with_crop_and_critic(evqa_run: Path, tmp_path: Path) -> None:
     text = " ".join(view.text)
     crops = [t for t in view.text if t.startswith("Query crop")]
     with_crop = [r for r in logs.values() if (r["retrieval_info"] or {}).get("crop")]
-    assert len(crops) == len(with_crop) >= 3 and all("entity 'building' (detected)" in c for c in crops), crops
+    expected = sorted("Query crop: " + ("used, entity 'building' (detected)" if c["used"] else
+                                        f"not used ({c['reason']})")
+                      for c in (r["retrieval_info"]["crop"] for r in with_crop))
+    assert len(with_crop) >= 3 and sorted(c.split(", box")[0] for c in crops) == expected, crops
     assert "image" in logs["q1"]["error"] and "Error: " in text
     errors = browse(page, "#errors=1", tmp_path / "p")
     assert [s["data-id"] for s in errors.samples] == ["q1"]
