@@ -36,6 +36,8 @@ EXTRA_FOR_MODULE = {
     "vllm": "vllm",
     "pyarrow": "data",
     "datasets": "data",
+    "bm25s": "retrieval",
+    "sentence_transformers": "retrieval",
 }
 
 
