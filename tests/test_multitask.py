@@ -37,7 +37,7 @@ def test_task_lists_groups_and_per_task_arguments() -> None:
 
 def test_two_tasks_one_process_each_model_loaded_once(infoseek: dict[str, Path], tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    qwen_vl._MODELS.clear()  # start cold: the first task loads, the second must reuse
+    qwen_vl.clear_cache()  # start cold: the first task loads, the second must reuse
     clip_encoders._ENCODERS.clear()
     loads = qwen_vl.LOAD_COUNTS["model"]
     args = (f"infoseek.kb={infoseek['store']},infoseek.queries={infoseek['queries']},"
