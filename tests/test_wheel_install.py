@@ -90,6 +90,10 @@ def test_the_wheel_ships_the_published_rows(installed: dict[str, Path]) -> None:
     shown = run(installed, "leaderboard", "--format", "json", REAG_LEADERBOARD=str(board))
     assert shown.returncode == 0, shown.stderr
     assert len([r for r in json.loads(shown.stdout)["rows"] if r["source"] == "reported"]) >= 10
+    page = installed["root"] / "page.html"  # the page templates and assets are package data too
+    html = run(installed, "leaderboard", "--format", "html", "--output", str(page), REAG_LEADERBOARD=str(board))
+    assert html.returncode == 0, html.stderr
+    assert "arxiv.org/abs/2511.22715" in page.read_text() and "--measured" in page.read_text()
 
 
 def test_the_demo_runs_outside_the_checkout_and_leaves_the_users_repo_clean(installed: dict[str, Path]) -> None:
