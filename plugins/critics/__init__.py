@@ -14,3 +14,6 @@ def register_critics(register):
              description="aimagelab/ReAG-Critic: P('Yes') at the last position, kept iff > threshold")
     register("tiny-critic", f"{_P}.qwen_critic:tiny_critic",
              description="reag-critic on a tiny random Qwen2.5-VL built on first use (tests, demo)")
+    register("openai-critic", f"{_P}.openai_critic:OpenAICritic",
+             description="ReAG critic prompt on an OpenAI-compatible server: P('Yes') from top_logprobs "
+                         "(base_url=URL,model=NAME)")

@@ -5,8 +5,9 @@ is rendered with the generation prompt; the logits at the last position (left pa
 through a float32 softmax over the full vocabulary and ``p_yes`` is the probability of the
 tokenizer's single "Yes" token (not renormalised over Yes/No), as in the reference.
 
-``threshold`` is applied when Judgements are read (keep iff ``p_yes > threshold``), so it is
-not part of :meth:`QwenVLCritic.identity` and a threshold sweep reuses stored scores. The
+``threshold`` and ``top_n`` are applied when Judgements are read (keep iff ``p_yes > threshold``,
+then the ``top_n`` highest), so neither is part of :meth:`QwenVLCritic.identity` and sweeping
+either reuses stored scores. The
 class and the ``reag-critic`` factory default to 0.5, the reference code's default; the
 paper's operating point 0.1 comes from the ``reag-3b`` / ``reag-7b`` presets.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import sorted_batches
 from reag_harness.models.qwen_vl import (
@@ -44,13 +46,14 @@ class QwenVLCritic(QwenVLComponent):
     version = "1"
     kind = "critic"
     auto_batch_start = 64
-    identity_excludes = ("threshold", "batch_size", "gpu_memory_utilization")
+    identity_excludes = ("threshold", "top_n", "batch_size", "gpu_memory_utilization")
 
     def __init__(
         self,
         runtime: Runtime,
         pretrained: str,
         threshold: float | None = 0.5,
+        top_n: int | None = None,
         batch_size: int | str | None = None,
         backend: str = "transformers",
         min_pixels: int = 3136,
@@ -59,12 +62,16 @@ class QwenVLCritic(QwenVLComponent):
         attn_implementation: str | None = None,
         gpu_memory_utilization: float | None = None,
     ) -> None:
-        super().__init__(runtime, pretrained=pretrained, threshold=threshold, batch_size=batch_size, backend=backend,
+        super().__init__(runtime, pretrained=pretrained, threshold=threshold, top_n=top_n, batch_size=batch_size,
+                         backend=backend,
                          min_pixels=min_pixels, max_pixels=max_pixels, model_max_length=model_max_length,
                          attn_implementation=attn_implementation, gpu_memory_utilization=gpu_memory_utilization)
         self.setup_qwen(pretrained, batch_size, backend, min_pixels, max_pixels, model_max_length,
                         attn_implementation, gpu_memory_utilization)
         self.threshold = None if threshold is None else float(threshold)
+        self.top_n = None if top_n is None else int(top_n)
+        if self.top_n is not None and self.top_n < 1:
+            raise HarnessError(f"top_n must be at least 1, got {top_n}")
         self._yes_id: int | None = None
 
     def yes_token_id(self, processor: Any) -> int:
