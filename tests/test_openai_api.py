@@ -183,6 +183,16 @@ def cli(tmp_path: Path, *args: str, env: dict | None = None, check: bool = True)
     return proc
 
 
+def cli_in_process(tmp_path: Path, capsys, *args: str) -> tuple[int, str]:
+    """``reag-eval ARGS`` in this process (cheap): exit code and stderr."""
+    from reag_harness.cli import main
+
+    capsys.readouterr()
+    code = main([*args, "--output-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "stages"),
+                 "--no-leaderboard", "--quiet"])
+    return code, capsys.readouterr().err
+
+
 def files_under(*roots: Path) -> list[Path]:
     return [p for root in roots if root.exists() for p in ([root] if root.is_file() else root.rglob("*"))
             if p.is_file()]
@@ -207,34 +217,34 @@ def test_acceptance_demo_run_and_the_key_is_in_no_file_written(srv, tmp_path, ha
     assert leaks == [] and KEY not in proc.stdout + proc.stderr
 
 
-def test_dead_server_is_one_line_naming_the_url(tmp_path):
+NO_MODELS = ("--task", "demo", "--retriever", "none", "--critic", "none", "--prompt-style", "direct")
+
+
+def test_dead_server_is_one_line_naming_the_url(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
     url = f"http://127.0.0.1:{free_port()}/v1"
-    proc = cli(tmp_path, "--task", "demo", "--retriever", "none", "--critic", "none", "--prompt-style", "direct",
-               "--generator", "openai", "--generator-args", f"base_url={url},model=M,max_retries=2",
-               "--limit", "2", "--no-leaderboard", env={"OPENAI_API_KEY": KEY}, check=False)
-    assert proc.returncode == 2
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert "Traceback" not in proc.stderr
-    assert lines[-1].startswith("reag-eval: error:") and url in lines[-1] and "cannot connect" in lines[-1]
+    code, err = cli_in_process(tmp_path, capsys, *NO_MODELS, "--generator", "openai", "--generator-args",
+                               f"base_url={url},model=M,max_retries=2", "--limit", "2")
+    assert code == 2 and "Traceback" not in err
+    [line] = [line for line in err.splitlines() if line.strip()]
+    assert line.startswith("reag-eval: error:") and url in line and "cannot connect" in line and "3 attempts" in line
 
 
-def test_missing_key_fails_before_any_stage(srv, tmp_path, monkeypatch):
+def test_missing_key_fails_before_any_stage(srv, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
-    proc = cli(tmp_path, "--task", "demo", "--retriever", "none", "--critic", "none", "--prompt-style", "direct",
-               "--generator", "openai", "--generator-args", f"base_url={srv.url},model=M,api_key_env=REAG_TEST_KEY",
-               "--limit", "2", "--no-leaderboard", check=False)
-    assert proc.returncode == 2 and "pre-flight" in proc.stderr and "REAG_TEST_KEY" in proc.stderr
+    code, err = cli_in_process(tmp_path, capsys, *NO_MODELS, "--generator", "openai", "--generator-args",
+                               f"base_url={srv.url},model=M,api_key_env=REAG_TEST_KEY", "--limit", "2")
+    assert code == 2 and "pre-flight" in err and "REAG_TEST_KEY" in err
     assert srv.state()["total"] == 0 and not (tmp_path / "stages").exists()
 
 
-def test_sigkill_mid_run_then_rerun_sends_no_finished_request_twice(srv, tmp_path):
+def test_sigkill_mid_run_then_rerun_sends_no_finished_request_twice(srv, tmp_path, capsys):
     """The 3rd request hangs; the run is killed; the re-run asks again only for what had no answer."""
     srv.configure(hang_at=3, hang_s=600)
-    args = ["--task", "demo", "--retriever", "none", "--critic", "none", "--prompt-style", "direct",
-            "--generator", "openai", "--generator-args", f"base_url={srv.url},model=M,max_concurrency=1",
-            "--limit", "4", "--chunk-size", "1", "--no-leaderboard", "--quiet"]
+    args = [*NO_MODELS, "--generator", "openai", "--generator-args", f"base_url={srv.url},model=M,max_concurrency=1",
+            "--limit", "4", "--chunk-size", "1"]
     cmd = [sys.executable, "-m", "reag_harness.cli", *args, "--output-dir", str(tmp_path / "runs"),
-           "--cache-dir", str(tmp_path / "stages")]
+           "--cache-dir", str(tmp_path / "stages"), "--no-leaderboard", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
     try:
         deadline = time.monotonic() + 240
@@ -249,7 +259,7 @@ def test_sigkill_mid_run_then_rerun_sends_no_finished_request_twice(srv, tmp_pat
     assert first["total"] == 3 and sum(first["answered"].values()) == 2
     hung = first["hanging"]
     srv.configure(hang_at=None)
-    cli(tmp_path, *args)
+    assert cli_in_process(tmp_path, capsys, *args)[0] == 0
     counts = srv.state()["counts"]
     assert len(counts) == 4
     assert {k: v for k, v in counts.items() if v > 1} == {hung: 2}  # only the unanswered one was sent again
