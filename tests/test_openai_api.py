@@ -128,7 +128,7 @@ def test_retries_give_up_with_one_line(srv):
 
 def test_responses_reach_on_batch_as_they_arrive(srv):
     """A slow request does not hold back the others: they are handed over (to be persisted) first."""
-    srv.configure(hang_at=1, hang_s=1.5)
+    srv.configure(hang_at=1, hang_s=3.0)
     seen: list[int] = []
     gen = generator(srv, max_concurrency=3)
     out = gen.generate([request(None, f"q{i}") for i in range(3)], on_batch=lambda idx, res: seen.extend(idx))
@@ -266,3 +266,17 @@ def test_sigkill_mid_run_then_rerun_sends_no_finished_request_twice(srv, tmp_pat
     [folder] = (tmp_path / "runs").iterdir()
     timing = {t["stage"]: t for t in json.loads((folder / "results.json").read_text())["timings"]}
     assert timing["generate"]["n_cached"] == 2 and timing["generate"]["n_computed"] == 2
+
+
+def test_identity_keeps_what_changes_answers_and_drops_transport_settings():
+    def ident(**kw):
+        args = {"base_url": "http://127.0.0.1:1/v1", "model": "M", **kw}
+        return OpenAIGenerator(Runtime(), **args).identity()
+
+    assert ident() == ident(max_concurrency=1, timeout=5, max_retries=0, retry_backoff=2, api_key_env="OTHER")
+    assert ident() != ident(base_url="http://127.0.0.1:2/v1") and ident() != ident(model="N")
+    assert ident() != ident(temperature=0.7) and ident() != ident(max_pixels=1000)
+    critic = OpenAICritic(Runtime(), base_url="http://127.0.0.1:1/v1", model="M", threshold=0.1, top_n=3)
+    assert critic.identity() == OpenAICritic(Runtime(), base_url="http://127.0.0.1:1/v1", model="M").identity()
+    with pytest.raises(HarnessError, match="model=NAME"):
+        OpenAIGenerator(Runtime(), base_url="http://127.0.0.1:1/v1")
