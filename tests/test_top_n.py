@@ -92,3 +92,11 @@ def test_openai_critic_top_n_sweep_sends_no_critic_request_again(srv, tmp_path, 
     assert sum(v for k, v in counts2.items() if CRITIC_PROMPT_MARK in k) == critic_calls
     assert judge_timing(results)["n_computed"] == 0
     assert all(kept(r) == best(r, 1, threshold=0.3) for r in rows2)
+
+
+def test_a_selection_rule_without_a_critic_is_an_error_not_ignored(tmp_path, capsys):
+    from reag_harness.cli import main
+
+    code = main(["--task", "demo", "--limit", "1", "--retriever", "none", "--critic", "none",
+                 "--critic-args", "top_n=3", "--output-dir", str(tmp_path), "--no-leaderboard", "--quiet"])
+    assert code == 2 and "critic 'none'" in capsys.readouterr().err
