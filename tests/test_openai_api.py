@@ -119,6 +119,13 @@ def test_a_client_error_is_not_retried_and_names_the_server(srv):
     assert srv.state()["total"] == 1
 
 
+def test_a_key_echoed_by_the_server_is_redacted_from_the_error(srv):
+    srv.configure(fail=[401], echo_key_in_errors=True)
+    with pytest.raises(HarnessError) as err:
+        generator(srv).generate([request(None, "who am i")])
+    assert "HTTP 401" in str(err.value) and "***" in str(err.value) and KEY not in str(err.value)
+
+
 def test_retries_give_up_with_one_line(srv):
     srv.configure(fail=[500, 500, 500])
     with pytest.raises(HarnessError) as err:

@@ -190,20 +190,23 @@ class ChatClient:
 
     def client(self) -> Any:
         """The ``openai.OpenAI`` client (built on first use; the key is read here, kept only by it)."""
-        if self._client is None:
-            try:
-                import openai
-            except ImportError as exc:
-                raise MissingDependencyError(
-                    "the OpenAI-compatible components need the Python package 'openai': "
-                    "pip install 'reag-harness[api]'") from exc
-            env = self.settings.key_env
-            key = os.environ.get(env, "") if env else ""
-            if env and not key:
-                raise HarnessError(key_problems(self.settings)[0])
-            self._client = openai.OpenAI(base_url=self.settings.base_url, api_key=key or "no-key",
-                                         timeout=float(self.settings.timeout), max_retries=0)
+        with self._lock:
+            if self._client is None:
+                self._client = self._build_client()
         return self._client
+
+    def _build_client(self) -> Any:
+        try:
+            import openai
+        except ImportError as exc:
+            raise MissingDependencyError("the OpenAI-compatible components need the Python package 'openai': "
+                                         "pip install 'reag-harness[api]'") from exc
+        env = self.settings.key_env
+        key = os.environ.get(env, "") if env else ""
+        if env and not key:
+            raise HarnessError(key_problems(self.settings)[0])
+        return openai.OpenAI(base_url=self.settings.base_url, api_key=key or "no-key",
+                             timeout=float(self.settings.timeout), max_retries=0)
 
     def create(self, body: Mapping[str, Any], cancel: threading.Event | None = None) -> Any:
         """One ``chat.completions.create`` call with retries; HarnessError (one line) when it fails."""
@@ -236,7 +239,7 @@ class ChatClient:
                 return response
             if not retryable or attempt >= int(s.max_retries):
                 tries = f" after {attempt + 1} attempts" if attempt else ""
-                raise HarnessError(f"OpenAI-compatible server at {s.base_url}: {problem}{tries}")
+                raise HarnessError(self.redact(f"OpenAI-compatible server at {s.base_url}: {problem}{tries}"))
             backoff = min(float(s.retry_backoff) * 2 ** attempt, MAX_BACKOFF_S)
             wait_s = max(backoff, min(delay, MAX_BACKOFF_S)) if delay else backoff
             attempt += 1
@@ -247,6 +250,12 @@ class ChatClient:
                     raise Cancelled()
             else:
                 time.sleep(wait_s)
+
+    def redact(self, text: str) -> str:
+        """``text`` with the key replaced by ``***`` (a server may echo it in an error message)."""
+        env = self.settings.key_env
+        key = os.environ.get(env, "") if env else ""
+        return text.replace(key, "***") if len(key) >= 4 else text
 
     def map(self, n: int, body: Callable[[int], Mapping[str, Any]], on_result: Callable[[int, Any], None]) -> None:
         """Send the requests ``body(0..n-1)``, at most ``max_concurrency`` at a time.
