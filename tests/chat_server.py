@@ -88,8 +88,8 @@ async def chat(request: Request) -> JSONResponse:
     STATE["counts"][key] = STATE["counts"].get(key, 0) + 1
     STATE["tokens"].append(request.headers.get("authorization", ""))
     STATE["images"].extend(image_facts(messages))
-    if STATE["fail"]:
-        status = STATE["fail"].pop(0)
+    status = STATE["fail"].pop(0) if STATE["fail"] else None  # None in the list: answer normally
+    if status is not None:
         message = f"simulated {status}"
         if STATE["echo_key_in_errors"]:  # like servers that quote the rejected key
             message += f": key {request.headers.get('authorization', '').removeprefix('Bearer ')} rejected"

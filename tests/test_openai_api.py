@@ -126,6 +126,16 @@ def test_a_key_echoed_by_the_server_is_redacted_from_the_error(srv):
     assert "HTTP 401" in str(err.value) and "***" in str(err.value) and KEY not in str(err.value)
 
 
+def test_an_answered_request_is_not_sent_again_in_the_same_process(srv):
+    """--on-error skip re-runs a failed batch item by item: the answered items cost nothing."""
+    srv.configure(fail=[None, 400])  # the first request passes, the second fails
+    gen = generator(srv, max_concurrency=1)
+    with pytest.raises(HarnessError):
+        gen.generate([request(None, "fine"), request(None, "broken")])
+    assert gen.generate([request(None, "fine")]) == [answer_for("fine")]
+    assert srv.state()["counts"] == {"fine": 1, "broken": 1}
+
+
 def test_retries_give_up_with_one_line(srv):
     srv.configure(fail=[500, 500, 500])
     with pytest.raises(HarnessError) as err:
@@ -167,10 +177,12 @@ def test_missing_key_is_a_preflight_problem(srv, monkeypatch):
 def test_critic_reads_p_yes_from_top_logprobs(srv, image):
     critic = OpenAICritic(Runtime(), base_url=srv.url, model="M", top_n=2, retry_backoff=0.01)
     sample = Sample("s1", "which colour?", image)
-    pairs = [(sample, Passage("p", i, text)) for i, text in enumerate(["red things", NO_YES_MARKER, "blue"])]
+    texts = ["red things", NO_YES_MARKER, "blue", "red things"]  # a duplicate passage is scored once
+    pairs = [(sample, Passage("p", i, text)) for i, text in enumerate(texts)]
     probs = critic.p_yes(pairs)
-    assert 0.05 <= probs[0] <= 0.95 and probs[1] == 0.0 and 0.05 <= probs[2] <= 0.95
-    assert any("1 of 3 pairs" in d for d in critic.deviations)
+    assert 0.05 <= probs[0] <= 0.95 and probs[1] == 0.0 and 0.05 <= probs[2] <= 0.95 and probs[3] == probs[0]
+    assert any("1 of 4 pairs" in d for d in critic.deviations)
+    assert srv.state()["total"] == 3
     assert srv.state()["images"][0]["data_url"]
     ident = json.dumps(critic.identity())
     assert "threshold" not in ident and "top_n" not in ident and "api_key_env" not in ident

@@ -50,6 +50,7 @@ class OpenAICritic(OpenAIComponent, Component):
     name = "openai-critic"
     version = "1"
     identity_excludes = (*TRANSPORT_ARGS, "threshold", "top_n")
+    memo_size = 1 << 17  # scores are floats: keep many (duplicate passages are common)
 
     def __init__(
         self,
@@ -104,8 +105,7 @@ class OpenAICritic(OpenAIComponent, Component):
         """P("Yes") per pair, in input order; ``on_batch([i], [p])`` as each answer arrives."""
         out: list[float] = [0.0] * len(pairs)
 
-        def done(i: int, response: Any) -> None:
-            p = yes_probability(response)
+        def done(i: int, p: float | None) -> None:
             self.scored += 1
             if p is None:
                 self.yes_absent += 1
@@ -114,5 +114,5 @@ class OpenAICritic(OpenAIComponent, Component):
             if on_batch is not None:
                 on_batch([i], [p])
 
-        self.api.map(len(pairs), lambda i: self.body(*pairs[i]), done)
+        self.api.map(len(pairs), lambda i: self.body(*pairs[i]), lambda i, r: yes_probability(r), done)
         return out

@@ -119,10 +119,10 @@ class OpenAIGenerator(OpenAIComponent, Component):
         """New text per request, in input order; ``on_batch([i], [text])`` as each answer arrives."""
         out: list[str] = [""] * len(requests)
 
-        def done(i: int, response: Any) -> None:
-            out[i] = self.text(requests[i], response)
+        def done(i: int, text: str) -> None:
+            out[i] = text
             if on_batch is not None:
-                on_batch([i], [out[i]])
+                on_batch([i], [text])
 
-        self.api.map(len(requests), lambda i: self.body(requests[i]), done)
+        self.api.map(len(requests), lambda i: self.body(requests[i]), lambda i, r: self.text(requests[i], r), done)
         return out

@@ -13,14 +13,17 @@ Ollama, hosted APIs) through the official ``openai`` client:
   backoff (``retry_backoff * 2**attempt`` seconds, or the server's ``Retry-After`` when longer),
   ``max_retries`` times; then the run stops with one line naming the server URL;
 * :meth:`ChatClient.map` hands each response to a callback as soon as it arrives, in the
-  calling thread, so the runner can persist it before the next one lands;
+  calling thread, so the runner can persist it before the next one lands; a request already
+  answered in this process is not sent again;
 * the model id the server reports is collected in :attr:`ChatClient.served_models`.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import json
 import math
 import os
 import threading
@@ -180,8 +183,11 @@ class Cancelled(Exception):
 class ChatClient:
     """Chat Completions requests with bounded concurrency, retries and one-line errors."""
 
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: ApiSettings, memo_size: int = 4096) -> None:
         self.settings = settings
+        self.memo_size = memo_size
+        self._answered: OrderedDict[str, Any] = OrderedDict()
+        self._in_flight: dict[str, threading.Event] = {}
         self.served_models: set[str] = set()
         self.requests_sent = 0
         self.retries = 0
@@ -257,22 +263,52 @@ class ChatClient:
         key = os.environ.get(env, "") if env else ""
         return text.replace(key, "***") if len(key) >= 4 else text
 
-    def map(self, n: int, body: Callable[[int], Mapping[str, Any]], on_result: Callable[[int, Any], None]) -> None:
+    def map(self, n: int, body: Callable[[int], Mapping[str, Any]], parse: Callable[[int, Any], Any],
+            on_result: Callable[[int, Any], None]) -> None:
         """Send the requests ``body(0..n-1)``, at most ``max_concurrency`` at a time.
 
-        ``on_result(i, response)`` runs in the calling thread as each response arrives
-        (completion order). Bodies are built in the worker threads (images are encoded
-        lazily). The first failure cancels what has not started and is raised.
+        Each response becomes ``parse(i, response)`` in its worker thread; ``on_result(i, value)``
+        runs in the calling thread as each value arrives (completion order). Bodies are built
+        in the workers (images are encoded lazily). A body already answered in this process
+        (a duplicate, or a retry of a batch after ``--on-error skip`` split it) is answered from
+        memory instead of being sent again. The first failure cancels what has not started
+        and is raised.
         """
         if n <= 0:
             return
         cancel = threading.Event()
+
+        def one(i: int) -> Any:
+            b = body(i)
+            key = hashlib.sha256(json.dumps(b, sort_keys=True, default=str).encode()).hexdigest()
+            while True:
+                with self._lock:
+                    if key in self._answered:
+                        self._answered.move_to_end(key)
+                        return self._answered[key]
+                    in_flight = self._in_flight.get(key)
+                    if in_flight is None:
+                        in_flight = self._in_flight[key] = threading.Event()
+                        break
+                in_flight.wait()  # the same body is on its way: wait for its answer
+            try:
+                value = parse(i, self.create(b, cancel))
+                with self._lock:
+                    self._answered[key] = value
+                    while len(self._answered) > self.memo_size:
+                        self._answered.popitem(last=False)
+                return value
+            finally:
+                with self._lock:
+                    self._in_flight.pop(key, None)
+                in_flight.set()
+
         workers = min(int(self.settings.max_concurrency), n)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-api")
         pending: dict[Future[Any], int] = {}
         try:
             for i in range(n):
-                pending[pool.submit(lambda i=i: self.create(body(i), cancel))] = i
+                pending[pool.submit(one, i)] = i
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in sorted(done, key=lambda f: pending[f]):
@@ -347,10 +383,11 @@ class OpenAIComponent:
     version: str
     args: dict[str, Any]
     identity_excludes: tuple[str, ...] = TRANSPORT_ARGS
+    memo_size = 4096  # answers kept in memory per process (see ChatClient.map)
 
     def setup_api(self, **settings: Any) -> None:
         self.settings = ApiSettings(**settings)
-        self.api = ChatClient(self.settings)
+        self.api = ChatClient(self.settings, self.memo_size)
 
     def identity(self) -> dict[str, Any]:
         args = {k: v for k, v in self.args.items() if k not in self.identity_excludes}
