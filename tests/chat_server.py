@@ -11,7 +11,8 @@ Run as a process: ``python tests/chat_server.py`` binds 127.0.0.1 on a free port
 
 Control endpoints (JSON): ``POST /control/reset``, ``POST /control/config`` (``fail``: list of
 HTTP statuses for the next requests, ``hang_at``: the 1-based request number that sleeps
-``hang_s`` seconds, ``report_stop_reason``, ``logprobs_supported``, ``echo_key_in_errors``), ``GET /control/state``
+``hang_s`` seconds, ``report_stop_reason``, ``logprobs_supported``, ``echo_key_in_errors``,
+``delay_s`` per answer), ``GET /control/state``
 (requests per prompt, images seen, bearer tokens seen, bodies' extra fields).
 """
 
@@ -35,8 +36,8 @@ NO_YES_MARKER = "NO-YES-MARKER"
 
 def fresh_state() -> dict[str, Any]:
     return {"counts": {}, "total": 0, "fail": [], "hang_at": None, "hang_s": 600.0, "report_stop_reason": True,
-            "logprobs_supported": True,
-            "echo_key_in_errors": False, "images": [], "tokens": [], "continued": 0, "stops": [], "answered": {}}
+            "logprobs_supported": True, "echo_key_in_errors": False, "delay_s": 0.0, "images": [], "tokens": [],
+            "continued": 0, "stops": [], "answered": {}}
 
 
 STATE = fresh_state()
@@ -95,6 +96,8 @@ async def chat(request: Request) -> JSONResponse:
             message += f": key {request.headers.get('authorization', '').removeprefix('Bearer ')} rejected"
         return JSONResponse({"error": {"message": message, "type": "test"}}, status_code=status,
                             headers={"retry-after": "0"})
+    if STATE["delay_s"]:  # every answer takes this long (benchmarks: a server's latency)
+        await asyncio.sleep(float(STATE["delay_s"]))
     if STATE["hang_at"] is not None and number == STATE["hang_at"]:
         STATE["hanging"] = key
         await asyncio.sleep(float(STATE["hang_s"]))
