@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import io
 import json
 import math
@@ -394,8 +395,10 @@ class OpenAIComponent:
         return {"name": self.name, "version": self.version, "args": args}
 
     def preflight(self) -> list[str]:
-        """The API key's variable must be set (no network here)."""
-        return key_problems(self.settings)
+        """The ``openai`` package is installed and the API key's variable is set (no network here)."""
+        missing = [] if importlib.util.find_spec("openai") else [
+            "the Python package 'openai' is not installed: pip install 'reag-harness[api]'"]
+        return missing + key_problems(self.settings)
 
     @property
     def checkpoint(self) -> str | None:
