@@ -69,7 +69,7 @@ PRESETS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
     "qwen2.5-vl-7b-zero-shot": (preset("qwen2.5-vl-7b", NO_RETRIEVAL, NO_CRITIC, ["direct", {}]),
                                 "Baseline: Qwen2.5-VL-7B-Instruct, no retrieval, VQA_PROMPT (paper: EVQA SH 23.6, "
                                 "InfoSeek 23.7; the paper does not give its prompt)", ()),
-    # The 3B ablation rows (pipeline.md section 9). Reading: the rows before "full" use the
+    # The 3B ablation rows (the paper's ablation table, docs/presets.md). Reading: the rows before "full" use the
     # base Qwen2.5-VL-3B generator with a plain prompt; "full" (= reag-3b) adds the SFT+GRPO
     # generator and its reasoning prompt. The zero-shot row equals the Qwen2.5-VL-3B baseline.
     "ablation-3b-coarse": (preset("qwen2.5-vl-3b", coarse(), NO_CRITIC, PLAIN),

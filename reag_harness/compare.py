@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .errors import HarnessError, InputError
-from .jsonio import iter_jsonl
+from .run_files import iter_sample_logs
 
 GROUP_KEYS = ("split", "data_split", "question_type")
 #: Per-sample score fields that are flags, not metrics.
@@ -112,7 +112,7 @@ def _load_run(run: str | Path) -> tuple[Path, dict[str, Any], dict[str, dict[str
         except json.JSONDecodeError as exc:
             raise InputError(str(results_path), f"not valid JSON ({exc.msg})", line=exc.lineno) from exc
     samples: dict[str, dict[str, Any]] = {}
-    for lineno, row in iter_jsonl(samples_path):
+    for lineno, row in iter_sample_logs(folder):
         if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("score"), dict):
             raise InputError(str(samples_path), "a sample log needs 'id' and a 'score' object", line=lineno)
         key = str(row["id"])

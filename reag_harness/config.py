@@ -16,7 +16,8 @@ KIND_OPTIONS = ("retriever", "critic", "generator", "prompt_style")
 
 
 def parse_value(text: str) -> Any:
-    """'3' -> 3, '0.1' -> 0.1, 'true' -> True, 'none' -> None, anything else stays a string."""
+    """'3' -> 3, '0.1' -> 0.1, 'true' -> True, 'none' -> None, a JSON object / list / string as JSON,
+    anything else stays a string."""
     low = text.strip().lower()
     if low in ("true", "yes"):
         return True
@@ -24,6 +25,12 @@ def parse_value(text: str) -> Any:
         return False
     if low in ("none", "null"):
         return None
+    if text.strip()[:1] in ("{", "[", '"'):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise HarnessError(f"value {text.strip()!r}: looks like JSON but is not valid JSON ({exc.msg} at "
+                               f"column {exc.colno})") from exc
     for cast in (int, float):
         try:
             return cast(text)
@@ -32,25 +39,61 @@ def parse_value(text: str) -> Any:
     return text.strip()
 
 
+def split_top_level(text: str) -> list[str]:
+    """Split ``k=v,k2=v2`` on the commas outside JSON brackets and double quotes."""
+    items, depth, quoted, escaped, start = [], 0, False, False, 0
+    for i, ch in enumerate(text):
+        if quoted:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return items
+
+
 def parse_kv(text: str | Mapping[str, Any] | None, option: str = "--args") -> dict[str, Any]:
-    """Parse ``k=v,k2=v2`` (or a JSON object) into typed arguments."""
+    """Parse ``k=v,k2=v2`` (or a JSON object) into typed arguments.
+
+    A value may be JSON (an object, a list or a quoted string), so it can carry commas and dicts:
+    ``crop_args={"detector": "/models/gd"},queries="/data/a,b/test.csv"``; or pass the whole
+    option as one JSON object: ``'{"crop": true, "crop_args": {"detector": "..."}}'``.
+    """
     if text is None or text == "":
         return {}
     if isinstance(text, Mapping):
         return dict(text)
     if text.lstrip().startswith("{"):
         try:
-            return dict(json.loads(text))
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise HarnessError(f"{option}: not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise HarnessError(f"{option}: expected a JSON object")
+        return data
     out: dict[str, Any] = {}
-    for item in text.split(","):
+    for item in split_top_level(text):
         if not item.strip():
             continue
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise HarnessError(f"{option}: expected key=value, got '{item}'")
-        out[key.strip()] = parse_value(value)
+            raise HarnessError(f"{option}: expected key=value, got '{item}' (a value with commas: quote it as "
+                               'JSON, key="a,b", or pass the option as a JSON object)')
+        try:
+            out[key.strip()] = parse_value(value)
+        except HarnessError as exc:
+            raise HarnessError(f"{option}: {key.strip()}: {exc}") from None
     return out
 
 

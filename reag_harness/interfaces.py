@@ -9,7 +9,7 @@ checkpoint identity): the stage cache is keyed on it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 from .records import ChatRequest, Passage, Retrieval, Sample
 
@@ -92,7 +92,11 @@ class Critic(Protocol):
     name: str
     threshold: float | None
 
-    def p_yes(self, pairs: Sequence[tuple[Sample, Passage]]) -> list[float]: ...
+    def p_yes(self, pairs: Sequence[tuple[Sample, Passage]],
+              on_batch: Callable[[list[int], list[Any]], None] | None = None) -> list[float]:
+        """P("Yes") per pair; ``on_batch(indices, values)`` after each model batch (for per-batch persistence)."""
+        ...
+
     def identity(self) -> dict[str, Any]: ...
 
 
@@ -100,7 +104,11 @@ class Critic(Protocol):
 class Generator(Protocol):
     name: str
 
-    def generate(self, requests: Sequence[ChatRequest]) -> list[str]: ...
+    def generate(self, requests: Sequence[ChatRequest],
+                 on_batch: Callable[[list[int], list[Any]], None] | None = None) -> list[str]:
+        """Raw text per request; ``on_batch(indices, texts)`` after each model batch."""
+        ...
+
     def identity(self) -> dict[str, Any]: ...
 
 

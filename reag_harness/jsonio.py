@@ -1,21 +1,74 @@
-"""Reading JSON lines with errors that name the file and the line."""
+"""Reading JSON lines (with the ``jsonlines`` package) with errors that name the file and the line.
+
+A line that is not JSON (or not UTF-8) raises :class:`~reag_harness.errors.InputError` naming the
+file, the line and the column where the parser stopped; with ``on_bad_line`` the error is handed to
+that callback instead and the line is skipped (``--on-error skip`` records it). A UTF-8 BOM at the
+start of the file is accepted (an Excel export).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+
+import jsonlines
 
 from .errors import InputError
 
+BadLine = Callable[[InputError], None]
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """``(line, object)`` for each non-blank line of a JSONL file; a bad line names its number."""
-    with open(path, encoding="utf-8") as f:
-        for i, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
+
+def line_error(path: str | Path, exc: jsonlines.InvalidLineError) -> InputError:
+    """An InputError for a bad JSONL line: the real column for a JSON error, the byte for a UTF-8 one."""
+    cause = exc.__cause__
+    if isinstance(cause, json.JSONDecodeError):
+        what = f"malformed JSON line: {cause.msg} (column {cause.colno})"
+    elif isinstance(cause, UnicodeDecodeError):
+        what = f"not UTF-8 text: byte 0x{cause.object[cause.start]:02x} at byte {cause.start + 1} of the line"
+    else:
+        what = f"malformed JSON line: {exc.message.rsplit(' (line', 1)[0]}"
+    return InputError(str(path), what, line=exc.lineno)
+
+
+class _Counted:
+    """The lines of a binary file, remembering the number of the last one handed out."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh, self.line = fh, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for raw in self.fh:
+            self.line += 1
+            yield raw
+
+
+def iter_jsonl(path: str | Path, on_bad_line: BadLine | None = None) -> Iterator[tuple[int, Any]]:
+    """``(line, object)`` for each non-blank line of a JSONL file; a bad line raises or goes to ``on_bad_line``."""
+    with open(path, "rb") as fh:
+        lines = _Counted(fh)
+        reader = jsonlines.Reader(lines)
+        while True:
             try:
-                yield i, json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InputError(str(path), f"malformed JSON line: {exc.msg} (column {exc.colno})", line=i) from exc
+                obj = reader.read(skip_empty=True, allow_none=True)
+            except EOFError:
+                return
+            except jsonlines.InvalidLineError as exc:
+                error = line_error(path, exc)
+                if on_bad_line is None:
+                    raise error from None
+                on_bad_line(error)
+                continue
+            yield lines.line, obj
+
+
+def read_text(path: str | Path) -> str:
+    """A whole text file as UTF-8 (a leading BOM dropped); bytes that are not UTF-8 name the line."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(str(path), f"not UTF-8 text: byte 0x{data[exc.start]:02x} at byte {column} of the line "
+                         "(re-save the file as UTF-8)", line=line) from None

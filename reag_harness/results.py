@@ -64,6 +64,7 @@ class RunResults:
     deviations: list[str] = field(default_factory=list)  # every named deviation from the ReAG reference
     smoke: bool = False  # tiny random checkpoints: meaningless numbers, hidden on the leaderboard
     shard: str | None = None  # "i/n"
+    runtime_facts: dict[str, Any] = field(default_factory=dict)  # what ran: attention implementation, image modes
     schema_version: int = RESULTS_SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -104,6 +105,7 @@ class SampleLog:
     score: dict[str, Any]
     error: str | None = None
     retrieval_info: dict[str, Any] = field(default_factory=dict)
+    evidence_in_context: bool | None = None  # EVQA: the gold section among the kept passages (the reference's flag)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -31,4 +31,17 @@ def retrieval_quality(logs: Sequence[SampleLog]) -> dict[str, Any]:
             p.kept and p.page_key in log.meta["gold_pages"] and p.index == int(log.meta["evidence_section_id"])
             for p in log.passages))
         out["evidence_in_kept"] = round(100 * found / len(with_evidence), 2)
+    flagged = [log for log in logs if getattr(log, "evidence_in_context", None) is not None]
+    if flagged:
+        def accuracy(group: list[SampleLog]) -> float | None:
+            scores = [float(log.score.get("correct", 0)) for log in group]
+            return round(100 * sum(scores) / len(scores), 2) if scores else None
+
+        inside = [log for log in flagged if log.evidence_in_context]
+        outside = [log for log in flagged if not log.evidence_in_context]
+        out["evidence_in_context"] = {
+            "n": len(flagged), "n_true": len(inside), "accuracy_with": accuracy(inside),
+            "accuracy_without": accuracy(outside),
+            "from_query_file": sum(1 for log in flagged if isinstance(log.meta.get("evidence_text"), str)),
+        }
     return out

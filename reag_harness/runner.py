@@ -9,6 +9,8 @@ stage's records are stored per sample under a fingerprint of what determines the
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import os
 import random
@@ -22,17 +24,19 @@ from typing import Any, Callable, Sequence, TypeVar
 from . import paths
 from .config import RunConfig, parse_shard
 from .errors import HarnessError
+from .input_checks import image_culprit
 from .interfaces import Runtime
 from .plugin_manager import get_registry
 from .preflight import run_preflight
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .retrieval_quality import retrieval_quality
+from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
 from .store import StageStore, fingerprint
 from .versions import git_hash, versions
 
 T = TypeVar("T")
-STAGE_VERSIONS = {"retrieve": "1", "judge": "1", "generate": "1"}
+STAGE_VERSIONS = {"retrieve": "1", "judge": "2", "generate": "1"}  # judge 2: blank passages dropped
 RUNNER_DEVIATIONS = [
     "errors are recorded per sample and scored wrong, never turned into the answer 'Error'",
 ]
@@ -119,6 +123,115 @@ def sample_check(sample: Sample) -> str:
     return fingerprint(sample.id, sample.question, sample.image)
 
 
+def count_image_modes(samples: Sequence[Sample]) -> dict[str, Any]:
+    """PIL modes of the query images (header only): ``{"modes": {"RGB": n, "L": m}, "non_rgb": m, "_by_sample"}``.
+
+    The reference converts EVQA images to RGB but not InfoSeek's; see docs/fidelity.md.
+    """
+    from .input_checks import image_mode
+
+    modes: dict[str, int] = {}
+    by_sample: dict[str, str | None] = {}
+    for s in samples:
+        mode = image_mode(s.image)
+        by_sample[s.id] = mode
+        if mode is not None:
+            modes[mode] = modes.get(mode, 0) + 1
+    return {"modes": modes, "non_rgb": sum(n for m, n in modes.items() if m != "RGB"), "_by_sample": by_sample}
+
+
+def evidence_in_context(s: Sample, r: Retrieval | None, kept: Sequence[PassageLog]) -> bool | None:
+    """The reference's EVQA ``evidence_in_context``: is the gold section among the passages given to the generator?
+
+    With the query file's ``retrieval[0].section_texts`` (``meta["evidence_text"]``) the text is compared as the
+    reference does; without it the KB section ``evidence_section_id`` of the first gold page is looked for
+    (``retrieval_quality.evidence_in_context.from_kb`` counts those). None for tasks without the notion.
+    """
+    if "evidence_text" not in s.meta:
+        return None
+    if r is None or not r.used:
+        return False
+    text = s.meta.get("evidence_text")
+    if isinstance(text, str):
+        return any(p.text == text for p in kept)
+    section, gold = s.meta.get("evidence_section_id"), s.meta.get("gold_pages") or []
+    if section is None or not gold:
+        return False  # the reference: no single evidence section -> False
+    return any(p.page_key == gold[0] and p.index == int(section) for p in kept)
+
+
+def without_blank_passages(r: Retrieval) -> Retrieval:
+    """Drop passages that are empty or whitespace only (indices kept): a page of blank sections is like ``[]``."""
+    kept = tuple(p for p in r.passages if p.text.strip())
+    if len(kept) == len(r.passages):
+        return r
+    return dataclasses.replace(r, passages=kept, info={**r.info, "blank_passages_dropped": len(r.passages) - len(kept)})
+
+
+def retrieval_to_store(r: Retrieval, kb: Any) -> dict[str, Any]:
+    """A Retrieval's record with each passage's text left out when the KB holds the same text."""
+    data = r.to_json()
+    pages: dict[str, list[str]] = {}
+    for p in data["passages"]:
+        if p["page_key"] not in pages:
+            pages[p["page_key"]] = list(kb.passages(p["page_key"])) if p["page_key"] in kb else []
+        page = pages[p["page_key"]]
+        if 0 <= p["index"] < len(page) and page[p["index"]] == p["text"]:
+            del p["text"]  # read back from the KB (the stage fingerprint covers the KB)
+    return data
+
+
+def retrieval_from_store(data: dict[str, Any], kb: Any) -> Retrieval:
+    """The inverse of :func:`retrieval_to_store`."""
+    pages: dict[str, list[str]] = {}
+    passages = []
+    for p in data.get("passages", ()):
+        if "text" not in p:
+            if p["page_key"] not in pages:
+                pages[p["page_key"]] = list(kb.passages(p["page_key"]))
+            p = {**p, "text": pages[p["page_key"]][p["index"]]}
+        passages.append(p)
+    return Retrieval.from_json({**data, "passages": passages})
+
+
+def pair_key(sample_id: str, index: int) -> str:
+    """Judge-store key of one (sample, passage) pair, stored as its model batch finishes."""
+    return f"{sample_id}#passage{index}"
+
+
+def pair_check(sample: Sample, passage: Passage) -> str:
+    """What a stored pair must match: the sample and the passage (page, index, text)."""
+    return fingerprint(sample_check(sample), passage.page_key, passage.index, passage.text)
+
+
+def generation_key(sample_id: str, prompt_hash: str) -> str:
+    """Generate-store key: one record per (sample, prompt), so a threshold sweep keeps every prompt's output."""
+    return f"{sample_id}#prompt{prompt_hash}"
+
+
+def accepts_on_batch(method: Callable[..., Any]) -> bool:
+    """True when a critic's ``p_yes`` / generator's ``generate`` takes ``on_batch`` (BRIEF contract 3)."""
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return "on_batch" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def call_persisting(method: Callable[..., Sequence[Any]], inputs: Sequence[Any], items: Sequence[T],
+                    persist: Callable[[Sequence[T], Sequence[Any]], None]) -> list[Any]:
+    """``method(inputs)``, handing each finished model batch to ``persist(items_of_batch, results)``.
+
+    A component without ``on_batch`` is persisted once, when the whole call returns.
+    """
+    if accepts_on_batch(method):
+        out = list(method(inputs, on_batch=lambda idx, res: persist([items[i] for i in idx], res)))
+    else:
+        out = list(method(inputs))
+        persist(items, out)
+    return out
+
+
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i:i + size] for i in range(0, len(items), max(1, size))]
 
@@ -144,6 +257,8 @@ class Pipeline:
         self.clocks = {s: StageClock() for s in ("retrieve", "judge", "generate", "score")}
         self.shard = parse_shard(config.shard) or distributed_shard()
         self.errors: dict[str, tuple[str, str]] = {}
+        self.kb_keys = KBKeyCheck()
+        self.image_modes: dict[str, Any] = {}
 
     # ---- configuration facts -------------------------------------------------------------
     @property
@@ -190,11 +305,14 @@ class Pipeline:
         try:
             return list(fn(items))
         except Exception as exc:
+            culprit = image_culprit(items, sample_of)  # an unreadable image, named by query file, line, id
             if self.config.on_error != "skip":
+                if culprit is not None:
+                    raise culprit from exc
                 raise
             if len(items) == 1:
                 sample = sample_of(items[0])
-                self.errors[sample.id] = (stage, f"{type(exc).__name__}: {exc}")
+                self.errors[sample.id] = (stage, str(culprit) if culprit else f"{type(exc).__name__}: {exc}")
                 return [None]
             return [r for item in items for r in self._isolating(stage, fn, [item], sample_of)]
 
@@ -203,9 +321,11 @@ class Pipeline:
         clock, out = self.clocks["retrieve"], {}
         todo = []
         for s in batch:
+            if s.id in self.errors:  # an input error: recorded, never retrieved, judged or generated
+                continue
             hit = store.get(s.id, sample_check(s))
             if hit is not None:
-                out[s.id] = Retrieval.from_json(hit)
+                out[s.id] = without_blank_passages(retrieval_from_store(hit, kb))
                 clock.cached += 1
             else:
                 todo.append(s)
@@ -213,15 +333,16 @@ class Pipeline:
         got = self._isolating("retrieve", lambda xs: self.retriever.retrieve(xs, kb), todo, lambda s: s)
         clock.wall_s += time.perf_counter() - t0
         new = [(s, r) for s, r in zip(todo, got) if r is not None]
-        store.put_many((s.id, sample_check(s), r.to_json()) for s, r in new)
+        store.put_many((s.id, sample_check(s), retrieval_to_store(r, kb)) for s, r in new)
         for s, r in new:
-            out[s.id] = r
+            out[s.id] = r = without_blank_passages(r)
             clock.computed += 1
             clock.items += len(r.passages)
         return out
 
     def stage_judge(self, batch: Sequence[Sample], retrievals: dict[str, Retrieval],
                     store: StageStore) -> dict[str, Judgement]:
+        """P(yes) per passage; each model batch's pairs are stored as it finishes (:func:`pair_key`)."""
         clock, out = self.clocks["judge"], {}
         todo = []
         for s in batch:
@@ -237,18 +358,34 @@ class Pipeline:
                 clock.cached += 1
             else:
                 todo.append(s)
-        pairs = [(s, p) for s in todo for p in retrievals[s.id].passages]
+        known: dict[tuple[str, int], float] = {}
+        pairs = []
+        for s in todo:
+            for i, p in enumerate(retrievals[s.id].passages):
+                hit = store.get(pair_key(s.id, i), pair_check(s, p))
+                if hit is not None:
+                    known[(s.id, i)] = float(hit["p_yes"])
+                else:
+                    pairs.append((s, p, i))
+
+        def persist(done: Sequence[tuple[Sample, Passage, int]], values: Sequence[Any]) -> None:
+            store.put_many((pair_key(s.id, i), pair_check(s, p), {"p_yes": float(v)})
+                           for (s, p, i), v in zip(done, values))
+
         t0 = time.perf_counter()
-        probs = self._isolating("judge", self.critic.p_yes, pairs, lambda pair: pair[0])
+        probs = self._isolating(
+            "judge", lambda xs: call_persisting(self.critic.p_yes, [(s, p) for s, p, _ in xs], xs, persist),
+            pairs, lambda pair: pair[0])
         clock.wall_s += time.perf_counter() - t0
-        offset, new = 0, []
+        for (s, _, i), v in zip(pairs, probs):
+            if v is not None:
+                known[(s.id, i)] = float(v)
+        new = []
         for s in todo:
             n = len(retrievals[s.id].passages)
-            values = probs[offset:offset + n]
-            offset += n
-            if s.id in self.errors or any(v is None for v in values):
+            if s.id in self.errors or any((s.id, i) not in known for i in range(n)):
                 continue
-            new.append(Judgement(s.id, tuple(float(v) for v in values)))  # type: ignore[arg-type]
+            new.append(Judgement(s.id, tuple(known[(s.id, i)] for i in range(n))))
         by_id = {s.id: s for s in todo}
         store.put_many((j.sample_id, sample_check(by_id[j.sample_id]), j.to_json()) for j in new)
         for j in new:
@@ -265,6 +402,7 @@ class Pipeline:
 
     def stage_generate(self, batch: Sequence[Sample], retrievals: dict[str, Retrieval],
                        judgements: dict[str, Judgement], store: StageStore) -> dict[str, Generation]:
+        """Raw outputs keyed by (sample, prompt hash); each model batch is stored as it finishes."""
         clock, out = self.clocks["generate"], {}
         todo: list[tuple[Sample, ChatRequest, str]] = []
         for s in batch:
@@ -273,21 +411,26 @@ class Pipeline:
             request = self.prompt_style.build(s, self.kept_passages(retrievals[s.id], judgements[s.id]),
                                               self.task.name)
             prompt_hash = fingerprint(request.to_json())
-            hit = store.get(s.id, prompt_hash)
+            hit = store.get(generation_key(s.id, prompt_hash), sample_check(s))
             if hit is not None:
                 out[s.id] = self._parsed(s.id, prompt_hash, hit["raw"])
                 clock.cached += 1
             else:
                 todo.append((s, request, prompt_hash))
+
+        def persist(done: Sequence[tuple[Sample, ChatRequest, str]], raws: Sequence[Any]) -> None:
+            store.put_many((generation_key(s.id, h), sample_check(s), {"raw": raw})
+                           for (s, _, h), raw in zip(done, raws))
+
         t0 = time.perf_counter()
-        raws = self._isolating("generate", lambda xs: self.generator.generate([x[1] for x in xs]), todo,
-                               lambda x: x[0])
+        raws = self._isolating(
+            "generate", lambda xs: call_persisting(self.generator.generate, [x[1] for x in xs], xs, persist),
+            todo, lambda x: x[0])
         clock.wall_s += time.perf_counter() - t0
-        new = [(s, h, raw) for (s, _, h), raw in zip(todo, raws) if raw is not None]
-        store.put_many((s.id, h, {"raw": raw}) for s, h, raw in new)
-        for s, h, raw in new:
-            out[s.id] = self._parsed(s.id, h, raw)
-            clock.computed += 1
+        for (s, _, h), raw in zip(todo, raws):
+            if raw is not None:
+                out[s.id] = self._parsed(s.id, h, raw)
+                clock.computed += 1
         return out
 
     def _parsed(self, sample_id: str, prompt_hash: str, raw: str) -> Generation:
@@ -313,8 +456,29 @@ class Pipeline:
             name += f"__shard{self.shard[0]}of{self.shard[1]}"
         return Path(c.output_dir) / name
 
+    def record_input_errors(self, samples: Sequence[Sample]) -> None:
+        """Samples a loader kept with ``meta["input_error"]`` (``--on-error skip``): recorded, then skipped.
+
+        The same for every retriever; lines skipped by the loader (malformed JSON) are reported too.
+        """
+        for s in samples:
+            if s.meta.get("input_error"):
+                self.errors[s.id] = ("input", str(s.meta["input_error"]))
+        self.image_modes = count_image_modes(samples)
+        if getattr(self.task, "non_rgb_images", "convert") == "error":
+            for s, mode in self.image_modes.pop("_by_sample").items():
+                if mode not in ("RGB", None) and s not in self.errors:
+                    self.errors[s] = ("input", f"query image mode {mode} is not RGB: answered 'Error' as the "
+                                               "reference does with crop on (non_rgb_images=error)")
+        self.image_modes.pop("_by_sample", None)
+        skipped = list(getattr(self.task, "skipped_inputs", []) or [])
+        if skipped:
+            print(f"reag-eval: skipped {len(skipped)} malformed input line(s) (--on-error skip), e.g. {skipped[0]}",
+                  file=sys.stderr)
+
     def run(self) -> RunResults:
         samples = self.select_samples()
+        self.record_input_errors(samples)
         run_preflight(self.task, self.components)
         kb = self.task.knowledge_base()
         fps = self.fingerprints(kb)
@@ -331,9 +495,12 @@ class Pipeline:
         logs: list[SampleLog] = []
         scores: list[dict[str, Any]] = []
         progress = Progress(len(samples), disable=self.config.quiet)
-        with open(folder / "samples.jsonl", "w", encoding="utf-8") as sample_file:
+        with open(folder / SAMPLES_FILE, "w", encoding="utf-8") as sample_file, \
+                open(folder / PASSAGE_TEXTS_FILE, "w", encoding="utf-8") as text_file:
+            texts = PassageTextWriter(text_file)
             for batch in chunks(samples, self.config.chunk_size):
                 retrievals = self.stage_retrieve(batch, stores["retrieve"], kb)
+                self.kb_keys.check(retrievals.values(), kb)
                 progress.update("retrieve", len(batch))
                 judgements = self.stage_judge(batch, retrievals, stores["judge"])
                 progress.update("judge", len(batch))
@@ -349,9 +516,12 @@ class Pipeline:
                     log = self.sample_log(s, retrievals.get(s.id), judgements.get(s.id), generations.get(s.id), score)
                     logs.append(log)
                     scores.append(score)
-                    sample_file.write(json.dumps(log.to_json(), default=str) + "\n")
+                    line = json.dumps(texts.by_reference(log.to_json()), default=str)
+                    sample_file.write(line + "\n")
+                text_file.flush()  # a sample line never names a text that is not on disk
                 sample_file.flush()
         progress.close()
+        self.kb_keys.warn()
         results = self.results(samples, scores, logs, folder)
         write_json_atomic(folder / "results.json", results.to_json())
         return results
@@ -365,6 +535,7 @@ class Pipeline:
             passages = [PassageLog(p.page_key, p.index, p.text, None if p_yes is None else p_yes[i], i in kept)
                         for i, p in enumerate(r.passages)]
         error = self.errors.get(s.id)
+        kept_passages = [p for p in passages if p.kept]
         return SampleLog(
             id=s.id, question=s.question, image=s.image, references=list(s.references), meta=dict(s.meta),
             retrieved_pages=[list(p) for p in r.pages] if r else [],  # type: ignore[misc]
@@ -372,6 +543,7 @@ class Pipeline:
             answer=g.answer if g else None, score=score,
             error=f"{error[0]}: {error[1]}" if error else None,
             retrieval_info=dict(r.info) if r else {},
+            evidence_in_context=evidence_in_context(s, r, kept_passages),
         )
 
     def results(self, samples: list[Sample], scores: list[dict[str, Any]], logs: list[SampleLog],
@@ -405,11 +577,63 @@ class Pipeline:
         return RunResults(
             run_id=f"{folder.name}__{now.strftime('%Y%m%dT%H%M%S')}", task=self.task.name, split=self.config.split,
             n=len(samples), metrics=metrics, headline_metric=self.task.headline_metric, components=components,
-            retrieval_quality=retrieval_quality(logs), errors={"count": len(self.errors), "by_stage": by_stage},
+            retrieval_quality=retrieval_quality(logs),
+            errors={"count": len(self.errors), "by_stage": by_stage,
+                    "skipped_input_lines": list(getattr(self.task, "skipped_inputs", []) or []),
+                    "retrieved_pages_not_in_kb": self.kb_keys.summary()},
             timings=timings, config=config, config_fingerprint=self.config_fingerprint(), versions=versions(),
             git_hash=git_hash(), seed=self.config.seed, device=self.runtime.device, date=now.isoformat(),
             deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+            runtime_facts=self.runtime_facts(),
         )
+
+    def runtime_facts(self) -> dict[str, Any]:
+        """What actually ran: each component's ``runtime_facts()`` (e.g. the attention implementation), image modes."""
+        facts: dict[str, Any] = {}
+        for kind, comp in self.components.items():
+            fn = getattr(comp, "runtime_facts", None)
+            if callable(fn):
+                facts[kind] = fn()
+        facts["query_images"] = self.image_modes
+        return facts
+
+
+class KBKeyCheck:
+    """Retrieved page keys that the KB does not hold: warned with a count and an example; none found fails.
+
+    A FAISS index built over other keys (e.g. percent-quoted vs raw URLs) would otherwise give every
+    question zero passages without a word.
+    """
+
+    def __init__(self) -> None:
+        self.found = 0
+        self.missing = 0
+        self.example: str | None = None
+
+    def check(self, retrievals: Any, kb: Any) -> None:
+        for r in retrievals:
+            if not r.used:
+                continue
+            for key, _ in r.pages:
+                if key in kb:
+                    self.found += 1
+                else:
+                    self.missing += 1
+                    self.example = self.example or key
+        if self.missing and not self.found:
+            raise HarnessError(
+                f"none of the {self.missing} retrieved pages is in the knowledge base (e.g. {self.example!r}, "
+                f"while the KB has keys like {next(iter(kb.keys()), None)!r}): the index and the KB use different "
+                "keys (percent-quoted vs raw URLs?); rebuild the index over this KB or pass the matching KB")
+
+    def warn(self) -> None:
+        if self.missing:
+            print(f"reag-eval: warning: {self.missing} of {self.missing + self.found} retrieved pages are not in the "
+                  f"knowledge base (e.g. {self.example!r}); they are skipped and recorded in results.json "
+                  "(errors.retrieved_pages_not_in_kb)", file=sys.stderr)
+
+    def summary(self) -> dict[str, Any]:
+        return {"count": self.missing, "of": self.missing + self.found, "example": self.example}
 
 
 class Progress:

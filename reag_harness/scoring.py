@@ -17,6 +17,7 @@ import csv
 import datetime as _dt
 import importlib.util
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from reag_harness.errors import HarnessError, InputError
+
+
+class CoverageError(HarnessError):
+    """Predictions and references do not cover each other (exit 1 unless ``--allow-partial``)."""
+
+    exit_code = 1
 
 __all__ = [
     "configure",
@@ -96,6 +103,15 @@ def _records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
                 raise InputError(str(path), f"invalid JSON: {exc.msg}", line=lineno) from exc
 
 
+def _prediction_records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
+    """A run folder's ``samples.jsonl`` via :func:`~reag_harness.run_files.iter_sample_logs`; else ``_records``."""
+    if path.name == "samples.jsonl" and (path.parent / "results.json").is_file():
+        from reag_harness.run_files import iter_sample_logs
+
+        return ((line, None, rec) for line, rec in iter_sample_logs(path.parent))
+    return _records(path)
+
+
 def _object(path: Path, line: int | None, item: int | None, rec: Any) -> Mapping[str, Any]:
     if not isinstance(rec, Mapping):
         raise InputError(str(path), f"{_where(line, item)}expected a JSON object, got {type(rec).__name__}", line=line)
@@ -123,7 +139,7 @@ def read_predictions(path: str | Path) -> Predictions:
     where: dict[str, tuple[str, int | None, str]] = {}
     n_null = 0
     for file in files:
-        for line, item, rec in _records(file):
+        for line, item, rec in _prediction_records(file):
             rec = _object(file, line, item, rec)
             id_field = _first(rec, _ID_FIELDS)
             if id_field is None or rec[id_field] is None:
@@ -279,6 +295,66 @@ def read_evqa_references(path: str | Path) -> list[EvqaReference]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Matching ids
+# ---------------------------------------------------------------------------------------------
+def id_aliases(ref_id: str, stem: str) -> list[str]:
+    """The ids a prediction may carry for reference ``ref_id`` of a file named ``stem``.
+
+    One scheme: a CSV row is ``<file stem>-<0-based row>`` (what ``reag-eval run`` writes, e.g.
+    ``test-12``), the official scorer's bare row index ``12`` is accepted too, and either way round.
+    """
+    out = [ref_id]
+    if ref_id.isdigit():
+        out.append(f"{stem}-{ref_id}")
+    m = re.fullmatch(rf"{re.escape(stem)}-(\d+)", ref_id)
+    if m:
+        out.append(m.group(1))
+    return out
+
+
+def align_predictions(preds: Predictions, ref_ids: list[str], stem: str) -> Predictions:
+    """Re-key predictions by reference id (via :func:`id_aliases`); unknown ids stay as they are.
+
+    Two predictions that name the same reference in the two spellings are refused like a duplicate.
+    """
+    alias: dict[str, str | None] = {}
+    for rid in ref_ids:
+        for a in id_aliases(rid, stem):
+            alias[a] = rid if alias.get(a, rid) == rid else None  # an ambiguous alias matches nothing
+    for rid in ref_ids:
+        alias[rid] = rid  # an exact id always wins
+    by_id: dict[str, str] = {}
+    where: dict[str, tuple[str, int | None, str]] = {}
+    for pid, value in preds.by_id.items():
+        rid = alias.get(pid) or pid
+        if rid in by_id:
+            first, this = where[rid], preds.where[pid]
+            raise InputError(this[0], f"prediction for id {pid!r} names the same reference {rid!r} as the one "
+                             f"in {first[0]} {f'line {first[1]}' if first[1] is not None else first[2]}",
+                             line=this[1], field="data_id")
+        by_id[rid] = value
+        where[rid] = preds.where[pid]
+    return Predictions(by_id, where, preds.n_null, preds.sources)
+
+
+def check_coverage(ref_ids: list[str], preds: Predictions, allow_partial: bool) -> None:
+    """Refuse (exit 1) unknown prediction ids or references without a prediction, naming a few."""
+    known = set(ref_ids)
+    unknown = [p for p in preds.by_id if p not in known]
+    missing = [r for r in ref_ids if r not in preds.by_id]
+    if allow_partial or not (unknown or missing):
+        return
+    parts = []
+    if unknown:
+        parts.append(f"{len(unknown)} prediction id(s) match no reference (e.g. {', '.join(map(repr, unknown[:3]))})")
+    if missing:
+        parts.append(f"{len(missing)} of {len(ref_ids)} references have no prediction "
+                     f"(e.g. {', '.join(map(repr, missing[:3]))})")
+    raise CoverageError("; ".join(parts) + ". Ids: EVQA CSV rows are '<file stem>-<row>' or the bare row; "
+                        "pass --allow-partial to score the overlap (coverage is printed)")
+
+
+# ---------------------------------------------------------------------------------------------
 # Scoring
 # ---------------------------------------------------------------------------------------------
 def _coverage(ref_ids: list[str], preds: Predictions, metric_coverage: Mapping[str, Any]) -> dict[str, Any]:
@@ -292,11 +368,10 @@ def _coverage(ref_ids: list[str], preds: Predictions, metric_coverage: Mapping[s
     return out
 
 
-def _score_infoseek(preds: Predictions, references: str | Path, qtypes: str | Path | None
+def _score_infoseek(preds: Predictions, refs: list[InfoSeekReference]
                     ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     from reag_harness.tasks.infoseek.metric import aggregate_infoseek, infoseek_correct, split_of
 
-    refs = read_infoseek_references(references, qtypes)
     rows, samples = [], []
     for ref in refs:
         pred = preds.by_id.get(ref.data_id)
@@ -312,11 +387,10 @@ def _score_infoseek(preds: Predictions, references: str | Path, qtypes: str | Pa
     return agg, samples, ids
 
 
-def _score_evqa(preds: Predictions, references: str | Path, bem: Any, candidate_max_chars: int | None
+def _score_evqa(preds: Predictions, refs: list[EvqaReference], bem: Any, candidate_max_chars: int | None
                 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     from reag_harness.tasks.evqa.metric import EvqaScorer, aggregate_evqa
 
-    refs = read_evqa_references(references)
     predictions = [preds.by_id.get(r.data_id) for r in refs]
     scored = EvqaScorer(bem=bem, candidate_max_chars=candidate_max_chars).score(
         [r.question for r in refs], [r.answer for r in refs], [r.question_type for r in refs], predictions)
@@ -345,11 +419,14 @@ def score_predictions(
     output_dir: str | Path = "score-output",
     candidate_max_chars: int | None = None,
     bem_batch_size: int = 64,
+    allow_partial: bool = False,
 ) -> dict[str, Any]:
     """Score a predictions file against references; write ``results.json`` + ``samples.jsonl``; return the results.
 
     ``task`` is "infoseek" or "evqa". For EVQA, BEM defaults to the official TF Hub handle and vocab;
     ``no_bem`` gives the exact-match lower bound (labelled as such). Malformed input raises InputError.
+    Ids are matched by :func:`id_aliases`; an unknown prediction id or a reference without a
+    prediction raises :class:`CoverageError` unless ``allow_partial``.
     """
     from reag_harness.versions import harness_version
 
@@ -373,19 +450,24 @@ def score_predictions(
         "policies": {"missing_prediction": "counted as wrong in metrics; left out of the official block",
                      "null_prediction": "scored as the empty string", "duplicate_prediction": "error"},
     }
+    refs: list[Any] = (read_infoseek_references(references_path, qtypes_path) if task == "infoseek"
+                       else read_evqa_references(references_path))
+    preds = align_predictions(preds, [r.data_id for r in refs], Path(references_path).stem)
+    check_coverage([r.data_id for r in refs], preds, allow_partial)
+    config["allow_partial"] = allow_partial
     if task == "infoseek":
         config["qtypes"] = str(Path(qtypes_path).resolve()) if qtypes_path is not None else None
-        agg, samples, ids = _score_infoseek(preds, references_path, qtypes_path)
+        agg, samples, ids = _score_infoseek(preds, refs)
         official = agg.pop("official")
         coverage = agg.pop("coverage")
         official_label = INFOSEEK_OFFICIAL_LABEL
     else:
         bem = None
         if not no_bem:
-            from reag_harness.tasks.evqa.bem import OFFICIAL_BEM_HANDLE, OFFICIAL_VOCAB, BemScorer
+            from reag_harness.tasks.evqa.bem import BemScorer, resolve_bem
 
-            bem = BemScorer(bem_model or OFFICIAL_BEM_HANDLE, bem_vocab or OFFICIAL_VOCAB, batch_size=bem_batch_size)
-        agg, samples, ids = _score_evqa(preds, references_path, bem, candidate_max_chars)
+            bem = BemScorer(*resolve_bem(bem_model, bem_vocab), batch_size=bem_batch_size)
+        agg, samples, ids = _score_evqa(preds, refs, bem, candidate_max_chars)
         official = agg.pop("official")
         coverage = agg.pop("coverage")
         config.update(
@@ -435,7 +517,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qtypes", metavar="FILE", help="InfoSeek question types (infoseek_val_qtype.jsonl)")
     bem = parser.add_argument_group("EVQA / BEM")
     bem.add_argument("--bem-model", metavar="DIR", help="BEM SavedModel directory or TF Hub handle "
-                     "(default: the official https://tfhub.dev/google/answer_equivalence/bem/1)")
+                     "(default: the official https://tfhub.dev/google/answer_equivalence/bem/1); 'tiny': a tiny "
+                     "offline BEM with random weights (smoke test of the BEM path, meaningless scores)")
     bem.add_argument("--bem-vocab", metavar="FILE", help="BERT vocab file or URL (default: the official "
                      "BERT-base uncased vocab)")
     bem.add_argument("--no-bem", action="store_true", help="exact match only: a lower bound, not the official score")
@@ -443,6 +526,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     bem.add_argument("--candidate-max-chars", type=int, default=None, metavar="N",
                      help="cut predictions to N characters before EM and BEM (ReAG's evaluation uses 128; "
                           "default: no cut, as the official scorer)")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="score even when some prediction ids match no reference or some references have no "
+                             "prediction (missing ones count as wrong; coverage is printed). Default: exit 1")
     parser.add_argument("--output-dir", required=True, metavar="DIR", help="where results.json and samples.jsonl go")
 
 
@@ -456,10 +542,11 @@ def run(args: argparse.Namespace) -> int:
         args.task, args.predictions, args.references, qtypes_path=args.qtypes, bem_model=args.bem_model,
         bem_vocab=args.bem_vocab, no_bem=args.no_bem, output_dir=args.output_dir,
         candidate_max_chars=args.candidate_max_chars, bem_batch_size=args.bem_batch_size,
+        allow_partial=args.allow_partial,
     )
     m, cov, off = results["metrics"], results["coverage"], results["official"]
-    print(f"{results['task']}: {cov['n_predicted']}/{cov['n_references']} references predicted, "
-          f"{cov['n_unknown_ids']} unknown ids")
+    print(f"{results['task']}: {cov['n_predicted']}/{cov['n_references']} references predicted "
+          f"(coverage {100 * cov['fraction_predicted']:.1f}%), {cov['n_unknown_ids']} unknown ids")
     if results["task"] == "infoseek":
         print(f"  final {_fmt(m['final_score'])}  unseen_question {_fmt(m['unseen_question']['score'])}  "
               f"unseen_entity {_fmt(m['unseen_entity']['score'])}  (missing counted as wrong)")

@@ -24,6 +24,11 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def part_order(part: Path) -> tuple[int, str]:
+    """Read order of part files: by last write, then name, so the newest record of a key wins."""
+    return part.stat().st_mtime_ns, part.name
+
+
 class StageStore:
     """Records of one stage under one fingerprint; ``enabled=False`` keeps nothing on disk."""
 
@@ -41,8 +46,8 @@ class StageStore:
             tmp = meta.with_suffix(f".tmp{os.getpid()}")
             tmp.write_text(json.dumps({"stage": stage, "fingerprint": fp, **describe}, indent=1, default=str))
             os.replace(tmp, meta)
-        for part in sorted(self.dir.glob("part-*.jsonl")):
-            self._read(part)
+        for part in sorted(self.dir.glob("part-*.jsonl"), key=part_order):
+            self._read(part)  # oldest file first, lines in order: the newest record of a key wins
 
     def _read(self, part: Path) -> None:
         with open(part, "rb") as fh:

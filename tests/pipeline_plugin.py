@@ -7,15 +7,34 @@ tested with tiny checkpoints elsewhere.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections import Counter
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from reag_harness.hookspecs import hookimpl
 from reag_harness.interfaces import Component
 from reag_harness.records import ChatRequest, Passage, Retrieval, Sample
 
 CALLS: Counter[str] = Counter()
+BATCH = 8  # model-batch size of the critic and the generator (each batch is reported through on_batch)
+CRITIC_DELAY = float(os.environ.get("REAG_TEST_CRITIC_DELAY", "0"))  # seconds per critic batch (kill tests)
+OnBatch = Callable[[list[int], list[Any]], None]
+
+
+def in_batches(items: Sequence[Any], fn: Callable[[Sequence[Any]], list[Any]], on_batch: OnBatch | None,
+               delay: float = 0.0) -> list[Any]:
+    """``fn`` per batch of ``BATCH`` items, telling ``on_batch`` after each (as a model component does)."""
+    out: list[Any] = []
+    for start in range(0, len(items), BATCH):
+        if delay:
+            time.sleep(delay)
+        values = fn(items[start:start + BATCH])
+        if on_batch is not None:
+            on_batch(list(range(start, start + len(values))), values)
+        out += values
+    return out
 
 
 def words(text: str) -> set[str]:
@@ -47,7 +66,11 @@ class OverlapCritic(Component):
         super().__init__(runtime, threshold=threshold, **args)
         self.threshold = threshold
 
-    def p_yes(self, pairs: Sequence[tuple[Sample, Passage]]) -> list[float]:
+    def p_yes(self, pairs: Sequence[tuple[Sample, Passage]], on_batch: OnBatch | None = None) -> list[float]:
+        return in_batches(pairs, self._batch, on_batch, CRITIC_DELAY)
+
+    @staticmethod
+    def _batch(pairs: Sequence[tuple[Sample, Passage]]) -> list[float]:
         CALLS["judge"] += len(pairs)
         return [len(words(s.question) & words(p.text)) / max(1, len(words(s.question))) for s, p in pairs]
 
@@ -55,7 +78,11 @@ class OverlapCritic(Component):
 class FirstNumberGenerator(Component):
     """Answers with the first number (or capitalised word) of the context."""
 
-    def generate(self, requests: Sequence[ChatRequest]) -> list[str]:
+    def generate(self, requests: Sequence[ChatRequest], on_batch: OnBatch | None = None) -> list[str]:
+        return in_batches(requests, self._batch, on_batch)
+
+    @staticmethod
+    def _batch(requests: Sequence[ChatRequest]) -> list[str]:
         CALLS["generate"] += len(requests)
         out = []
         for r in requests:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Component, Runtime
@@ -21,5 +21,9 @@ class NoCritic(Component):
                                "choose a critic (e.g. --critic reag-critic) or drop the argument")
         super().__init__(runtime, **args)
 
-    def p_yes(self, pairs: Sequence[tuple[Sample, Passage]]) -> list[float]:
-        return [1.0 for _ in pairs]
+    def p_yes(self, pairs: Sequence[tuple[Sample, Passage]],
+              on_batch: Callable[[list[int], list[Any]], None] | None = None) -> list[float]:
+        out = [1.0 for _ in pairs]
+        if on_batch is not None and out:
+            on_batch(list(range(len(out))), list(out))
+        return out

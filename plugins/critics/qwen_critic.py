@@ -19,7 +19,7 @@ from typing import Any
 
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
-from reag_harness.models.batching import sorted_batches
+from reag_harness.models.batching import OnBatch, sorted_batches
 from reag_harness.models.qwen_vl import (
     Prompt,
     QwenVLComponent,
@@ -84,13 +84,16 @@ class QwenVLCritic(QwenVLComponent):
         """The rendered critic chat of each pair (generation prompt included)."""
         return [render(processor, critic_messages(s.image, s.question, p.text)) for s, p in pairs]
 
-    def p_yes(self, pairs: Sequence[tuple[Sample, Passage]]) -> list[float]:
-        """P("Yes") for each pair, in input order."""
+    def p_yes(self, pairs: Sequence[tuple[Sample, Passage]], on_batch: OnBatch | None = None) -> list[float]:
+        """P("Yes") for each pair, in input order; ``on_batch`` is told each finished batch."""
         if not pairs:
             return []
         if self.backend == "vllm":
             engine = self._vllm()
-            return engine.p_yes(self.prompts(engine.processor, pairs), self.yes_token_id(engine.processor))
+            out = engine.p_yes(self.prompts(engine.processor, pairs), self.yes_token_id(engine.processor))
+            if on_batch is not None:
+                on_batch(list(range(len(out))), list(out))
+            return out
         model, processor = self.model_and_processor()
         yes_id = self.yes_token_id(processor)
         prompts = self.prompts(processor, pairs)
@@ -99,7 +102,7 @@ class QwenVLCritic(QwenVLComponent):
         return sorted_batches(
             lambda batch: self._score_batch(model, processor, [prompts[i] for i in batch], yes_id),
             list(range(len(prompts))), lengths, self.batch_size, auto_start=self._auto_start,
-            on_shrink=self._remember_batch_size,
+            on_shrink=self._remember_batch_size, on_batch=on_batch,
         )
 
     def _remember_batch_size(self, size: int) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reag_harness.interfaces import Runtime
-from reag_harness.models.batching import sorted_batches
+from reag_harness.models.batching import OnBatch, sorted_batches
 from reag_harness.models.qwen_vl import (
     Prompt,
     QwenVLComponent,
@@ -62,12 +62,15 @@ class QwenVLGenerator(QwenVLComponent):
         self.max_new_tokens = int(max_new_tokens)
         self.gen_kwargs = dict(gen_kwargs)
 
-    def generate(self, requests: Sequence[ChatRequest]) -> list[str]:
-        """New text for each request (no assistant prefix), in input order."""
+    def generate(self, requests: Sequence[ChatRequest], on_batch: OnBatch | None = None) -> list[str]:
+        """New text for each request (no assistant prefix), in input order; ``on_batch`` is told each batch."""
         if not requests:
             return []
         if self.backend == "vllm":
-            return self._vllm().generate(requests, self.max_new_tokens, self.gen_kwargs)
+            texts = self._vllm().generate(requests, self.max_new_tokens, self.gen_kwargs)
+            if on_batch is not None:
+                on_batch(list(range(len(texts))), list(texts))
+            return texts
         model, processor = self.model_and_processor()
         prompts = [render(processor, r.messages, r.assistant_prefix) for r in requests]
         sizes: dict[str, tuple[int, int]] = {}
@@ -82,6 +85,8 @@ class QwenVLGenerator(QwenVLComponent):
                     model, processor, [prompts[i] for i in batch], stop, max_new),
                 idx, [lengths[i] for i in idx], self.batch_size, auto_start=self._auto_start,
                 on_shrink=self._remember_batch_size,
+                on_batch=None if on_batch is None else (
+                    lambda pos, res, idx=idx: on_batch([idx[p] for p in pos], res)),
             )
             for i, text in zip(idx, texts):
                 out[i] = text

@@ -1,4 +1,4 @@
-"""ReAG coarse retrieval: EVA-CLIP image embedding + FAISS index of KB pages (pipeline.md 1, 2).
+"""ReAG coarse retrieval: EVA-CLIP image embedding + FAISS index of KB pages (docs/retrieval.md).
 
 ``top_k`` counts index rows, as the reference does. Without crop, the ``top_k`` rows are
 de-duplicated by page (best score kept), so a retrieval has *at most* ``top_k`` pages: fewer
@@ -154,6 +154,8 @@ class EvaClipRetriever(Component):
                  "dtype": str(_torch_dtype(self.dtype, self.runtime.device)).replace("torch.", "")}
         if self.encoder_backend == "transformers":
             ident["preprocess"] = f"clip-l14-{self.preprocess}-224"
+        if ident["dtype"] == "float16":
+            ident["l2"] = "fp16-as-reference"  # fp16 outputs are normalised in fp16 (clip_encoders._l2)
         return ident
 
     def index_identity(self) -> dict[str, Any]:
@@ -172,6 +174,21 @@ class EvaClipRetriever(Component):
             cropper = self._get_cropper()
             ident["cropper"] = cropper.identity() if hasattr(cropper, "identity") else type(cropper).__name__
         return ident
+
+    def preflight(self) -> list[str]:
+        """With ``crop``: a detector that cannot load offline, a missing spaCy pipeline (BRIEF contract 2)."""
+        if not self.crop or self._cropper is not None:
+            return []
+        from reag_harness.crop import DEFAULT_DETECTOR, detector_problem, spacy_problem
+
+        problems = []
+        detector = self.crop_args.get("detector", DEFAULT_DETECTOR)
+        if isinstance(detector, str) and (why := detector_problem(detector)):
+            problems.append(why)
+        spacy_model = self.crop_args.get("spacy_model", "en_core_web_sm")
+        if isinstance(spacy_model, str) and (why := spacy_problem(spacy_model)):
+            problems.append(why)
+        return problems
 
     # -- lazy parts ----------------------------------------------------------------------------
     def encoder(self) -> ClipEncoder:

@@ -1,10 +1,12 @@
 """Oracle retrievers: the gold page(s), or only the gold passage, as the ReAG reference reads them.
 
 ``oracle-page``: every passage of each gold page (EVQA ``wikipedia_url``, '|'-split for 2_hop;
-InfoSeek ``passage_id``), in order. ``oracle-passage``: EVQA only the ``evidence_section_id``
-section of the (first) gold page; when the sample has no single evidence section (2_hop, absent,
-out of range) it falls back to the whole page(s), exactly as the reference does, and says so in
-``info``. InfoSeek has no finer gold than ``passage_id``: there it is the oracle page.
+InfoSeek ``passage_id``), in order. ``oracle-passage``: EVQA only the gold section: the query file's
+``retrieval[0].section_texts[evidence_section_id]`` when present (as the reference), else the
+``evidence_section_id`` section of the (first) gold page in the KB (``info["evidence_source"]``
+says which); when the sample has no single evidence section (2_hop, absent, out of range) it falls
+back to the whole page(s), exactly as the reference does, and says so in ``info``. InfoSeek has no
+finer gold than ``passage_id``: there it is the oracle page.
 
 A gold key missing from the KB or a gold page without passages is an input error naming the
 query file, line and field (the reference crashes with a KeyError or feeds nothing).
@@ -66,6 +68,15 @@ class OraclePassageRetriever(Component):
     def retrieve(self, samples: Sequence[Sample], kb: KnowledgeBase) -> list[Retrieval]:
         out = []
         for s in samples:
+            text = s.meta.get("evidence_text")
+            gold = list(s.meta.get("gold_pages") or [])
+            if isinstance(text, str) and gold and s.meta.get("evidence_section_id") is not None:
+                # the reference's oracle passage: the query file's retrieval[0].section_texts[evidence_section_id]
+                page = (gold[0], 1.0)
+                out.append(Retrieval(sample_id=s.id, pages=(page,),
+                                     passages=(Passage(gold[0], int(s.meta["evidence_section_id"]), text),),
+                                     raw_hits=(page,), info={"oracle": "passage", "evidence_source": "query file"}))
+                continue
             pages, passages = gold_page_passages(s, kb)
             info: dict[str, Any] = {"oracle": "passage"}
             section = s.meta.get("evidence_section_id")
@@ -81,6 +92,7 @@ class OraclePassageRetriever(Component):
             else:
                 passages = [on_first[int(section)]]
                 pages = pages[:1]
+                info["evidence_source"] = "kb (the query file has no retrieval[0].section_texts)"
             out.append(Retrieval(sample_id=s.id, pages=tuple(pages), passages=tuple(passages),
                                  raw_hits=tuple(pages), info=info))
         return out

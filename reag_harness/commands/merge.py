@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HarnessError, InputError
-from ..jsonio import iter_jsonl
+from ..run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter, load_sample_logs
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -17,10 +17,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", required=True, help="folder for the merged run")
     parser.add_argument("--leaderboard", help="leaderboard JSON to append the merged run to")
     parser.add_argument("--no-leaderboard", action="store_true")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [row for _, row in iter_jsonl(path)]
 
 
 def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
@@ -38,7 +34,7 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
         if not (d / "results.json").exists():
             raise InputError(str(d / "results.json"), "not found: is this a finished shard's run folder?")
         parts.append(
-            (RunResults.from_json(json.loads((d / "results.json").read_text())), read_jsonl(d / "samples.jsonl"))
+            (RunResults.from_json(json.loads((d / "results.json").read_text())), load_sample_logs(d))
         )
     first = parts[0][0]
     for res, _ in parts[1:]:
@@ -80,9 +76,11 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
     merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts]}
     merged.run_id = first.run_id.replace("__shard", "__merged")
     output_dir.mkdir(parents=True, exist_ok=True)
-    with open(output_dir / "samples.jsonl", "w", encoding="utf-8") as fh:
+    with open(output_dir / SAMPLES_FILE, "w", encoding="utf-8") as fh, \
+            open(output_dir / PASSAGE_TEXTS_FILE, "w", encoding="utf-8") as text_fh:
+        texts = PassageTextWriter(text_fh)
         for row in ordered:
-            fh.write(json.dumps(row) + "\n")
+            fh.write(json.dumps(texts.by_reference(row)) + "\n")
     write_json_atomic(output_dir / "results.json", merged.to_json())
     return merged
 

@@ -15,11 +15,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--config", help="YAML run configuration (keys = these long options); the CLI overrides it")
     a("--task", help="task name (reag-eval ls tasks); default demo")
-    a("--task-args", help="task arguments k=v,... (e.g. queries=FILE,images=DIR,kb=DIR)")
+    a("--task-args", help="task arguments k=v,... (e.g. queries=FILE,images=DIR,kb=DIR); a value with commas "
+      "or a dict as JSON (k=\"a,b\", k={...}), or the whole option as a JSON object")
     a("--preset", help="a named configuration (reag-eval ls presets)")
     for kind in KINDS:
         a(f"--{kind}", help=f"{kind} name (reag-eval ls {kind}s)")
-        a(f"--{kind}-args", help=f"{kind} arguments k=v,... (e.g. pretrained=/local/path)")
+        a(f"--{kind}-args", help=f"{kind} arguments k=v,... (e.g. pretrained=/local/path); JSON values "
+          "(k={{...}}) or a JSON object")
     a("--gen-kwargs", help="generation overrides k=v,... (merged into --generator-args)")
     a("--split", help="task split")
     a("--limit", type=int, help="only the first N samples")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import HarnessError, InputError
-from ..jsonio import iter_jsonl
+from ..jsonio import BadLine, iter_jsonl, read_text
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".JPEG", ".JPG", ".png", ".webp")
 TRUE = {"1", "true", "yes", "on", "y", "t"}
@@ -61,7 +61,7 @@ def merge_config(args: Mapping[str, Any], known: Sequence[str]) -> dict[str, Any
             if key not in known:
                 raise InputError(str(path), f"unknown task argument (known: {', '.join(sorted(known))})", field=key)
             relative = isinstance(value, str) and value and not os.path.isabs(value) and "://" not in value
-            if relative and key in PATH_ARGS:
+            if relative and key in PATH_ARGS and not (key == "bem_model" and value == "tiny"):
                 value = str((path.parent / value).resolve())
             merged[key] = value
     for key, value in args.items():
@@ -76,7 +76,7 @@ PATH_ARGS = {"queries", "images", "kb", "qtypes", "references", "index", "lens",
 
 def iter_json_array(path: str) -> Iterator[tuple[int, Any]]:
     """``(line, item)`` for each element of a top-level JSON array (line where the item starts)."""
-    text = Path(path).read_text(encoding="utf-8")
+    text = read_text(path)
     dec = json.JSONDecoder()
     pos, line, n = 0, 1, len(text)
 
@@ -86,7 +86,8 @@ def iter_json_array(path: str) -> Iterator[tuple[int, Any]]:
         return p
 
     def fail(p: int, msg: str) -> InputError:
-        return InputError(path, msg, line=text.count("\n", 0, p) + 1)
+        column = p - text.rfind("\n", 0, p)
+        return InputError(path, f"{msg} (column {column})", line=text.count("\n", 0, p) + 1)
 
     pos = skip(pos)
     if pos < n and text[pos] == "\ufeff":
@@ -116,17 +117,20 @@ def iter_json_array(path: str) -> Iterator[tuple[int, Any]]:
         raise fail(pos, "expected ',' or ']' between questions")
 
 
-def iter_records(path: str) -> Iterator[tuple[int, Any]]:
-    """JSON list (.json) or JSON lines (anything else; a .json file that starts with '{' too)."""
+def iter_records(path: str, on_bad_line: BadLine | None = None) -> Iterator[tuple[int, Any]]:
+    """JSON list (.json) or JSON lines (anything else; a .json file that starts with '{' too).
+
+    ``on_bad_line`` (JSON lines only) receives each malformed line's error and the line is skipped.
+    """
     if not os.path.isfile(path):
         raise InputError(path, "query file not found")
     if path.endswith(".json"):
-        with open(path, encoding="utf-8") as f:
-            head = f.read(4096).lstrip("\ufeff \t\r\n")
+        with open(path, "rb") as f:
+            head = f.read(4096).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
         if head.startswith("["):
             yield from iter_json_array(path)
             return
-    yield from iter_jsonl(path)
+    yield from iter_jsonl(path, on_bad_line)
 
 
 def file_identity(path: str) -> dict[str, Any]:

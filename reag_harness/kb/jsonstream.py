@@ -37,6 +37,8 @@ class ObjectStream:
         self._pos = 0
         self._line = 1  # line number at self._buf[self._line_pos]
         self._line_pos = 0
+        self._dropped = 0  # characters dropped from the front of the buffer so far
+        self._last_nl = -1  # absolute position of the last newline among the dropped characters
         self._eof = False
 
     @property
@@ -56,6 +58,10 @@ class ObjectStream:
         # Drop the consumed prefix so the buffer holds one member plus a block.
         if self._pos:
             self._line_of(self._pos)
+            nl = self._buf.rfind("\n", 0, self._pos)
+            if nl >= 0:
+                self._last_nl = self._dropped + nl
+            self._dropped += self._pos
             self._buf = self._buf[self._pos :]
             self._line_pos -= self._pos
             self._pos = 0
@@ -111,6 +117,8 @@ class ObjectStream:
         else:
             line = self._line - self._buf.count("\n", pos, self._line_pos)
         last = self._buf.rfind("\n", 0, pos)
+        if last < 0:  # the line began before the buffer: count from the last dropped newline
+            return line, self._dropped + pos - self._last_nl
         return line, pos - last
 
     def _fail(self, pos: int, message: str, field: str | None = None) -> InputError:

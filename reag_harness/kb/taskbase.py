@@ -22,7 +22,8 @@ from .inputs import (
 )
 
 COMMON_ARGS = ("queries", "images", "kb", "index", "split", "question_types", "image_map",
-               "image_pattern", "on_error", "config")
+               "image_pattern", "on_error", "config", "non_rgb_images")
+NON_RGB_POLICIES = ("convert", "error")
 INDEX_RETRIEVERS = ("eva-clip",)
 
 
@@ -48,7 +49,13 @@ class KBTask:
         if on_error not in ("stop", "skip"):
             raise HarnessError(f"task argument on_error={on_error!r}: expected stop or skip")
         self.on_error = str(on_error)
+        # "error" reproduces the reference (pinned transformers 4.57.1): a query image that is not RGB
+        # makes its GroundingDINO crop raise, and the sample's answer becomes "Error" (docs/fidelity.md)
+        self.non_rgb_images = str(self.args.get("non_rgb_images") or "convert")
+        if self.non_rgb_images not in NON_RGB_POLICIES:
+            raise HarnessError(f"task argument non_rgb_images={self.non_rgb_images!r}: expected convert or error")
         self._all: list[Sample] | None = None
+        self.skipped_inputs: list[str] = []  # "file:line: reason" of input lines skipped under on_error=skip
         self._kb: Any = None
         self._selection: dict[str, Any] = {}
 

@@ -13,6 +13,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 AUTO_START = 64
+OnBatch = Callable[[list[int], list[Any]], None]
+"""``on_batch(indices, results)``: told after each model batch, so a caller can persist it (BRIEF contract 3)."""
 """The first batch size tried for ``batch_size="auto"`` unless a component says otherwise."""
 
 
@@ -36,13 +38,15 @@ def run_with_oom_backoff(
     *,
     is_oom: Callable[[BaseException], bool] = is_oom_error,
     on_shrink: Callable[[int], None] | None = None,
+    on_batch: OnBatch | None = None,
 ) -> list[R]:
     """``fn`` over consecutive batches of ``items``; results concatenated in input order.
 
     When a batch raises an out-of-memory error its size is halved and that batch is
     retried (later batches keep the smaller size; ``on_shrink`` is told the new size so a
     caller can start there next time). An OOM at batch size 1 is re-raised. ``fn`` must
-    return one result per item.
+    return one result per item. ``on_batch`` is called after each successful batch with the
+    positions (in ``items``) of that batch and its results.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -65,6 +69,8 @@ def run_with_oom_backoff(
         if len(out) != len(chunk):
             raise RuntimeError(f"batch function returned {len(out)} results for {len(chunk)} items")
         results.extend(out)
+        if on_batch is not None:
+            on_batch(list(range(start, start + len(chunk))), list(out))
         start += len(chunk)
     return results
 
@@ -77,19 +83,22 @@ def sorted_batches(
     *,
     auto_start: int = AUTO_START,
     on_shrink: Callable[[int], None] | None = None,
+    on_batch: OnBatch | None = None,
 ) -> list[R]:
     """``fn`` over batches of items sorted by decreasing length; results in input order.
 
     ``batch_size="auto"`` starts at ``auto_start`` and halves on out-of-memory; an int is
-    used as given (an OOM is raised).
+    used as given (an OOM is raised). ``on_batch(indices, results)`` is called after each
+    batch with the indices of its items in ``items`` (not the sorted order).
     """
     order = sorted(range(len(items)), key=lambda i: -lengths[i])
     ordered = [items[i] for i in order]
+    told = None if on_batch is None else (lambda pos, res: on_batch([order[p] for p in pos], res))
     if batch_size == "auto":
-        out = run_with_oom_backoff(fn, ordered, int(auto_start), on_shrink=on_shrink)
+        out = run_with_oom_backoff(fn, ordered, int(auto_start), on_shrink=on_shrink, on_batch=told)
     else:
         bs = int(batch_size)
-        out = run_with_oom_backoff(fn, ordered, bs, is_oom=lambda exc: False)
+        out = run_with_oom_backoff(fn, ordered, bs, is_oom=lambda exc: False, on_batch=told)
     results: list[Any] = [None] * len(items)
     for pos, i in enumerate(order):
         results[i] = out[pos]

@@ -119,7 +119,14 @@ def checkpoint_identity(source: str | None) -> dict[str, Any]:
 
 
 def _l2(x: torch.Tensor) -> np.ndarray:
-    x = x.detach().to(torch.float32)
+    """L2-normalised float32 rows. fp16 outputs are normalised in fp16 and then cast, as the ReAG reference
+    does (``image_embeds / image_embeds.norm(p=2, dim=-1, keepdim=True)`` on EVA-CLIP-8B's fp16 output);
+    other dtypes in float32."""
+    x = x.detach()
+    if x.dtype == torch.float16:
+        x = x / x.norm(p=2, dim=-1, keepdim=True)
+        return x.to(torch.float32).cpu().numpy().astype(np.float32, copy=False)
+    x = x.to(torch.float32)
     x = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     return x.cpu().numpy().astype(np.float32, copy=False)
 

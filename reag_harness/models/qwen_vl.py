@@ -337,6 +337,19 @@ class QwenVLComponent(Component):
         return load_qwen_vl(self.pretrained, self.runtime.device, self.runtime.dtype,
                             self.attn_implementation, **self.processor_args)
 
+    def runtime_facts(self) -> dict[str, Any]:
+        """What ran (recorded in results.json): backend and the attention implementation of the loaded model."""
+        if self.backend == "vllm":
+            return {"backend": "vllm", "attn_implementation": "vllm's own attention backend"}
+        resolved, _ = resolve_checkpoint(self.pretrained)
+        attn = self.attn_implementation or default_attn_implementation(self.runtime.device)
+        model = _MODELS.get((resolved, self.runtime.device, self.runtime.dtype, attn))
+        if model is None:
+            return {"backend": "transformers", "attn_implementation": None,
+                    "note": "the model was not loaded in this run (every record came from the stage cache)"}
+        ran = getattr(model.config, "_attn_implementation", None) or attn
+        return {"backend": "transformers", "attn_implementation": ran}
+
     def _vllm(self) -> Any:
         from reag_harness.models.vllm_backend import VLLMEngine
 

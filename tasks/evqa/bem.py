@@ -37,6 +37,21 @@ _OFFLINE_HINT = (
 )
 
 
+TINY_BEM = "tiny"
+
+
+def resolve_bem(model: str | None, vocab: str | None) -> tuple[str, str]:
+    """``(model, vocab)`` with the official defaults; ``model="tiny"`` builds the tiny offline BEM
+    (random weights, meaningless scores: a smoke test of the BEM path) and takes its vocab."""
+    if model == TINY_BEM:
+        from reag_harness.models.tiny_bem import build_tiny_bem
+        from reag_harness.paths import cache_dir
+
+        tiny_model, tiny_vocab = build_tiny_bem(cache_dir() / "tiny_bem")
+        return str(tiny_model), vocab or str(tiny_vocab)
+    return model or OFFICIAL_BEM_HANDLE, vocab or OFFICIAL_VOCAB
+
+
 def require_tensorflow() -> tuple[Any, Any]:
     """Import ``tensorflow`` and ``tensorflow_text`` or raise MissingDependencyError naming the pip command."""
     try:

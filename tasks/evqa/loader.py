@@ -11,11 +11,13 @@ messages. ``references`` are the annotator alternatives ('|'-split; "&&" stays i
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from reag_harness.errors import InputError
+from reag_harness.jsonio import BadLine, read_text
 from reag_harness.kb.inputs import ImageResolver, iter_records
 from reag_harness.records import Sample
 
@@ -59,7 +61,7 @@ def _section_ids(value: Any) -> tuple[int | None, list[int | None]]:
 
 def _csv_rows(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(first line, row)`` of the official CSV (fields may span lines)."""
-    with open(path, newline="", encoding="utf-8") as f:
+    with io.StringIO(read_text(path), newline="") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames:
             raise InputError(path, "empty CSV (no header)", line=1)
@@ -76,18 +78,31 @@ def _csv_rows(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
             start = reader.line_num + 1
 
 
-def load_evqa(path: str, resolver: ImageResolver, on_error: str = "stop") -> list[Sample]:
-    """Load every question of an EVQA query file (the official CSV, or the ReAG JSON / JSONL)."""
+def load_evqa(path: str, resolver: ImageResolver, on_error: str = "stop",
+              skipped: list[str] | None = None) -> list[Sample]:
+    """Load every question of an EVQA query file (the official CSV, or the ReAG JSON / JSONL).
+
+    With ``on_error="skip"`` a malformed JSON line is skipped and its error appended to ``skipped``.
+    """
     is_csv = path.lower().endswith(".csv")
     if not os.path.isfile(path):
         raise InputError(path, "query file not found")
-    rows = _csv_rows(path) if is_csv else iter_records(path)
+    on_bad_line: BadLine | None = None
+    if on_error == "skip":
+        on_bad_line = (lambda e: skipped.append(str(e))) if skipped is not None else (lambda e: None)
+    rows = _csv_rows(path) if is_csv else iter_records(path, on_bad_line)
     stem = Path(path).stem
     out: list[Sample] = []
+    seen: dict[str, int] = {}
     for index, (line, record) in enumerate(rows):
         if not isinstance(record, Mapping):
             raise InputError(path, f"a question must be a JSON object, got {type(record).__name__}", line=line)
         sample_id = _sample_id(record, stem, index, is_csv)
+        if sample_id in seen:
+            field = next((f for f in ID_FIELDS if record.get(f) not in (None, "")), "unique_id")
+            raise InputError(path, f"duplicate id {sample_id!r} (first on line {seen[sample_id]})", line=line,
+                             field=field)
+        seen[sample_id] = line
         try:
             out.append(_sample(record, sample_id, path, line, resolver, stem))
         except _Problem as p:
@@ -109,6 +124,16 @@ def _sample_id(record: Mapping[str, Any], stem: str, index: int, is_csv: bool) -
             if value not in (None, ""):
                 return str(value)
     return f"{stem}-{record.get('_row', index)}"
+
+
+def evidence_text(record: Mapping[str, Any]) -> str | None:
+    """The gold section as the reference reads it: ``retrieval[0].section_texts[int(evidence_section_id)]``
+    of the query file (the ReAG JSON carries it); None when absent or unreadable, as in the reference."""
+    try:
+        text = record["retrieval"][0]["section_texts"][int(record["evidence_section_id"])]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+    return text if isinstance(text, str) else None
 
 
 def _sample(record: Mapping[str, Any], sample_id: str, path: str, line: int, resolver: ImageResolver,
@@ -141,6 +166,7 @@ def _sample(record: Mapping[str, Any], sample_id: str, path: str, line: int, res
     meta: dict[str, Any] = {
         "question_type": qtype,
         "gold_pages": gold,
+        "evidence_text": evidence_text(record),
         "evidence_section_id": section_id,
         "evidence_section_ids": section_ids,
         "dataset_image_ids": image_ids,

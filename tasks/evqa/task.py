@@ -40,7 +40,8 @@ class EvqaTask(KBTask):
                   "metric; results are labelled 'em-only lower bound (no BEM)'", file=sys.stderr)
 
     def _load(self) -> list[Sample]:
-        return load_evqa(self._path("queries", required=True) or "", self.resolver(), on_error=self.on_error)
+        return load_evqa(self._path("queries", required=True) or "", self.resolver(), on_error=self.on_error,
+                         skipped=self.skipped_inputs)
 
     def question_type_filter(self) -> set[str] | None:
         types = super().question_type_filter()
@@ -64,12 +65,10 @@ class EvqaTask(KBTask):
 
             bem = None
             if not self.no_bem:
-                from .bem import OFFICIAL_BEM_HANDLE, OFFICIAL_VOCAB, BemScorer
+                from .bem import BemScorer, resolve_bem
 
-                kwargs: dict[str, Any] = {
-                    "model": self._path("bem_model") or OFFICIAL_BEM_HANDLE,
-                    "vocab": self._path("bem_vocab") or OFFICIAL_VOCAB,
-                }
+                model, vocab = resolve_bem(self._path("bem_model"), self._path("bem_vocab"))
+                kwargs: dict[str, Any] = {"model": model, "vocab": vocab}
                 if self.args.get("bem_batch_size"):
                     kwargs["batch_size"] = int(self.args["bem_batch_size"])
                 bem = BemScorer(**kwargs)

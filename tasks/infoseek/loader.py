@@ -11,6 +11,7 @@ under the image root. Meta: ``split`` (raw ``data_split``), ``question_type``, `
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
 from reag_harness.errors import InputError
@@ -53,11 +54,17 @@ def load_references(path: str) -> dict[str, dict[str, Any]]:
 
 def load_infoseek(path: str, resolver: ImageResolver, qtypes: Mapping[str, str] | None = None,
                   references: Mapping[str, Mapping[str, Any]] | None = None, on_error: str = "stop",
-                  qtypes_path: str = "", references_path: str = "") -> list[Sample]:
-    """Load every question of an InfoSeek query file (JSONL; a JSON list is accepted too)."""
+                  qtypes_path: str = "", references_path: str = "", skipped: list[str] | None = None) -> list[Sample]:
+    """Load every question of an InfoSeek query file (JSONL; a JSON list is accepted too).
+
+    With ``on_error="skip"`` a malformed JSON line is skipped and its error appended to ``skipped``.
+    """
     out: list[Sample] = []
     seen: dict[str, int] = {}
-    for line, record in iter_records(path):
+    on_bad_line = None
+    if on_error == "skip":
+        on_bad_line = (lambda e: skipped.append(str(e))) if skipped is not None else (lambda e: None)
+    for line, record in iter_records(path, on_bad_line):
         if not isinstance(record, Mapping):
             raise InputError(path, f"a question must be a JSON object, got {type(record).__name__}", line=line)
         data_id = record.get("data_id")
@@ -80,6 +87,25 @@ def load_infoseek(path: str, resolver: ImageResolver, qtypes: Mapping[str, str] 
     return out
 
 
+QUESTION_TYPES = ("STRING", "NUMERICAL", "TIME")
+
+
+def _check_qtype(data_id: str, qtype: str, answer_eval: Any) -> None:
+    """A known question type whose ``answer_eval`` the scorer can read (a range for NUMERICAL)."""
+    from .metric import answer_range
+
+    if qtype.upper() not in QUESTION_TYPES:
+        raise _Problem("question_type", f"{data_id}: unknown question type {qtype!r} (STRING, NUMERICAL or TIME)")
+    if qtype.upper() == "NUMERICAL":
+        try:
+            answer_range(answer_eval)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise _Problem("answer_eval", f"{data_id}: a NUMERICAL question needs a range ({exc!r})") from None
+    elif not (isinstance(answer_eval, list) and answer_eval and all(isinstance(a, str) for a in answer_eval)):
+        raise _Problem("answer_eval", f"{data_id}: a {qtype} question needs a non-empty list of strings, got "
+                       f"{json.dumps(answer_eval)[:80]} (is the question type right?)")
+
+
 def _sample(record: Mapping[str, Any], data_id: str, path: str, line: int, resolver: ImageResolver,
             qtypes: Mapping[str, str] | None, references: Mapping[str, Mapping[str, Any]] | None,
             qtypes_path: str, references_path: str) -> Sample:
@@ -92,8 +118,12 @@ def _sample(record: Mapping[str, Any], data_id: str, path: str, line: int, resol
     answer = record.get("answer", ref.get("answer"))
     if isinstance(answer, str):
         answer = [answer]
-    if not isinstance(answer, list) or not answer:
+    if answer is None:
         raise _Problem("answer", "is missing (expected a list of strings)")
+    if not isinstance(answer, list):
+        raise _Problem("answer", f"expected a list of strings, got {type(answer).__name__}")
+    if not answer:
+        raise _Problem("answer", "is empty ([]): a question needs at least one answer")
     answer_eval = record.get("answer_eval", ref.get("answer_eval"))
     if answer_eval is None:
         raise _Problem("answer_eval", "is missing: pass references=infoseek_val.jsonl (the official file)")
@@ -108,6 +138,7 @@ def _sample(record: Mapping[str, Any], data_id: str, path: str, line: int, resol
         qtype = record.get("question_type")
     if not isinstance(qtype, str) or not qtype:
         raise _Problem("question_type", "is missing: pass qtypes=infoseek_val_qtype.jsonl")
+    _check_qtype(data_id, qtype, answer_eval)
     passage_id = record.get("passage_id")
     if passage_id is not None and not isinstance(passage_id, str):
         raise _Problem("passage_id", "must be a string (a KB key)")

@@ -35,6 +35,7 @@ class InfoSeekTask(KBTask):
             qtypes=load_qtypes(qtypes_path) if qtypes_path else None,
             references=load_references(refs_path) if refs_path else None,
             on_error=self.on_error, qtypes_path=qtypes_path or "", references_path=refs_path or "",
+            skipped=self.skipped_inputs,
         )
 
     def question_type_filter(self) -> set[str] | None:

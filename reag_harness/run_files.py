@@ -1,0 +1,84 @@
+"""Reading and writing a run folder's per-sample logs (BRIEF contract 4).
+
+``samples.jsonl`` holds one line per sample. Each passage is stored by reference,
+``{"page_key", "index", "p_yes", "kept"}``; its text is written once per page to
+``passage_texts.jsonl`` beside it (one line ``{"page_key": K, "texts": {"3": "..."}}`` per page,
+more lines for the same page add indices). Older runs kept ``"text"`` inside every passage; both
+layouts read the same through :func:`load_sample_logs`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from .errors import InputError
+from .jsonio import iter_jsonl
+
+SAMPLES_FILE = "samples.jsonl"
+PASSAGE_TEXTS_FILE = "passage_texts.jsonl"
+
+
+def load_passage_texts(run_dir: str | Path) -> dict[tuple[str, int], str]:
+    """``(page_key, index) -> text`` from ``passage_texts.jsonl`` (empty when the file is absent)."""
+    path = Path(run_dir) / PASSAGE_TEXTS_FILE
+    texts: dict[tuple[str, int], str] = {}
+    if not path.is_file():
+        return texts
+    for line, row in iter_jsonl(path):
+        if not isinstance(row, Mapping) or not isinstance(row.get("texts"), Mapping) or "page_key" not in row:
+            raise InputError(str(path), "expected {\"page_key\": ..., \"texts\": {index: text}}", line=line)
+        for index, text in row["texts"].items():
+            texts[(str(row["page_key"]), int(index))] = text
+    return texts
+
+
+def iter_sample_logs(run_dir: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, sample log)`` of a run folder, passage texts filled in; a missing text names its line."""
+    folder = Path(run_dir)
+    path = folder / SAMPLES_FILE
+    if not path.is_file():
+        raise InputError(str(path), "not found: is this a run folder?")
+    texts = load_passage_texts(folder)
+    for line, row in iter_jsonl(path):
+        if isinstance(row, dict):
+            for p in row.get("passages") or []:
+                if isinstance(p, dict) and "text" not in p:
+                    key = (str(p.get("page_key")), int(p.get("index", -1)))
+                    if key not in texts:
+                        raise InputError(str(path), f"passage {key} has no text in {PASSAGE_TEXTS_FILE}",
+                                         line=line, field="passages")
+                    p["text"] = texts[key]
+        yield line, row
+
+
+def load_sample_logs(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The samples of a run, each a dict as :class:`~reag_harness.results.SampleLog` writes it, with texts."""
+    return [row for _, row in iter_sample_logs(run_dir)]
+
+
+class PassageTextWriter:
+    """Strips passage texts from sample logs and writes each (page, index) text once."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh = fh
+        self.seen: set[tuple[str, int]] = set()
+
+    def by_reference(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` with passages by reference; writes the texts not yet written (one line per page)."""
+        new: dict[str, dict[str, str]] = {}
+        passages = []
+        for p in row.get("passages") or []:
+            p = dict(p)
+            text = p.pop("text", None)
+            key = (str(p["page_key"]), int(p["index"]))
+            if key not in self.seen and text is not None:
+                self.seen.add(key)
+                new.setdefault(key[0], {})[str(key[1])] = text
+            passages.append(p)
+        if new:
+            import json
+
+            self.fh.write("".join(json.dumps({"page_key": k, "texts": t}, ensure_ascii=False) + "\n"
+                                  for k, t in new.items()))
+        return {**row, "passages": passages}
