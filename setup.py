@@ -12,4 +12,6 @@ def mapped(folder: str) -> list[str]:
     return [f"reag_harness.{name}" for name in found]
 
 
-setup(packages=find_packages(include=["reag_harness", "reag_harness.*"]) + mapped("tasks") + mapped("plugins"))
+# leaderboard/ ships as reag_harness.leaderboard_data: the reported rows (published.json) as package data.
+setup(packages=find_packages(include=["reag_harness", "reag_harness.*"]) + mapped("tasks") + mapped("plugins")
+      + ["reag_harness.leaderboard_data"])

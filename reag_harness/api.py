@@ -22,9 +22,12 @@ def evaluate(config: RunConfig | None = None, *, leaderboard: bool = False, **op
     else:
         results = Pipeline(cfg).run()
     if leaderboard and not cfg.no_leaderboard:
-        from .leaderboard import append_run, default_leaderboard_path
+        from pathlib import Path
 
-        append_run(results, cfg.leaderboard or default_leaderboard_path())
+        from .leaderboard import record_run
+
+        run_dir = Path(cfg.output_dir) / results.run_id.rsplit("__", 1)[0]
+        record_run(results, cfg.leaderboard, run_dir=run_dir)
     return results
 
 

@@ -3,27 +3,33 @@
 Two files, two kinds of rows that are never mixed:
 
 * ``leaderboard.json``: ``{"schema_version": 1, "entries": [...]}``, one *measured* entry per run
-  (:func:`entry_from_results`), appended by :func:`append_run` under a file lock with an atomic
-  write-to-temp + fsync + ``os.replace``, so concurrent runs lose nothing and a crash never leaves
-  a half-written file.
-* ``leaderboard/published.json`` (shipped with the repository): the *reported* numbers of papers,
-  with their citation and setting (``source: "reported"``).
+  fingerprint (:func:`entry_from_results`, :func:`run_key`), appended by :func:`append_run` under a
+  lock with an atomic write-to-temp + fsync + ``os.replace``, so concurrent runs lose nothing, a
+  crash never leaves a half-written file, the file keeps its mode and no lock file stays behind.
+  Appending a run whose fingerprint matches a row replaces that row: the newer run wins.
+* ``published.json`` (package data ``reag_harness.leaderboard_data``, ``leaderboard/`` in the
+  repository): the *reported* numbers of papers, with citation and setting (``source: "reported"``).
+  A missing published file is an error in every view.
 
 The views merge both, per task, sorted by the task's headline metric (InfoSeek: "All" = harmonic
 mean of unseen question / unseen entity = ``final_score``; EVQA: single-hop; other tasks: their
 ``headline_metric``). Smoke runs (tiny random checkpoints) are hidden unless asked for.
 
-Which leaderboard file (:func:`default_leaderboard_path`): ``--file``, else ``$REAG_LEADERBOARD``,
-else ``leaderboard/leaderboard.json`` in the checkout that contains the current directory (the
-nearest parent holding that file), else ``$REAG_HARNESS_CACHE/leaderboard.json`` (by default
-``~/.cache/reag_harness/leaderboard.json``).
+Which leaderboard file (:func:`default_leaderboard_path`): ``--file`` (``--leaderboard`` for a run),
+else ``$REAG_LEADERBOARD``, else the user's own ``$REAG_HARNESS_CACHE/leaderboard.json`` (by default
+``~/.cache/reag_harness/leaderboard.json``), never a file of the current checkout: the repository's
+``leaderboard/leaderboard.json`` is written only when named. Smoke runs (tiny random checkpoints)
+are appended only when a file is named (:func:`record_run`).
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
+import re
+import stat
 import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -38,7 +44,19 @@ from .leaderboard_schema import (
 )
 
 REPO_LEADERBOARD_DIR = Path(__file__).resolve().parent.parent / "leaderboard"
-PUBLISHED_PATH = REPO_LEADERBOARD_DIR / "published.json"
+
+
+def published_file() -> Path:
+    """The reported rows, shipped as package data (read with importlib.resources)."""
+    from importlib.resources import files
+
+    try:
+        return Path(str(files("reag_harness.leaderboard_data").joinpath("published.json")))
+    except ModuleNotFoundError:  # an editable install made before the package-data mapping existed
+        return REPO_LEADERBOARD_DIR / "published.json"
+
+
+PUBLISHED_PATH = published_file()
 #: Size of the standard evaluation split per task family (EVQA test, InfoSeek val).
 STANDARD_SIZE = {"evqa": 5750, "infoseek": 73620}
 TASK_ORDER = ("infoseek", "evqa")
@@ -50,30 +68,31 @@ TASK_TITLES = {
     "evqa": "Encyclopedic-VQA (headline: single-hop)",
 }
 FORMATS = ("table", "markdown", "html", "json")
-LOCK_TIMEOUT_S = 120.0
+LOCK_TIMEOUT_S = 600.0
 
 
 # --------------------------------------------------------------------------- paths and files
 
 
-def default_leaderboard_path(cwd: str | Path | None = None) -> Path:
-    """``$REAG_LEADERBOARD``, else the nearest ``leaderboard/leaderboard.json`` above ``cwd``, else the cache's."""
+def default_leaderboard_path() -> Path:
+    """The user's own leaderboard: ``$REAG_LEADERBOARD``, else ``$REAG_HARNESS_CACHE/leaderboard.json``.
+
+    Never a file of the checkout around the current directory, so a run never dirties a repository.
+    """
     env = os.environ.get("REAG_LEADERBOARD")
     if env:
         return Path(env).expanduser()
-    here = Path(cwd or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "leaderboard" / "leaderboard.json"
-        if candidate.is_file():
-            return candidate
     from .paths import cache_dir
 
     return cache_dir() / "leaderboard.json"
 
 
-def _read_document(path: Path) -> dict[str, Any]:
-    """The leaderboard document at ``path`` (an empty one when the file does not exist)."""
+def _read_document(path: Path, *, required: bool = False) -> dict[str, Any]:
+    """The leaderboard document at ``path`` (an empty one when the file does not exist, unless required)."""
     if not path.exists():
+        if required:
+            raise HarnessError(f"{path}: the published leaderboard rows are missing (a broken install? reinstall "
+                               "reag-harness, or pass --published FILE)")
         return {"schema_version": LEADERBOARD_SCHEMA_VERSION, "entries": []}
     try:
         doc = json.loads(path.read_text(encoding="utf-8") or "null")
@@ -95,15 +114,17 @@ def load_leaderboard(path: str | Path | None = None) -> list[dict[str, Any]]:
 
 def load_published(path: str | Path | None = None) -> list[dict[str, Any]]:
     """The reported rows shipped in ``leaderboard/published.json``."""
-    return list(_read_document(Path(path) if path else PUBLISHED_PATH)["entries"])
+    return list(_read_document(Path(path) if path else PUBLISHED_PATH, required=True)["entries"])
 
 
 def _atomic_write_json(path: Path, doc: Any) -> None:
     """Write ``doc`` to a temp file beside ``path``, fsync it, ``os.replace`` it over ``path``, fsync the folder."""
     import tempfile
 
+    mode = stat.S_IMODE(os.stat(path).st_mode) if path.exists() else _new_file_mode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)  # mkstemp makes it 0600: keep the file's mode
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, indent=2, ensure_ascii=False)
             fh.write("\n")
@@ -119,6 +140,12 @@ def _atomic_write_json(path: Path, doc: Any) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 # --------------------------------------------------------------------------- entries
@@ -302,14 +329,39 @@ def entry_from_results(results: Any) -> dict[str, Any]:
     return entry
 
 
-def append_run(results: Any, path: str | Path | None = None) -> dict[str, Any]:
+def run_key(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes two entries the same run: task, split, n, configuration fingerprint, shard and smoke.
+
+    One row per key: appending a run with the key of an existing row replaces that row (the newer
+    run wins). Entries without a configuration fingerprint are keyed by their run id.
+    """
+    fp = entry.get("config_fingerprint")
+    if not fp or fp == "unknown":
+        return ("run", entry.get("run_id"), entry.get("task"))
+    return ("config", entry.get("task"), entry.get("split"), entry.get("n"), fp, entry.get("shard"),
+            bool(entry.get("smoke")))
+
+
+def latest_per_run(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One entry per :func:`run_key`, the last appended (files written before the rule may hold several)."""
+    last: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for e in entries:
+        key = run_key(e)
+        last.pop(key, None)
+        last[key] = e
+    return list(last.values())
+
+
+def append_run(results: Any, path: str | Path | None = None, *, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Append a run's measured entry to the leaderboard file; returns the entry.
 
-    Safe for concurrent writers: a ``filelock`` lock beside the file serialises read-modify-write,
-    and the new file is written to a temp file, fsynced and moved over the old one with
-    ``os.replace``. An entry with the same run id and task is replaced (re-appending is idempotent).
+    Safe for concurrent writers: a lock beside the file (removed afterwards) serialises
+    read-modify-write, and the new file is written to a temp file, fsynced and moved over the old
+    one with ``os.replace``, keeping the file's mode. A row with the same :func:`run_key` or run id is
+    replaced. When the lock cannot be had within ``LOCK_TIMEOUT_S`` the append fails loudly, saying
+    how to add the run later (``run_dir``: the run folder to name).
     """
-    from filelock import FileLock, Timeout
+    from .atomic import LockTimeout, exclusive_lock, remove_leftovers
 
     entry = entry_from_results(results)
     problems = validate_entry(entry)
@@ -318,15 +370,30 @@ def append_run(results: Any, path: str | Path | None = None) -> dict[str, Any]:
     target = Path(path) if path else default_leaderboard_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with FileLock(str(target) + ".lock", timeout=LOCK_TIMEOUT_S):
+        with exclusive_lock(target.with_name(target.name + ".lock"), LOCK_TIMEOUT_S):
+            remove_leftovers(target.parent, f".{target.name}.*.tmp")  # temp files of killed appends
             doc = _read_document(target)
-            key = (entry["run_id"], entry["task"])
-            doc["entries"] = [e for e in doc["entries"] if (e.get("run_id"), e.get("task")) != key] + [entry]
+            key, same_run = run_key(entry), (entry["run_id"], entry["task"])
+            doc["entries"] = [e for e in doc["entries"]
+                              if run_key(e) != key and (e.get("run_id"), e.get("task")) != same_run] + [entry]
             doc["schema_version"] = LEADERBOARD_SCHEMA_VERSION
             _atomic_write_json(target, doc)
-    except Timeout as exc:
-        raise HarnessError(f"{target}: could not lock the leaderboard within {LOCK_TIMEOUT_S:.0f}s") from exc
+    except LockTimeout as exc:
+        later = (f"; the run is saved: add it later with 'reag-eval leaderboard append {run_dir} --file {target}'"
+                 if run_dir else "")
+        raise HarnessError(f"{target}: could not lock the leaderboard within {LOCK_TIMEOUT_S:.0f}s, the run was "
+                           f"NOT added{later}") from exc
     return entry
+
+
+def record_run(results: Any, path: str | Path | None = None, *, run_dir: str | Path | None = None,
+               err: Any = None) -> dict[str, Any] | None:
+    """After a run: append it to ``path`` or the user's leaderboard; a smoke run only when ``path`` is named."""
+    if path is None and entry_from_results(results)["smoke"]:
+        print("reag-eval: smoke run on tiny random checkpoints: not added to the leaderboard "
+              "(name a file with --leaderboard FILE to add it)", file=err or sys.stderr)
+        return None
+    return append_run(results, path, run_dir=run_dir)
 
 
 def validate_leaderboard(path: str | Path | None = None, published: str | Path | None = None) -> list[str]:
@@ -423,7 +490,7 @@ def view_rows(
         for row in published:
             rows.extend(_reported_rows(row))
     if source in ("all", "measured"):
-        rows.extend(_measured_row(e) for e in measured if include_smoke or not e.get("smoke"))
+        rows.extend(_measured_row(e) for e in latest_per_run(measured) if include_smoke or not e.get("smoke"))
     if task:
         rows = [r for r in rows if r["task"] == task_family(task)]
     order = {t: i for i, t in enumerate(TASK_ORDER)}
@@ -475,11 +542,25 @@ def _footnotes(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return [f"† {r['system']} ({r['generator']}): {msg}" for r in rows for msg in r["flags"].values()]
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|!#~])")
+
+
+def md_escape(text: Any) -> str:
+    """A run field as inert Markdown text: HTML escaped, Markdown punctuation backslashed, one line."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(term_escape(" ".join(str(text).split())), quote=False))
+
+
+def term_escape(text: Any) -> str:
+    """A run field as inert terminal text: control characters (escape sequences, bidi marks) shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+
+
 def render_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A plain-text table per task, sorted by the headline metric."""
+    """A plain-text table per task, sorted by the headline metric; run fields are terminal-escaped."""
     blocks = []
     for task, group in _by_task(rows):
         header, body = _table_data(group, task)
+        body = [[term_escape(c) for c in b] for b in body]
         widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
         widths = [min(w, 32 if i == 3 else 44) for i, w in enumerate(widths)]
 
@@ -487,8 +568,9 @@ def render_table(rows: Sequence[Mapping[str, Any]]) -> str:
             cut = [(c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(cells, widths, strict=True)]
             return "  ".join(cut).rstrip()
 
-        text = [TASK_TITLES.get(task, f"{task} (headline: {group[0]['headline_metric']})"), line(header),
-                line(["-" * w for w in widths]), *(line(b) for b in body), *_footnotes(group)]
+        title = TASK_TITLES.get(task, f"{task} (headline: {group[0]['headline_metric']})")
+        text = [term_escape(title), line([term_escape(h) for h in header]), line(["-" * w for w in widths]),
+                *(line(b) for b in body), *(term_escape(n) for n in _footnotes(group))]
         blocks.append("\n".join(text))
     if not blocks:
         return "no leaderboard rows (measured runs are appended by 'reag-eval run'; smoke runs need --include-smoke)"
@@ -496,14 +578,14 @@ def render_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A Markdown table per task."""
+    """A Markdown table per task; run fields are escaped (no raw HTML, no Markdown markup gets through)."""
     blocks = []
     for task, group in _by_task(rows):
         header, body = _table_data(group, task)
-        md = [f"### {TASK_TITLES.get(task, task)}", "", "| " + " | ".join(header) + " |",
+        md = [f"### {md_escape(TASK_TITLES.get(task, task))}", "", "| " + " | ".join(map(md_escape, header)) + " |",
               "|" + "|".join("---" for _ in header) + "|"]
-        md += ["| " + " | ".join(c.replace("|", "\\|") for c in b) + " |" for b in body]
-        notes = _footnotes(group)
+        md += ["| " + " | ".join(md_escape(c) for c in b) + " |" for b in body]
+        notes = [md_escape(n) for n in _footnotes(group)]
         blocks.append("\n".join(md + ([""] + [f"- {n}" for n in notes] if notes else [])))
     return "\n\n".join(blocks) + "\n"
 
@@ -543,10 +625,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", help="only this task (infoseek, evqa, demo, ...)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--file", type=Path, default=None,
-                        help="the leaderboard file (default: $REAG_LEADERBOARD, else leaderboard/leaderboard.json of "
-                             "the checkout around the current directory, else ~/.cache/reag_harness/leaderboard.json)")
+                        help="the leaderboard file (default: $REAG_LEADERBOARD, else your own "
+                             "$REAG_HARNESS_CACHE/leaderboard.json, by default ~/.cache/reag_harness/leaderboard.json)")
     parser.add_argument("--published", type=Path, default=None,
-                        help="reported rows (default: leaderboard/published.json)")
+                        help="reported rows (default: the published.json shipped with the harness)")
     parser.add_argument("--source", choices=("all", "measured", "reported"), default="all", help="which rows to show")
     parser.add_argument("--include-smoke", action="store_true", help="show smoke runs (tiny random checkpoints)")
     parser.add_argument("--output", "-o", type=Path, default=None,
@@ -568,13 +650,13 @@ def run(args: argparse.Namespace) -> int:
         if not args.runs:
             raise HarnessError("'leaderboard append' needs one or more run folders")
         for run_dir in args.runs:
-            entry = append_run(run_dir, path)
+            entry = append_run(run_dir, path, run_dir=run_dir)
             print(f"appended {entry['run_id']} ({entry['task']}, {entry['headline']['metric']}="
                   f"{entry['headline']['value']}) to {path}")
         return 0
     if args.runs:
         raise HarnessError(f"unexpected arguments: {' '.join(args.runs)}")
-    published_doc = _read_document(Path(args.published) if args.published else PUBLISHED_PATH)
+    published_doc = _read_document(Path(args.published) if args.published else PUBLISHED_PATH, required=True)
     # The HTML page carries every row and filters in the browser; the other views filter here.
     html = args.format == "html"
     rows = view_rows(load_leaderboard(path), published_doc["entries"], task=None if html else args.task,

@@ -98,6 +98,7 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
         self._aliases: dict[str, dict[str, str]] = {k: {} for k in KINDS}
+        self._ambiguous: dict[str, dict[str, str]] = {k: {} for k in KINDS}
 
     def add(self, entry: Entry) -> None:
         if entry.kind not in KINDS:
@@ -113,6 +114,12 @@ class Registry:
         for alias in entry.aliases:
             self._aliases[entry.kind][alias] = entry.name
 
+    def mark_ambiguous(self, entry: Entry, message: str) -> None:
+        """Names of ``entry`` that another plugin already registered: using them fails with ``message``."""
+        for key in (entry.name, *entry.aliases):
+            if self._lookup(entry.kind, key) is not None:
+                self._ambiguous[entry.kind][key] = message
+
     def _lookup(self, kind: str, name: str) -> Entry | None:
         name = self._aliases[kind].get(name, name)
         return self._entries[kind].get(name)
@@ -121,6 +128,9 @@ class Registry:
         return self._lookup(*item) is not None
 
     def get(self, kind: str, name: str) -> Entry:
+        if name in self._ambiguous[kind]:
+            raise DuplicateComponentError(f"{self._ambiguous[kind][name]}: block one of them with "
+                                          f"REAG_HARNESS_BLOCK_PLUGINS=<plugin> to use '{name}'")
         entry = self._lookup(kind, name)
         if entry is None:
             known = sorted([*self._entries[kind], *self._aliases[kind]])

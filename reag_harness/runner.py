@@ -16,13 +16,16 @@ import os
 import random
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import IO, Any, Callable, Iterator, Sequence, TypeVar
 
 from . import paths
+from .atomic import remove_stale, temp_tag
 from .config import RunConfig, parse_shard
+from .digests import digests
 from .errors import HarnessError
 from .input_checks import image_culprit
 from .interfaces import Runtime
@@ -76,7 +79,10 @@ def resolve_device(device: str) -> str:
 def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
     """CLI names beat an explicit preset, which beats a generator-named preset, then task defaults.
 
-    Arguments merge in the same order on top of the task's ``component_args``.
+    Arguments merge in the same order on top of the task's ``component_args``. The task's default
+    arguments for a component (e.g. its ``top_k``) still apply when the user or a preset names that
+    same component: ``--retriever eva-clip`` on a task whose default is eva-clip keeps the task's
+    arguments; a preset's and the user's arguments override them key by key.
     """
     registry = get_registry()
     preset: dict[str, Any] = {}
@@ -101,9 +107,18 @@ def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
             raise HarnessError(f"no {kind.replace('_', '-')} chosen and task '{task.name}' has no default: "
                                f"pass --{kind.replace('_', '-')}")
         name = registry.get(kind, name).name  # resolves aliases, fails with suggestions
+        args = {**task_default_args(task, kind, name, registry), **args}
         merged = {**task.component_args(kind, name), **args, **getattr(config, f"{kind}_args")}
         resolved[kind] = Resolved(name, merged, source)
     return resolved
+
+
+def task_default_args(task: Any, kind: str, name: str, registry: Any) -> dict[str, Any]:
+    """The task's default arguments for ``kind`` when its default component is ``name`` (aliases resolved)."""
+    default = task.default_components.get(kind)
+    if default is None or (kind, default[0]) not in registry or registry.get(kind, default[0]).name != name:
+        return {}
+    return dict(default[1])
 
 
 def selection_rule(critic: Any) -> tuple[float | None, int | None]:
@@ -118,9 +133,41 @@ def critic_active(critic: Any) -> bool:
     return threshold is not None or top_n is not None
 
 
-def sample_check(sample: Sample) -> str:
-    """What a cached record of this sample must match (question and image, not references)."""
-    return fingerprint(sample.id, sample.question, sample.image)
+def sample_files(sample: Sample, *components: Any) -> list[str]:
+    """The files a sample's records depend on: its image, and what components say they read per sample.
+
+    A component that reads other files per sample declares them with ``input_files(sample) -> list[str]``.
+    """
+    files = [sample.image] if sample.image else []
+    for comp in components:
+        more = getattr(comp, "input_files", None)
+        if callable(more):
+            files += [str(f) for f in more(sample) or ()]
+    return files
+
+
+def sample_check(sample: Sample, *components: Any) -> str:
+    """What a cached record of this sample must match: question, image path *and content*, per-sample files."""
+    return fingerprint(sample.id, sample.question, sample.image, digests(sample_files(sample, *components)))
+
+
+def judge_check(sample: Sample, retrieval: Retrieval, critic: Any = None) -> str:
+    """A Judgement is valid for this sample and exactly these passages (new retrieval, new scores)."""
+    passages = [(p.page_key, p.index, p.text) for p in retrieval.passages]
+    return fingerprint(sample_check(sample, critic), passages)
+
+
+def request_images(request: ChatRequest) -> list[str]:
+    """The image paths a chat request shows the generator."""
+    return [str(item.get("image")) for m in request.messages if isinstance(m.get("content"), list)
+            for item in m["content"] if isinstance(item, dict) and item.get("type") == "image"]
+
+
+def generation_check(request: ChatRequest, prompt_hash: str, sample: Sample, generator: Any = None) -> str:
+    """A Generation is valid for this prompt and the current content of every file it depends on."""
+    more = getattr(generator, "input_files", None)
+    extra = [str(f) for f in more(sample) or ()] if callable(more) else []
+    return fingerprint(prompt_hash, digests([*request_images(request), *extra]))
 
 
 def count_image_modes(samples: Sequence[Sample]) -> dict[str, Any]:
@@ -199,9 +246,9 @@ def pair_key(sample_id: str, index: int) -> str:
     return f"{sample_id}#passage{index}"
 
 
-def pair_check(sample: Sample, passage: Passage) -> str:
-    """What a stored pair must match: the sample and the passage (page, index, text)."""
-    return fingerprint(sample_check(sample), passage.page_key, passage.index, passage.text)
+def pair_check(sample: Sample, passage: Passage, *components: Any) -> str:
+    """What a stored pair must match: the sample (image content included) and the passage (page, index, text)."""
+    return fingerprint(sample_check(sample, *components), passage.page_key, passage.index, passage.text)
 
 
 def generation_key(sample_id: str, prompt_hash: str) -> str:
@@ -323,7 +370,7 @@ class Pipeline:
         for s in batch:
             if s.id in self.errors:  # an input error: recorded, never retrieved, judged or generated
                 continue
-            hit = store.get(s.id, sample_check(s))
+            hit = store.get(s.id, sample_check(s, self.retriever))
             if hit is not None:
                 out[s.id] = without_blank_passages(retrieval_from_store(hit, kb))
                 clock.cached += 1
@@ -333,7 +380,7 @@ class Pipeline:
         got = self._isolating("retrieve", lambda xs: self.retriever.retrieve(xs, kb), todo, lambda s: s)
         clock.wall_s += time.perf_counter() - t0
         new = [(s, r) for s, r in zip(todo, got) if r is not None]
-        store.put_many((s.id, sample_check(s), retrieval_to_store(r, kb)) for s, r in new)
+        store.put_many((s.id, sample_check(s, self.retriever), retrieval_to_store(r, kb)) for s, r in new)
         for s, r in new:
             out[s.id] = r = without_blank_passages(r)
             clock.computed += 1
@@ -352,7 +399,7 @@ class Pipeline:
             if not critic_active(self.critic) or not r.used or not r.passages:
                 out[s.id] = Judgement(s.id, None)
                 continue
-            hit = store.get(s.id, sample_check(s))
+            hit = store.get(s.id, judge_check(s, r, self.critic))
             if hit is not None:
                 out[s.id] = Judgement.from_json(hit)
                 clock.cached += 1
@@ -362,14 +409,14 @@ class Pipeline:
         pairs = []
         for s in todo:
             for i, p in enumerate(retrievals[s.id].passages):
-                hit = store.get(pair_key(s.id, i), pair_check(s, p))
+                hit = store.get(pair_key(s.id, i), pair_check(s, p, self.critic))
                 if hit is not None:
                     known[(s.id, i)] = float(hit["p_yes"])
                 else:
                     pairs.append((s, p, i))
 
         def persist(done: Sequence[tuple[Sample, Passage, int]], values: Sequence[Any]) -> None:
-            store.put_many((pair_key(s.id, i), pair_check(s, p), {"p_yes": float(v)})
+            store.put_many((pair_key(s.id, i), pair_check(s, p, self.critic), {"p_yes": float(v)})
                            for (s, p, i), v in zip(done, values))
 
         t0 = time.perf_counter()
@@ -387,7 +434,8 @@ class Pipeline:
                 continue
             new.append(Judgement(s.id, tuple(known[(s.id, i)] for i in range(n))))
         by_id = {s.id: s for s in todo}
-        store.put_many((j.sample_id, sample_check(by_id[j.sample_id]), j.to_json()) for j in new)
+        store.put_many((j.sample_id, judge_check(by_id[j.sample_id], retrievals[j.sample_id], self.critic), j.to_json())
+                       for j in new)
         for j in new:
             out[j.sample_id] = j
             clock.computed += 1
@@ -411,7 +459,8 @@ class Pipeline:
             request = self.prompt_style.build(s, self.kept_passages(retrievals[s.id], judgements[s.id]),
                                               self.task.name)
             prompt_hash = fingerprint(request.to_json())
-            hit = store.get(generation_key(s.id, prompt_hash), sample_check(s))
+            check = generation_check(request, prompt_hash, s, self.generator)
+            hit = store.get(generation_key(s.id, prompt_hash), check)
             if hit is not None:
                 out[s.id] = self._parsed(s.id, prompt_hash, hit["raw"])
                 clock.cached += 1
@@ -419,8 +468,8 @@ class Pipeline:
                 todo.append((s, request, prompt_hash))
 
         def persist(done: Sequence[tuple[Sample, ChatRequest, str]], raws: Sequence[Any]) -> None:
-            store.put_many((generation_key(s.id, h), sample_check(s), {"raw": raw})
-                           for (s, _, h), raw in zip(done, raws))
+            store.put_many((generation_key(s.id, h), generation_check(req, h, s, self.generator), {"raw": raw})
+                           for (s, req, h), raw in zip(done, raws))
 
         t0 = time.perf_counter()
         raws = self._isolating(
@@ -478,8 +527,10 @@ class Pipeline:
 
     def run(self) -> RunResults:
         samples = self.select_samples()
+        folder = prepare_run_folder(self.run_folder(), create=False)  # a file in the way: fail before anything
         self.record_input_errors(samples)
         run_preflight(self.task, self.components)
+        prepare_run_folder(folder)
         kb = self.task.knowledge_base()
         fps = self.fingerprints(kb)
         enabled = self.config.cache
@@ -490,13 +541,12 @@ class Pipeline:
             "generate": StageStore(self.store_root, "generate", fps["generate"],
                                    {"generator": self.generator.identity()}, enabled),
         }
-        folder = self.run_folder()
-        folder.mkdir(parents=True, exist_ok=True)
         logs: list[SampleLog] = []
         scores: list[dict[str, Any]] = []
         progress = Progress(len(samples), disable=self.config.quiet)
-        with open(folder / SAMPLES_FILE, "w", encoding="utf-8") as sample_file, \
-                open(folder / PASSAGE_TEXTS_FILE, "w", encoding="utf-8") as text_file:
+        # Both files are written beside the old ones and replaced only when the run ends (texts first).
+        with replace_at_end(folder / SAMPLES_FILE) as sample_file, \
+                replace_at_end(folder / PASSAGE_TEXTS_FILE) as text_file:
             texts = PassageTextWriter(text_file)
             for batch in chunks(samples, self.config.chunk_size):
                 retrievals = self.stage_retrieve(batch, stores["retrieve"], kb)
@@ -575,7 +625,7 @@ class Pipeline:
                                                        for k, v in self.choice.items()}}
         now = datetime.now(timezone.utc)
         return RunResults(
-            run_id=f"{folder.name}__{now.strftime('%Y%m%dT%H%M%S')}", task=self.task.name, split=self.config.split,
+            run_id=unique_run_id(folder.name, now), task=self.task.name, split=self.config.split,
             n=len(samples), metrics=metrics, headline_metric=self.task.headline_metric, components=components,
             retrieval_quality=retrieval_quality(logs),
             errors={"count": len(self.errors), "by_stage": by_stage,
@@ -657,6 +707,11 @@ class Progress:
             bar.close()
 
 
+def unique_run_id(folder_name: str, now: datetime) -> str:
+    """``<folder>__<UTC time to the microsecond>-<random>``: runs finishing together never share an id."""
+    return f"{folder_name}__{now.strftime('%Y%m%dT%H%M%S%f')}-{os.urandom(3).hex()}"
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     try:
@@ -679,10 +734,41 @@ def distributed_shard() -> tuple[int, int] | None:
     return int(os.environ.get("RANK", "0")), world
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, default=str)
+def prepare_run_folder(folder: Path, create: bool = True) -> Path:
+    """Create the run folder; an output path that is a file is a one-line error, not a traceback."""
+    for p in (folder, *folder.parents):
+        if p.exists() and not p.is_dir():
+            raise HarnessError(f"--output-dir: {p} exists and is not a folder; choose another --output-dir")
+    if not create:
+        return folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"--output-dir: cannot create the run folder {folder}: {exc.strerror or exc}") from exc
+    remove_stale(folder, ".*.tmp")
+    return folder
+
+
+@contextmanager
+def replace_at_end(path: Path) -> Iterator[IO[str]]:
+    """Write ``path`` beside it and replace it (never through a symlink) only when the block ends cleanly.
+
+    An interrupted re-run leaves the previous file whole; the temporary file goes on any error.
+    """
+    tmp = path.with_name(f".{path.name}.{temp_tag()}.tmp")
+    fh = open(tmp, "x", encoding="utf-8")
+    try:
+        yield fh
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
+        fh.close()
+        os.replace(tmp, path)  # replaces a symlink itself, never its target
+    except BaseException:
+        fh.close()
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    with replace_at_end(path) as fh:
+        json.dump(data, fh, indent=2, default=str)

@@ -419,6 +419,7 @@ def score_predictions(
     output_dir: str | Path = "score-output",
     candidate_max_chars: int | None = None,
     bem_batch_size: int = 64,
+    bem_download: bool = False,
     allow_partial: bool = False,
 ) -> dict[str, Any]:
     """Score a predictions file against references; write ``results.json`` + ``samples.jsonl``; return the results.
@@ -441,6 +442,14 @@ def score_predictions(
         raise HarnessError("--qtypes is an InfoSeek option (EVQA references carry question_type)")
     if no_bem and (bem_model or bem_vocab):
         raise HarnessError("--no-bem cannot be combined with --bem-model / --bem-vocab")
+    if task == "evqa":
+        from reag_harness.preflight import PreflightError
+        from reag_harness.tasks.evqa.bem import bem_preflight
+
+        problems = bem_preflight(bem_model, bem_vocab, allow_download=bem_download, no_bem=no_bem)
+        if problems:
+            lines = "\n".join(f"  - {p}" for p in problems)
+            raise PreflightError(f"pre-flight found {len(problems)} problem(s) before scoring:\n{lines}")
 
     preds = read_predictions(predictions_path)
     config: dict[str, Any] = {
@@ -466,7 +475,8 @@ def score_predictions(
         if not no_bem:
             from reag_harness.tasks.evqa.bem import BemScorer, resolve_bem
 
-            bem = BemScorer(*resolve_bem(bem_model, bem_vocab), batch_size=bem_batch_size)
+            bem = BemScorer(*resolve_bem(bem_model, bem_vocab), batch_size=bem_batch_size,
+                            allow_download=bem_download)
         agg, samples, ids = _score_evqa(preds, refs, bem, candidate_max_chars)
         official = agg.pop("official")
         coverage = agg.pop("coverage")
@@ -494,12 +504,14 @@ def score_predictions(
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "harness_version": harness_version(),
     }
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    with open(out / "samples.jsonl", "w", encoding="utf-8") as fh:
+    from reag_harness.runner import prepare_run_folder, replace_at_end
+
+    out = prepare_run_folder(Path(output_dir))  # a file in the way is one line; files replaced only at the end
+    with replace_at_end(out / "samples.jsonl") as fh:
         for s in samples:
             fh.write(json.dumps(s, ensure_ascii=False) + "\n")
+    with replace_at_end(out / "results.json") as fh:
+        fh.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     return results
 
 
@@ -522,6 +534,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     bem.add_argument("--bem-vocab", metavar="FILE", help="BERT vocab file or URL (default: the official "
                      "BERT-base uncased vocab)")
     bem.add_argument("--no-bem", action="store_true", help="exact match only: a lower bound, not the official score")
+    bem.add_argument("--bem-download", action="store_true", help="allow downloading the official BEM model and "
+                     "vocab when they are not cached (nothing is downloaded without this)")
     bem.add_argument("--bem-batch-size", type=int, default=64, metavar="N", help="BEM batch size (default 64)")
     bem.add_argument("--candidate-max-chars", type=int, default=None, metavar="N",
                      help="cut predictions to N characters before EM and BEM (ReAG's evaluation uses 128; "
@@ -542,6 +556,7 @@ def run(args: argparse.Namespace) -> int:
         args.task, args.predictions, args.references, qtypes_path=args.qtypes, bem_model=args.bem_model,
         bem_vocab=args.bem_vocab, no_bem=args.no_bem, output_dir=args.output_dir,
         candidate_max_chars=args.candidate_max_chars, bem_batch_size=args.bem_batch_size,
+        bem_download=args.bem_download,
         allow_partial=args.allow_partial,
     )
     m, cov, off = results["metrics"], results["coverage"], results["official"]

@@ -5,6 +5,10 @@ One mechanism gives the cache, resume after a kill, sharding and merging:
 writing process, so concurrent shards never interleave), each line
 ``{"key": ..., "check": ..., "record": {...}}``. A line cut short by ``kill -9`` is
 ignored on read; a record whose ``check`` no longer matches its input is recomputed.
+
+The store proves what is its own: the root holds a marker file (:data:`MARKER`) and every
+fingerprint folder a ``meta.json`` naming its stage and fingerprint. ``cache clear`` removes
+only such folders under the known stage names and refuses anything else.
 """
 
 from __future__ import annotations
@@ -16,6 +20,12 @@ import shutil
 import socket
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from .errors import HarnessError
+
+STAGES = ("retrieve", "judge", "generate")
+MARKER = ".reag-harness-stage-cache"
+_FP_CHARS = set("0123456789abcdef")
 
 
 def fingerprint(*parts: Any) -> str:
@@ -41,10 +51,11 @@ class StageStore:
         if not enabled:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
+        write_marker(Path(root))
         meta = self.dir / "meta.json"
-        if describe is not None and not meta.exists():
+        if not meta.exists():
             tmp = meta.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps({"stage": stage, "fingerprint": fp, **describe}, indent=1, default=str))
+            tmp.write_text(json.dumps({"stage": stage, "fingerprint": fp, **(describe or {})}, indent=1, default=str))
             os.replace(tmp, meta)
         for part in sorted(self.dir.glob("part-*.jsonl"), key=part_order):
             self._read(part)  # oldest file first, lines in order: the newest record of a key wins
@@ -96,12 +107,67 @@ def list_stores(root: Path) -> list[dict[str, Any]]:
     return out
 
 
-def clear_stores(root: Path, stage: str | None = None) -> int:
-    """Delete stored records (one stage, or all); returns the number of folders removed."""
-    targets = [Path(root) / stage] if stage else [p for p in Path(root).glob("*") if p.is_dir()]
-    n = 0
-    for target in targets:
-        if target.exists():
-            n += sum(1 for _ in target.glob("*"))
-            shutil.rmtree(target)
-    return n
+def write_marker(root: Path) -> None:
+    """Mark ``root`` as a stage cache (the proof ``cache clear`` looks for)."""
+    marker = root / MARKER
+    if not marker.exists():
+        marker.write_text(json.dumps({"format": "reag-harness-stage-cache", "version": 1,
+                                      "stages": list(STAGES)}) + "\n")
+
+
+def _own_folder(folder: Path, stage: str) -> bool:
+    """A fingerprint folder the store wrote: hex name, its ``meta.json`` names it, only store files inside."""
+    if folder.is_symlink() or not folder.is_dir() or not folder.name or set(folder.name) - _FP_CHARS:
+        return False
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(meta, dict) or meta.get("stage") != stage or meta.get("fingerprint") != folder.name:
+        return False
+    return all(p.is_file() and not p.is_symlink() and (p.name == "meta.json" or p.name.startswith("meta.tmp")
+                                                      or (p.name.startswith("part-") and p.suffix == ".jsonl"))
+               for p in folder.iterdir())
+
+
+def plan_clear(root: Path, stage: str | None = None) -> tuple[list[Path], list[Path]]:
+    """(folders ``cache clear`` would remove, entries it refuses to touch) under ``root``.
+
+    Raises when ``root`` is not a stage cache at all (no marker and no folder the store wrote).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise HarnessError(f"{root}: no stage cache here (not a folder)")
+    remove: list[Path] = []
+    refuse: list[Path] = []
+    for name in [stage] if stage else STAGES:
+        folder = root / name
+        if not folder.exists():
+            continue
+        if folder.is_symlink() or not folder.is_dir():
+            refuse.append(folder)
+            continue
+        for child in sorted(folder.iterdir()):
+            (remove if _own_folder(child, name) else refuse).append(child)
+    if not (root / MARKER).is_file() and not remove:
+        hint = f"; did you mean {root / 'stages'}?" if (root / "stages" / MARKER).is_file() else ""
+        raise HarnessError(f"{root}: not a reag-harness stage cache (no {MARKER} marker and no stage records); "
+                           f"refusing to delete anything{hint}")
+    return remove, refuse
+
+
+def clear_stores(root: Path, stage: str | None = None) -> list[Path]:
+    """Delete the stage-record folders the store can prove are its own; returns them.
+
+    Anything else under ``root`` (unknown folders, files, symlinks, folders with foreign files)
+    is left alone: see :func:`plan_clear`.
+    """
+    remove, _ = plan_clear(root, stage)
+    for folder in remove:
+        shutil.rmtree(folder)
+    for name in [stage] if stage else STAGES:
+        try:
+            (Path(root) / name).rmdir()  # only when now empty
+        except OSError:
+            pass
+    return remove

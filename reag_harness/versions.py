@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import platform
 import subprocess
 from functools import lru_cache
@@ -32,9 +33,28 @@ def versions() -> dict[str, str | None]:
 
 @lru_cache(maxsize=1)
 def git_hash() -> str | None:
-    """The harness checkout's commit (with ``-dirty``), or None outside a git checkout."""
+    """The harness's own commit, or None when it cannot be known.
+
+    From the harness's own git checkout (an editable or in-place install: the folder holding this
+    package is the top of a reag-harness repository), with ``-dirty`` when it has local changes;
+    else from the install's ``direct_url.json`` (``pip install git+...`` records the commit);
+    never from a repository that merely contains the virtual environment.
+    """
+    return _checkout_commit() or _direct_url_commit()
+
+
+def _checkout_commit() -> str | None:
     root = Path(__file__).resolve().parent.parent
     try:
+        if not (root / ".git").exists() or 'name = "reag-harness"' not in (root / "pyproject.toml").read_text():
+            return None
+    except OSError:
+        return None
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True,
+                             timeout=5)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != root:
+            return None
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         if sha.returncode != 0:
             return None
@@ -43,3 +63,33 @@ def git_hash() -> str | None:
         return sha.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def _direct_url_commit() -> str | None:
+    try:
+        text = importlib.metadata.distribution("reag-harness").read_text("direct_url.json")
+        data = json.loads(text) if text else {}
+    except (importlib.metadata.PackageNotFoundError, ValueError, OSError):
+        return None
+    commit = (data.get("vcs_info") or {}).get("commit_id") if isinstance(data, dict) else None
+    return str(commit) if commit else None
+
+
+def project_url(doc: str | None = None) -> str:
+    """The project's documentation URL from the package metadata (``[project.urls]``), for error messages.
+
+    ``project_url("data.md")`` points at that page of the docs; an install without the URL
+    falls back to naming the file in the reag-harness repository.
+    """
+    base = None
+    try:
+        for entry in importlib.metadata.metadata("reag-harness").get_all("Project-URL") or []:
+            label, _, url = entry.partition(",")
+            if label.strip().lower() == "documentation":
+                base = url.strip().rstrip("/")
+                break
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    if base is None:
+        return f"docs/{doc} in the reag-harness repository" if doc else "the reag-harness README"
+    return f"{base}/{doc}" if doc else base

@@ -34,7 +34,7 @@ def infoseek_metrics(uq: float, ue: float, final: float, n: int = 100, missing: 
 
 def make_results(run_id: str = "run-1", task: str = "infoseek", metrics: dict | None = None, *, smoke: bool = False,
                  n: int = 100, generator_ckpt: str = "Qwen/Qwen2.5-VL-3B-Instruct", headline: str = "final_score",
-                 config: dict | None = None) -> RunResults:
+                 config: dict | None = None, fingerprint: str | None = None) -> RunResults:
     return RunResults(
         run_id=run_id, task=task, split="val", n=n,
         metrics=metrics if metrics is not None else infoseek_metrics(44.0, 42.0, 42.98, n=n),
@@ -48,7 +48,8 @@ def make_results(run_id: str = "run-1", task: str = "infoseek", metrics: dict | 
         },
         retrieval_quality={}, errors={"count": 0, "by_stage": {}},
         timings=[StageTiming("retrieve", 1.5, 10, 0), StageTiming("generate", 3.0, 10, 0, throughput=3.3)],
-        config=config or {}, config_fingerprint="abc123", versions={"harness": "0.1.0", "python": "3.11"},
+        config=config or {}, config_fingerprint=fingerprint or f"fp-{run_id}",
+        versions={"harness": "0.1.0", "python": "3.11"},
         git_hash="deadbeef", seed=0, device="cpu", date="2025-01-01T00:00:00Z", smoke=smoke,
     )
 
@@ -63,6 +64,7 @@ path, start, i, results = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), jso
 while time.time() < start:
     time.sleep(0.005)
 results["run_id"] = f"proc-{i}"
+results["config_fingerprint"] = f"fp-{i}"  # eight different configurations (one row per fingerprint)
 append_run(results, path)
 """
 
@@ -80,8 +82,8 @@ def test_eight_concurrent_appends_lose_nothing(tmp_path: Path) -> None:
     assert validate_document(doc) == []
     assert sorted(e["run_id"] for e in doc["entries"]) == [f"proc-{i}" for i in range(8)]
     assert all(validate_entry(e) == [] for e in doc["entries"])
-    leftovers = [p.name for p in path.parent.iterdir() if p.name not in ("leaderboard.json", "leaderboard.json.lock")]
-    assert leftovers == []  # no temp files left behind
+    leftovers = [p.name for p in path.parent.iterdir() if p.name != "leaderboard.json"]
+    assert leftovers == []  # no temp files and no lock file left behind
     assert main(["leaderboard", "validate", "--file", str(path)]) == 0
 
 
@@ -123,7 +125,8 @@ def test_entry_from_infoseek_results_has_every_field() -> None:
     assert entry["components"]["critic"]["args"] == {"threshold": 0.1}
     assert entry["timings"][1] == {"stage": "generate", "wall_s": 3.0, "n_computed": 10, "n_cached": 0,
                                    "throughput": 3.3}
-    assert (entry["harness_version"], entry["git_hash"], entry["config_fingerprint"]) == ("0.1.0", "deadbeef", "abc123")
+    assert (entry["harness_version"], entry["git_hash"]) == ("0.1.0", "deadbeef")
+    assert entry["config_fingerprint"] == "fp-run-1"
     assert entry["hardware"]["device"] == "cpu" and entry["smoke"] is False
     assert "eva_clip" in entry["pipeline"] and "reag_critic" in entry["pipeline"]
 
@@ -163,19 +166,18 @@ def test_schema_catches_broken_entries(tmp_path: Path, capsys: pytest.CaptureFix
     assert any("duplicate" in e for e in validate_document([good, good]))
 
 
-def test_default_leaderboard_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_leaderboard_path_is_the_users_never_the_checkouts(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REAG_LEADERBOARD", raising=False)
     checkout = tmp_path / "checkout"
     (checkout / "leaderboard").mkdir(parents=True)
     (checkout / "leaderboard" / "leaderboard.json").write_text('{"schema_version": 1, "entries": []}')
     (checkout / "sub" / "dir").mkdir(parents=True)
-    assert lb.default_leaderboard_path(checkout / "sub" / "dir") == checkout / "leaderboard" / "leaderboard.json"
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
+    monkeypatch.chdir(checkout / "sub" / "dir")
     cache = Path(__import__("os").environ["REAG_HARNESS_CACHE"])
-    assert lb.default_leaderboard_path(outside) == cache / "leaderboard.json"
+    assert lb.default_leaderboard_path() == cache / "leaderboard.json"
     monkeypatch.setenv("REAG_LEADERBOARD", str(tmp_path / "mine.json"))
-    assert lb.default_leaderboard_path(checkout) == tmp_path / "mine.json"
+    assert lb.default_leaderboard_path() == tmp_path / "mine.json"
 
 
 def test_repository_files_validate() -> None:

@@ -92,14 +92,20 @@ def test_every_hook_is_documented():
     assert [h for h in HOOKS if f"### `{h}(register)`" not in docs] == []
 
 
-def test_duplicate_names_name_both_plugins(inline_plugin):
+def test_duplicate_names_name_both_plugins_and_only_using_the_name_fails(inline_plugin, capsys):
     def impl(register):
         register("reag-7b", lambda runtime: None)
+        register("dupe-only", lambda runtime: None)
 
     impl.__name__ = "register_generators"
     inline_plugin("dupe", register_generators=impl)
+    registry = get_registry()  # does not raise: every other name still works
+    warning = [line for line in capsys.readouterr().err.splitlines() if "reag-7b" in line]
+    assert len(warning) == 1 and "'builtin-generators'" in warning[0] and "'dupe'" in warning[0]
+    assert registry.get("generator", "dupe-only").plugin == "dupe"
+    assert registry.get("generator", "reag-3b").plugin == "builtin-generators"
     with pytest.raises(DuplicateComponentError, match="'builtin-generators'.*'dupe'"):
-        get_registry()
+        registry.get("generator", "reag-7b")
 
 
 def test_builtins_register_through_entry_points():
@@ -177,3 +183,67 @@ def test_template_plugin_runs_through_the_cli(tmp_path):
     assert results["components"]["retriever"]["distribution"] == "reag-keyword-retriever"
     rows = [json.loads(line) for line in next(tmp_path.glob("*/samples.jsonl")).read_text().splitlines()]
     assert all(len(r["retrieved_pages"]) == 2 and r["passages"] for r in rows)
+
+
+def fake_dist(root: Path, dist: str, entry_point: str, module: str, source: str) -> Path:
+    """An installed-looking distribution (dist-info + module) on a PYTHONPATH folder."""
+    (root / f"{module}.py").write_text(source)
+    info = root / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[reag_harness]\n{entry_point} = {module}\n")
+    return root
+
+
+GEN_PLUGIN = """
+from reag_harness.hookspecs import hookimpl
+
+@hookimpl
+def register_generators(register):
+    register({names})
+    {then}
+"""
+
+
+def test_a_plugin_cannot_displace_the_builtins_by_name(tmp_path):
+    fake_dist(tmp_path, "evil-plugin", "builtin-generators", "evil_plugin",
+              GEN_PLUGIN.format(names="'only-evil', lambda runtime: None", then="pass"))
+    out = cli("ls", "generators", "--json", env={"PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    names = {row["name"] for row in json.loads(out.stdout)}
+    assert {"reag-3b", "reag-7b"} <= names and "only-evil" not in names
+    assert "plugin 'builtin-generators' (distribution evil-plugin)" in out.stderr and "skipped" in out.stderr
+
+
+def test_duplicate_component_from_an_installed_plugin_does_not_break_ls(tmp_path):
+    fake_dist(tmp_path, "twin-plugin", "twin", "twin_plugin",
+              GEN_PLUGIN.format(names="'reag-3b', lambda runtime: None", then="pass"))
+    env = {"PYTHONPATH": str(tmp_path)}
+    listed = cli("ls", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    lines = [line for line in listed.stderr.splitlines() if "reag-3b" in line]
+    assert len(lines) == 1 and "'builtin-generators'" in lines[0] and "'twin'" in lines[0], listed.stderr
+    assert cli("plugins", env=env).returncode == 0
+    used = cli("--task", "demo", "--generator", "reag-3b", "--no-leaderboard", env=env)
+    assert used.returncode == 2 and "registered twice" in used.stderr
+
+
+@pytest.mark.parametrize("raise_", ["import sys; sys.exit(3)", "raise BaseException('odd')"])
+def test_sys_exit_at_import_is_contained_and_named(tmp_path, raise_):
+    fake_dist(tmp_path, "exiting-plugin", "exiting", "exiting_plugin", raise_ + "\n")
+    out = cli("plugins", "--json", env={"PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    broken = json.loads(out.stdout)["broken"]
+    assert [(b["name"], b["distribution"]) for b in broken] == [("exiting", "exiting-plugin")]
+    assert broken[0]["error"].split(":")[0] in ("SystemExit", "BaseException")
+
+
+@pytest.mark.parametrize("then", ["raise RuntimeError('half way')", "raise SystemExit(4)"])
+def test_a_failing_register_hook_keeps_nothing_and_names_its_distribution(tmp_path, then):
+    fake_dist(tmp_path, "half-plugin", "half", "half_plugin",
+              GEN_PLUGIN.format(names="'half-gen', lambda runtime: None", then=then))
+    out = cli("ls", "generators", "--json", env={"PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert "half-gen" not in {row["name"] for row in json.loads(out.stdout)}
+    assert "plugin 'half' (distribution half-plugin) failed in: register_generators" in out.stderr
+    assert "(its 1 registration(s) were rolled back)" in out.stderr

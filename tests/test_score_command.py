@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness.errors import InputError, MissingDependencyError
+from reag_harness.errors import HarnessError, InputError
 from reag_harness.models.tiny_bem import build_tiny_bem
 from reag_harness.scoring import configure, evaluate_module_path, run, score_predictions
 
@@ -252,14 +252,13 @@ def test_evqa_json_references_and_errors(evqa_files: dict[str, Path], tmp_path: 
 def test_evqa_bem_without_tensorflow_says_what_to_install(evqa_files: dict[str, Path], tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tensorflow_text", None)
-    with pytest.raises(MissingDependencyError, match=r"pip install 'reag-harness\[evqa\]'"):
+    with pytest.raises(HarnessError, match=r"pre-flight(.|\n)*pip install 'reag-harness\[evqa\]'"):
         score_predictions("evqa", evqa_files["preds"], evqa_files["csv"], output_dir=tmp_path / "x")
     res = score_predictions("evqa", evqa_files["preds"], evqa_files["csv"], no_bem=True, output_dir=tmp_path / "y")
     assert res["metrics"]["bem_used"] is False
 
 
 def test_option_conflicts(evqa_files: dict[str, Path], infoseek_files: dict[str, Path], tmp_path: Path) -> None:
-    from reag_harness.errors import HarnessError
 
     with pytest.raises(HarnessError, match="--no-bem"):
         score_predictions("evqa", evqa_files["preds"], evqa_files["csv"], bem_model="m", no_bem=True,

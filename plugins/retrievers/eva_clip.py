@@ -374,6 +374,9 @@ def build_title_index(retriever: EvaClipRetriever, kb: KnowledgeBase) -> FaissIn
         try:
             index_files(folder)
         except InputError:
+            from reag_harness.atomic import remove_leftovers
+
+            remove_leftovers(folder, "*.tmp")  # half-written files of a killed build
             keys = list(kb.keys())
             vectors = retriever.encoder().encode_texts([kb.title(k) or k for k in keys], retriever.batch_size)
             build_index(vectors, keys, folder, factory="Flat",

@@ -27,7 +27,7 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
     from ..records import Sample
     from ..results import RunResults, SampleLog, StageTiming
     from ..retrieval_quality import retrieval_quality
-    from ..runner import write_json_atomic
+    from ..runner import prepare_run_folder, replace_at_end, write_json_atomic
 
     parts = []
     for d in shard_dirs:
@@ -75,9 +75,8 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
     merged.shard = None
     merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts]}
     merged.run_id = first.run_id.replace("__shard", "__merged")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with open(output_dir / SAMPLES_FILE, "w", encoding="utf-8") as fh, \
-            open(output_dir / PASSAGE_TEXTS_FILE, "w", encoding="utf-8") as text_fh:
+    prepare_run_folder(output_dir)
+    with replace_at_end(output_dir / SAMPLES_FILE) as fh, replace_at_end(output_dir / PASSAGE_TEXTS_FILE) as text_fh:
         texts = PassageTextWriter(text_fh)
         for row in ordered:
             fh.write(json.dumps(texts.by_reference(row)) + "\n")
@@ -90,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
     merged = merge_runs([Path(s) for s in args.shards], Path(args.output_dir))
     if not args.no_leaderboard:
-        from ..leaderboard import append_run, default_leaderboard_path
+        from ..leaderboard import record_run
 
-        append_run(merged, args.leaderboard or default_leaderboard_path())
+        record_run(merged, args.leaderboard, run_dir=args.output_dir)
     print_summary(merged, sys.stdout)
     return 0

@@ -15,6 +15,7 @@ from array import array
 from pathlib import Path
 from typing import Any, Callable
 
+from ..atomic import recover_folder, remove_stale, swap_folder, temp_tag
 from ..errors import InputError
 from .jsonstream import ObjectStream
 from .passages import PASSAGE_METHOD, check_entry, infoseek_passages_many, page_text_field, page_title
@@ -58,9 +59,11 @@ def build_store(
 ) -> dict[str, Any]:
     """Build a store from the KB JSON at ``input_path`` into ``output_dir``; returns its metadata.
 
-    The store is written to a temporary sibling folder and renamed at the end, so an interrupted
-    build leaves no half store. An existing store at ``output_dir`` is replaced; any other existing
-    non-empty folder is refused.
+    The store is written to a temporary sibling folder and swapped in at the end (the old store is
+    moved aside, the new one renamed in, the old one removed), so a killed rebuild leaves the old
+    store usable; the next build or open puts it back if the kill fell between the two renames, and
+    removes build folders left by killed builds. An existing store at ``output_dir`` is replaced;
+    any other existing non-empty folder is refused.
     """
     import numpy as np
     import pyarrow as pa
@@ -69,11 +72,11 @@ def build_store(
     if not os.path.isfile(input_path):
         raise InputError(input_path, "knowledge-base JSON not found")
     out = Path(output_dir)
+    recover_folder(out)
+    remove_stale(out.parent, f".{out.name}.building-*")
     if out.exists() and not (out.is_dir() and (is_store(out) or not any(out.iterdir()))):
         raise InputError(str(out), "output exists and is not a knowledge-base store; choose another folder")
-    tmp = out.parent / f".{out.name}.building-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    tmp = out.parent / f".{out.name}.building-{temp_tag()}"
     tmp.mkdir(parents=True)
     say = progress or (lambda msg: None)
     t0 = time.perf_counter()
@@ -150,10 +153,7 @@ def build_store(
             "built_with": _versions(kind),
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, out)
+        swap_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -193,9 +193,11 @@ class KBStore:
 
 def open_kb(path: str, kind: str | None = None) -> Any:
     """A KB from a built store folder (memory-mapped) or a small KB ``.json`` (in memory)."""
+    from ..atomic import recover_folder
     from ..errors import InputError
 
     p = Path(path)
+    recover_folder(p)  # a rebuild killed mid-swap left the previous store aside
     if p.is_dir():
         store = KBStore(p)
         if kind is not None and store.kind != kind:

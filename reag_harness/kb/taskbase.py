@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 from ..errors import HarnessError
 from ..interfaces import Runtime
 from ..records import Sample
+from ..versions import project_url
 from .inputs import (
     ImageResolver,
     as_bool,
@@ -65,7 +66,7 @@ class KBTask:
         if value in (None, ""):
             if required:
                 raise HarnessError(f"task '{self.name}' needs {key}=PATH (in --task-args or a config= YAML file); "
-                                   f"see docs/data.md")
+                                   f"see {project_url('data.md')}")
             return None
         return os.path.expanduser(str(value))
 

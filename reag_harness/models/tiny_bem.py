@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 __all__ = ["TINY_BEM_VERSION", "TINY_VOCAB", "build_tiny_bem", "tiny_bem_logits", "tiny_bem_weights"]
 
@@ -84,8 +85,25 @@ def build_tiny_bem(directory: str | Path, seed: int = 0) -> tuple[Path, Path]:
     root = Path(directory)
     model_dir, vocab_path, marker = root / "model", root / "vocab.txt", root / "tiny_bem.json"
     stamp = {"version": TINY_BEM_VERSION, "seed": seed}
-    if marker.is_file() and json.loads(marker.read_text()) == stamp and (model_dir / "saved_model.pb").is_file():
+
+    def built() -> bool:
+        return marker.is_file() and json.loads(marker.read_text()) == stamp and (model_dir / "saved_model.pb").is_file()
+
+    if built():
         return model_dir, vocab_path
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / ".build.lock")):  # concurrent first use: one builder, the others wait
+        if not built():
+            _build(root, model_dir, vocab_path, marker, stamp, seed)
+    return model_dir, vocab_path
+
+
+def _build(root: Path, model_dir: Path, vocab_path: Path, marker: Path, stamp: dict[str, Any], seed: int) -> None:
+    import os
+    import shutil
+    import tempfile
+
+    from reag_harness.atomic import remove_leftovers, swap_folder
     from reag_harness.tasks.evqa.bem import require_tensorflow
 
     tf, _ = require_tensorflow()
@@ -112,14 +130,13 @@ def build_tiny_bem(directory: str | Path, seed: int = 0) -> tuple[Path, Path]:
             pooled = tf.reduce_sum(h * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
             return tf.matmul(pooled, self.w) + self.b
 
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / "model.tmp"
-    tf.saved_model.save(TinyBem(), str(tmp))
-    if model_dir.exists():
-        import shutil
-
-        shutil.rmtree(model_dir)
-    tmp.rename(model_dir)
-    vocab_path.write_text("\n".join(TINY_VOCAB) + "\n", encoding="utf-8")
-    marker.write_text(json.dumps(stamp))
-    return model_dir, vocab_path
+    remove_leftovers(root, ".model.staging-*")  # staging folders of killed builds
+    tmp = Path(tempfile.mkdtemp(prefix=".model.staging-", dir=root))
+    try:
+        tf.saved_model.save(TinyBem(), str(tmp / "model"))
+        (tmp / "vocab.txt").write_text("\n".join(TINY_VOCAB) + "\n", encoding="utf-8")
+        swap_folder(tmp / "model", model_dir)
+        os.replace(tmp / "vocab.txt", vocab_path)
+        marker.write_text(json.dumps(stamp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

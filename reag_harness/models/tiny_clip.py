@@ -93,6 +93,9 @@ def tiny_clip_checkpoint(seed: int = SEED) -> Path:
     with FileLock(str(folder / ".build.lock")):
         if target.exists():
             return target
+        from reag_harness.atomic import remove_leftovers
+
+        remove_leftovers(folder, "*.tmp")  # half-written files of killed builds
         import open_clip
         import torch
         from safetensors.torch import save_file

@@ -78,7 +78,10 @@ def tiny_grounding_dino_path() -> Path:
     with FileLock(str(target) + ".lock"):
         if (target / _DONE).exists():
             return target
-        staging = Path(tempfile.mkdtemp(prefix=NAME + ".", dir=target.parent))
+        from reag_harness.atomic import remove_leftovers
+
+        remove_leftovers(target.parent, f".{NAME}.staging-*")  # staging folders of killed builds
+        staging = Path(tempfile.mkdtemp(prefix=f".{NAME}.staging-", dir=target.parent))
         try:
             _build(staging)
             (staging / _DONE).write_text("ok\n")

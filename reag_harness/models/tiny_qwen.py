@@ -197,6 +197,9 @@ def tiny_qwen25vl_path() -> Path:
     with FileLock(str(target) + ".lock"):
         if (target / "config.json").is_file():
             return target
+        from reag_harness.atomic import remove_leftovers
+
+        remove_leftovers(target.parent, f".{TINY_NAME}-*")  # staging folders of killed builds
         tmp = Path(tempfile.mkdtemp(prefix=f".{TINY_NAME}-", dir=target.parent))
         try:
             build_tiny_qwen25vl(tmp)

@@ -8,10 +8,12 @@ retrieval, critic, generation and scoring run end to end, offline, in seconds.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from reag_harness import paths
+from reag_harness.atomic import remove_stale, temp_tag
 from reag_harness.errors import InputError
 from reag_harness.interfaces import Runtime
 from reag_harness.jsonio import iter_jsonl
@@ -68,7 +70,7 @@ class DemoTask:
                 raise InputError(str(self.questions_path), f"entity {row['entity']!r} is not in the KB",
                                  line=line, field="entity")
             out.append(Sample(
-                id=row["id"], question=row["question"], image=str(self.image_dir() / row["image"]),
+                id=row["id"], question=row["question"], image=str(self.image_path(row["image"], line)),
                 references=tuple(row["answers"]),
                 meta={"gold_pages": [row["entity"]], "evidence_section_id": row.get("evidence_section_id"),
                       "question_type": row.get("question_type", "templated")},
@@ -76,15 +78,28 @@ class DemoTask:
         self.draw_images(rows)
         return out
 
+    def image_path(self, name: str, line: int) -> Path:
+        """The image's path inside the task's image folder; a name that leaves it is refused."""
+        folder = self.image_dir().resolve()
+        target = (folder / name).resolve()
+        if not name or Path(name).is_absolute() or target.parent != folder:
+            raise InputError(str(self.questions_path), f"image name {name!r} must be a plain file name inside the "
+                             "demo image folder", line=line, field="image")
+        return target
+
     def draw_images(self, rows: Sequence[tuple[int, dict[str, Any]]]) -> None:
-        """One picture per entity: its colour, a shape and its title (deterministic)."""
+        """One picture per entity: its colour, a shape and its title (deterministic).
+
+        Safe when several processes draw at once: each writes its own temporary file and renames it.
+        """
         from PIL import Image, ImageDraw
 
         folder = self.image_dir()
         folder.mkdir(parents=True, exist_ok=True)
+        remove_stale(folder, ".*.tmp.png")
         kb = self.knowledge_base()
-        for _, row in rows:
-            target = folder / row["image"]
+        for line, row in rows:
+            target = self.image_path(row["image"], line)
             if target.exists():
                 continue
             look = kb.page(row["entity"]).get("demo_image", {})
@@ -101,9 +116,12 @@ class DemoTask:
             else:
                 draw.rectangle((40, 60, 184, 170), fill=colour)
             draw.text((10, 200), kb.title(row["entity"]), fill=(0, 0, 0))
-            tmp = target.with_suffix(".tmp.png")
-            img.save(tmp)
-            tmp.replace(target)
+            tmp = target.with_name(f".{target.name}.{temp_tag()}.tmp.png")
+            try:
+                img.save(tmp)
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
 
     def component_args(self, kind: str, name: str) -> dict[str, Any]:
         """Offline stand-ins for the ReAG retriever: the tiny EVA model, a title index, a tiny detector.

@@ -25,15 +25,17 @@ from typing import Any
 
 from reag_harness.errors import HarnessError, MissingDependencyError
 
-__all__ = ["OFFICIAL_BEM_HANDLE", "OFFICIAL_VOCAB", "BemScorer", "require_tensorflow"]
+__all__ = ["OFFICIAL_BEM_HANDLE", "OFFICIAL_VOCAB", "BemScorer", "bem_preflight", "require_tensorflow"]
 
 OFFICIAL_BEM_HANDLE = "https://tfhub.dev/google/answer_equivalence/bem/1"
 OFFICIAL_VOCAB = "gs://cloud-tpu-checkpoints/bert/keras_bert/uncased_L-12_H-768_A-12/vocab.txt"
 MAX_LENGTH = 512
 INSTALL_HINT = "pip install 'reag-harness[evqa]'"
 _OFFLINE_HINT = (
-    "pass a local SavedModel directory with --bem-model DIR and a local vocab file with --bem-vocab FILE "
-    "(or unpack the model into $TFHUB_CACHE_DIR/8c79027db3c48563b1b91f255e6259f44b118a73/), see docs/metrics.md"
+    "pass a local SavedModel directory with --bem-model DIR (task argument bem_model=DIR) and a local vocab file "
+    "with --bem-vocab FILE (bem_vocab=FILE), or unpack the model into "
+    "$TFHUB_CACHE_DIR/8c79027db3c48563b1b91f255e6259f44b118a73/; or score without BEM with --no-bem (no_bem=true, "
+    "exact match only, a lower bound); or allow the download with --bem-download (bem_download=true)"
 )
 
 
@@ -50,6 +52,69 @@ def resolve_bem(model: str | None, vocab: str | None) -> tuple[str, str]:
         tiny_model, tiny_vocab = build_tiny_bem(cache_dir() / "tiny_bem")
         return str(tiny_model), vocab or str(tiny_vocab)
     return model or OFFICIAL_BEM_HANDLE, vocab or OFFICIAL_VOCAB
+
+
+def _hub_cache_dir(handle: str) -> Path:
+    """Where tensorflow-hub keeps a downloaded handle ($TFHUB_CACHE_DIR, else <tmp>/tfhub_modules)."""
+    import tempfile
+
+    root = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "tfhub_modules")
+    return Path(root) / hashlib.sha1(handle.encode()).hexdigest()
+
+
+def _vocab_cache_path(url: str) -> Path:
+    from reag_harness.paths import cache_dir
+
+    return cache_dir() / "bem" / f"vocab-{hashlib.sha1(url.encode()).hexdigest()[:16]}.txt"
+
+
+def _have_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def bem_preflight(model: str | None = None, vocab: str | None = None, *, allow_download: bool = False,
+                  no_bem: bool = False) -> list[str]:
+    """What BEM scoring needs and is missing, one line each (cheap: no TensorFlow import, no network).
+
+    A remote model or vocab counts as available when it is already in its cache, or when the user
+    opted in to downloading it (``allow_download``); nothing is ever downloaded without that opt-in.
+    """
+    if no_bem:
+        return []
+    problems = []
+    missing = [m for m in ("tensorflow", "tensorflow_text") if not _have_module(m)]
+    if missing:
+        problems.append(f"BEM scoring needs {' and '.join(missing)}: {INSTALL_HINT}, or pass --no-bem (no_bem=true) "
+                        "for exact match only")
+    tiny = model == TINY_BEM  # built offline on first use, with its own vocab unless one is given
+    model = model or OFFICIAL_BEM_HANDLE
+    if tiny:
+        pass
+    elif _is_remote(model):
+        if not (_hub_cache_dir(model) / "saved_model.pb").is_file() and not allow_download:
+            problems.append(f"BEM model {model} is not available offline and downloading it was not allowed: "
+                            f"{_OFFLINE_HINT}")
+        elif not _have_module("tensorflow_hub"):
+            problems.append(f"loading the BEM model {model} needs tensorflow-hub: {INSTALL_HINT}")
+    elif not (Path(model) / "saved_model.pb").is_file():
+        problems.append(f"BEM model directory {model} has no saved_model.pb: pass a SavedModel directory with "
+                        "--bem-model DIR (bem_model=DIR), or --no-bem (no_bem=true)")
+    if tiny and vocab is None:
+        return problems
+    vocab = vocab or OFFICIAL_VOCAB
+    if _is_remote(vocab):
+        if not _vocab_cache_path(vocab).is_file() and not allow_download:
+            problems.append(f"BEM vocab {vocab} is not available offline and downloading it was not allowed: "
+                            f"{_OFFLINE_HINT}")
+    elif not Path(vocab).is_file():
+        problems.append(f"BEM vocab file {vocab} not found: pass --bem-vocab FILE (bem_vocab=FILE), or --no-bem "
+                        "(no_bem=true)")
+    return problems
 
 
 def require_tensorflow() -> tuple[Any, Any]:
@@ -73,21 +138,23 @@ def _is_remote(spec: str) -> bool:
     return "://" in spec
 
 
-def _fetch_vocab(url: str) -> Path:
+def _fetch_vocab(url: str, allow_download: bool = False) -> Path:
     """Download a remote vocab once into the harness cache (gs:// is read through storage.googleapis.com)."""
-    from reag_harness.paths import cache_dir
 
     http = "https://storage.googleapis.com/" + url[len("gs://"):] if url.startswith("gs://") else url
-    target = cache_dir() / "bem" / f"vocab-{hashlib.sha1(url.encode()).hexdigest()[:16]}.txt"
+    target = _vocab_cache_path(url)
     if target.is_file():
         return target
+    if not allow_download:
+        raise HarnessError(f"the BEM vocab {url} is not in the cache and downloading it was not allowed; "
+                           f"{_OFFLINE_HINT}")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with urllib.request.urlopen(http, timeout=60) as resp:  # noqa: S310 (https / gs only)
             data = resp.read()
     except OSError as exc:
         raise HarnessError(f"could not download the BEM vocab {url} ({exc}); {_OFFLINE_HINT}") from exc
-    tmp = target.with_suffix(".part")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{os.urandom(3).hex()}.part")
     tmp.write_bytes(data)
     os.replace(tmp, target)
     return target
@@ -113,13 +180,14 @@ class BemScorer:
 
     def __init__(
         self, model: str = OFFICIAL_BEM_HANDLE, vocab: str = OFFICIAL_VOCAB, batch_size: int = 64,
-        max_length: int = MAX_LENGTH,
+        max_length: int = MAX_LENGTH, allow_download: bool = False,
     ) -> None:
         require_tensorflow()
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.model_spec, self.vocab_spec = str(model), str(vocab)
         self.batch_size, self.max_length = batch_size, max_length
+        self.allow_download = allow_download
         self._model: Any = None
         self._tokenizer: Any = None
         self._vocab_path: Path | None = None
@@ -130,7 +198,8 @@ class BemScorer:
         if self._model is not None:
             return
         tf, text = require_tensorflow()
-        vocab = _fetch_vocab(self.vocab_spec) if _is_remote(self.vocab_spec) else Path(self.vocab_spec)
+        vocab = _fetch_vocab(self.vocab_spec, self.allow_download) if _is_remote(self.vocab_spec) \
+            else Path(self.vocab_spec)
         if not vocab.is_file():
             raise HarnessError(f"BEM vocab file not found: {vocab}")
         table = tf.lookup.StaticVocabularyTable(
@@ -160,6 +229,9 @@ class BemScorer:
                 import tensorflow_hub as hub
         except ImportError as exc:
             raise MissingDependencyError(f"loading a TF Hub handle needs tensorflow-hub: {INSTALL_HINT}") from exc
+        if not self.allow_download and not (_hub_cache_dir(spec) / "saved_model.pb").is_file():
+            raise HarnessError(f"the BEM model {spec} is not in the TF Hub cache and downloading it was not "
+                               f"allowed; {_OFFLINE_HINT}")
         try:
             return hub.load(spec)
         except Exception as exc:  # network, resolver and format errors all mean the same to the user

@@ -27,7 +27,7 @@ class EvqaTask(KBTask):
     name = "evqa"
     kb_kind = "evqa"
     headline_metric = "single_hop"
-    extra_args = ("lens", "bem_model", "bem_vocab", "no_bem", "candidate_max_chars", "bem_batch_size")
+    extra_args = ("lens", "bem_model", "bem_vocab", "no_bem", "bem_download", "candidate_max_chars", "bem_batch_size")
 
     def __init__(self, runtime: Runtime | None = None, **task_args: Any) -> None:
         super().__init__(runtime, **task_args)
@@ -38,6 +38,13 @@ class EvqaTask(KBTask):
         if self.no_bem:
             print("reag-eval: EVQA scored WITHOUT BEM (no_bem): exact match only, a lower bound of the official "
                   "metric; results are labelled 'em-only lower bound (no BEM)'", file=sys.stderr)
+
+    def preflight(self) -> list[str]:
+        """Before any stage: the BEM model and vocab are available (or ``no_bem``, or ``bem_download`` allowed)."""
+        from .bem import bem_preflight
+
+        return bem_preflight(self._path("bem_model"), self._path("bem_vocab"), no_bem=self.no_bem,
+                             allow_download=self._flag("bem_download"))
 
     def _load(self) -> list[Sample]:
         return load_evqa(self._path("queries", required=True) or "", self.resolver(), on_error=self.on_error,
@@ -71,6 +78,7 @@ class EvqaTask(KBTask):
                 kwargs: dict[str, Any] = {"model": model, "vocab": vocab}
                 if self.args.get("bem_batch_size"):
                     kwargs["batch_size"] = int(self.args["bem_batch_size"])
+                kwargs["allow_download"] = self._flag("bem_download")
                 bem = BemScorer(**kwargs)
             self._scorer = EvqaScorer(bem=bem, candidate_max_chars=self.candidate_max_chars)
         return self._scorer

@@ -1,0 +1,1 @@
+"""Package data: the reported leaderboard rows (published.json), read with importlib.resources."""
