@@ -53,6 +53,14 @@ def reag_full(generator: str) -> dict[str, Any]:
     return preset(generator, coarse(crop=True), REAG_CRITIC, REASONING)
 
 
+# Wiki-LLaVA (Caffagni et al., CVPR-W 2024): OpenAI CLIP ViT-L/14 image embedding against the text
+# embeddings of the KB's page titles, then Contriever (dot product) over the passages of the top pages.
+WIKI_LLAVA_CHAIN: list[Any] = ["chain", {
+    "pages": "clip", "passages": "dense-text", "top_pages": 1, "top_passages": 3,
+    "pages_args": {"model": "ViT-L-14", "pretrained": "openai", "index": "titles"},
+    "passages_args": {"model": "facebook/contriever", "similarity": "dot"},
+}]
+
 # name -> (configuration, description, aliases)
 PRESETS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
     # The paper's systems (published-results.md).
@@ -130,6 +138,11 @@ PRESETS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
                                            "Critic without the ReAG generator: Qwen2.5-VL-7B-Instruct over EVA-CLIP "
                                            "top 20 pages filtered by ReAG-Critic thr 0.1, plain prompt (no "
                                            "published number)", ()),
+    # Other papers' retrieval settings (docs/retrieval.md).
+    "wiki-llava-retrieval": (preset("qwen2.5-vl-7b", WIKI_LLAVA_CHAIN, NO_CRITIC, ["direct", {}]),
+                             "Wiki-LLaVA's hierarchical retrieval: CLIP ViT-L/14 image -> page titles (top 1), then "
+                             "Contriever passages inside the page (top 3); generator Qwen2.5-VL-7B stands in for "
+                             "its LLaVA-1.5 (pass --generator)", ()),
 }
 
 

@@ -37,6 +37,8 @@ EXTRA_FOR_MODULE = {
     "openai": "api",
     "pyarrow": "data",
     "datasets": "data",
+    "bm25s": "retrieval",
+    "sentence_transformers": "retrieval",
 }
 
 

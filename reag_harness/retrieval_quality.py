@@ -2,6 +2,8 @@
 
 Uses the sample meta keys ``gold_pages`` (KB keys of the gold page(s)) and
 ``evidence_section_id`` (EVQA); samples without them are not counted for recall.
+When a retriever ranks passages (``retrieval_info["passages_ranked"]``: ``bm25``, ``dense-text``,
+``chain``), recall is also reported at the passage level (:func:`passage_recall`).
 """
 
 from __future__ import annotations
@@ -44,4 +46,27 @@ def retrieval_quality(logs: Sequence[SampleLog]) -> dict[str, Any]:
             "accuracy_without": accuracy(outside),
             "from_query_file": sum(1 for log in flagged if isinstance(log.meta.get("evidence_text"), str)),
         }
+    out.update(passage_recall(logs))
+    return out
+
+
+def passage_recall(logs: Sequence[SampleLog]) -> dict[str, Any]:
+    """Passage-level recall@k for runs whose retriever ranks passages (else nothing).
+
+    ``passage_recall@k``: one of the first k passages is from a gold page;
+    ``evidence_recall@k`` (EVQA): the gold section is among the first k passages.
+    """
+    ranked = [log for log in logs if log.retrieval_info.get("passages_ranked") and log.meta.get("gold_pages")]
+    if not ranked:
+        return {}
+    out: dict[str, Any] = {"n_ranked_passages": len(ranked)}
+    for k in RECALL_KS:
+        hits = sum(1 for log in ranked if any(p.page_key in log.meta["gold_pages"] for p in log.passages[:k]))
+        out[f"passage_recall@{k}"] = round(100 * hits / len(ranked), 2)
+    with_evidence = [log for log in ranked if log.meta.get("evidence_section_id") is not None]
+    for k in RECALL_KS if with_evidence else ():
+        hits = sum(1 for log in with_evidence if any(
+            p.page_key in log.meta["gold_pages"] and p.index == int(log.meta["evidence_section_id"])
+            for p in log.passages[:k]))
+        out[f"evidence_recall@{k}"] = round(100 * hits / len(with_evidence), 2)
     return out

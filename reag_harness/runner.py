@@ -110,6 +110,21 @@ def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
         args = {**task_default_args(task, kind, name, registry), **args}
         merged = {**task.component_args(kind, name), **args, **getattr(config, f"{kind}_args")}
         resolved[kind] = Resolved(name, merged, source)
+    return with_generator_prompt_args(resolved, registry)
+
+
+def with_generator_prompt_args(resolved: dict[str, Resolved], registry: Any) -> dict[str, Resolved]:
+    """Add the prompt-style arguments the generator requires (its factory's ``prompt_style_args``).
+
+    ``hf-llm`` (text only) requires ``text_only=True``: the prompt style then drops the image
+    explicitly, and the resolved configuration in results.json shows it. Arguments the user
+    gave win (and a text-only generator then refuses a request that carries an image).
+    """
+    factory = registry.get("generator", resolved["generator"].name).load()
+    required = dict(getattr(factory, "prompt_style_args", None) or {})
+    if required:
+        style = resolved["prompt_style"]
+        resolved["prompt_style"] = Resolved(style.name, {**required, **style.args}, style.source)
     return resolved
 
 
@@ -296,6 +311,7 @@ class Pipeline:
                                extra={"on_error": config.on_error})
         seed_everything(config.seed)
         self.task = registry.create("task", config.task, self.runtime, dict(config.task_args))
+        self.runtime.extra["component_args"] = self.task.component_args  # composed components (chain) use it
         self.choice = resolve_components(config, self.task)
         self.components: dict[str, Any] = {}
         for kind, chosen in self.choice.items():

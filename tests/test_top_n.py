@@ -100,3 +100,18 @@ def test_a_selection_rule_without_a_critic_is_an_error_not_ignored(tmp_path, cap
     code = main(["--task", "demo", "--limit", "1", "--retriever", "none", "--critic", "none",
                  "--critic-args", "top_n=3", "--output-dir", str(tmp_path), "--no-leaderboard", "--quiet"])
     assert code == 2 and "critic 'none'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["reag-critic", "tiny-critic", "hf-vlm-critic", "openai-critic"])
+def test_built_in_critics_take_top_n_outside_their_identity(name, tiny_path):
+    from reag_harness.interfaces import Runtime
+    from reag_harness.plugin_manager import get_registry
+    from reag_harness.runner import selection_rule
+
+    base = {"base_url": "http://127.0.0.1:1/v1", "model": "M"} if name == "openai-critic" else (
+        {} if name == "tiny-critic" else {"pretrained": str(tiny_path)})
+    registry = get_registry()
+    with_rule = registry.create("critic", name, Runtime(), {**base, "top_n": 3, "threshold": 0.2})
+    plain = registry.create("critic", name, Runtime(), dict(base))
+    assert selection_rule(with_rule) == (0.2, 3)
+    assert with_rule.identity() == plain.identity()  # the stage cache key ignores the rule

@@ -12,8 +12,12 @@ def register_critics(register):
     register("none", f"{_P}.none:NoCritic", description="Keep every retrieved passage")
     register("reag-critic", f"{_P}.qwen_critic:reag_critic",
              description="aimagelab/ReAG-Critic: P('Yes') at the last position, kept iff > threshold")
+    register("cross-encoder", f"{_P}.cross_encoder:CrossEncoderCritic",
+             description="sentence-transformers CrossEncoder reranker: relevance score, keeps the top_n passages")
     register("tiny-critic", f"{_P}.qwen_critic:tiny_critic",
              description="reag-critic on a tiny random Qwen2.5-VL built on first use (tests, demo)")
     register("openai-critic", f"{_P}.openai_critic:OpenAICritic",
              description="ReAG critic prompt on an OpenAI-compatible server: P('Yes') from top_logprobs "
                          "(base_url=URL,model=NAME)")
+    register("hf-vlm-critic", f"{_P}.hf_vlm_critic:HFVLMCritic",
+             description="ReAG critic prompt + P('Yes') on any chat VLM: pretrained=HUB_ID_OR_PATH or tiny:FAMILY")

@@ -1,9 +1,15 @@
 """The ReAG critic: P("Yes") that a passage helps answer the question, from one forward pass.
 
+:class:`QwenVLCritic` runs on any chat VLM of the generic path
+(:mod:`reag_harness.models.hf_vlm`; ReAG-Critic is a Qwen2.5-VL, hence the name); ``hf-vlm-critic``
+(:mod:`.hf_vlm_critic`) is the same class with each family's defaults.
+
 For each (sample, passage) pair the chat of :func:`reag_harness.reag_prompts.critic_messages`
 is rendered with the generation prompt; the logits at the last position (left padding) go
 through a float32 softmax over the full vocabulary and ``p_yes`` is the probability of the
-tokenizer's single "Yes" token (not renormalised over Yes/No), as in the reference.
+tokenizer's single "Yes" token (not renormalised over Yes/No), as in the reference. "Yes" is
+the token the model would emit right after its generation prompt (``" Yes"`` after a prompt
+ending in ``ASSISTANT:``); a tokenizer that splits it is an error.
 
 ``threshold`` and ``top_n`` are applied when Judgements are read (keep iff ``p_yes > threshold``,
 then the ``top_n`` highest), so neither is part of :meth:`QwenVLCritic.identity` and sweeping
@@ -20,20 +26,22 @@ from typing import Any
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import OnBatch, sorted_batches
+from reag_harness.models.hf_vlm import answer_token_id, check_prompt_lengths
 from reag_harness.models.qwen_vl import (
+    QWEN_MAX_PIXELS,
+    QWEN_MIN_PIXELS,
     Prompt,
     QwenVLComponent,
     batch_inputs,
     prompt_length,
     render,
-    single_token_id,
 )
 from reag_harness.reag_prompts import critic_messages
 from reag_harness.records import Passage, Sample
 
 
 class QwenVLCritic(QwenVLComponent):
-    """Scores (sample, passage) pairs with a Qwen2.5-VL yes/no judge.
+    """Scores (sample, passage) pairs with a VLM yes/no judge (a Qwen2.5-VL for ReAG-Critic).
 
     Pairs from any number of queries are rendered, sorted by prompt length, batched with
     left padding (one forward pass per batch, no generation) and returned in input order.
@@ -56,18 +64,21 @@ class QwenVLCritic(QwenVLComponent):
         top_n: int | None = None,
         batch_size: int | str | None = None,
         backend: str = "transformers",
-        min_pixels: int = 3136,
-        max_pixels: int = 301056,
+        min_pixels: int | None = QWEN_MIN_PIXELS,
+        max_pixels: int | None = QWEN_MAX_PIXELS,
         model_max_length: int = 16384,
         attn_implementation: str | None = None,
         gpu_memory_utilization: float | None = None,
+        trust_remote_code: bool = False,
     ) -> None:
+        remote = {"trust_remote_code": True} if trust_remote_code else {}  # absent when off: old cache keys hold
         super().__init__(runtime, pretrained=pretrained, threshold=threshold, top_n=top_n, batch_size=batch_size,
                          backend=backend,
                          min_pixels=min_pixels, max_pixels=max_pixels, model_max_length=model_max_length,
-                         attn_implementation=attn_implementation, gpu_memory_utilization=gpu_memory_utilization)
-        self.setup_qwen(pretrained, batch_size, backend, min_pixels, max_pixels, model_max_length,
-                        attn_implementation, gpu_memory_utilization)
+                         attn_implementation=attn_implementation, gpu_memory_utilization=gpu_memory_utilization,
+                         **remote)
+        self.setup_vlm(pretrained, batch_size, backend, min_pixels, max_pixels, model_max_length,
+                       attn_implementation, gpu_memory_utilization, trust_remote_code)
         self.threshold = None if threshold is None else float(threshold)
         self.top_n = None if top_n is None else int(top_n)
         if self.top_n is not None and self.top_n < 1:
@@ -75,9 +86,9 @@ class QwenVLCritic(QwenVLComponent):
         self._yes_id: int | None = None
 
     def yes_token_id(self, processor: Any) -> int:
-        """The tokenizer's single token for "Yes" (HarnessError if "Yes" is split)."""
+        """The tokenizer's single token for "Yes" after the generation prompt (HarnessError if split)."""
         if self._yes_id is None:
-            self._yes_id = single_token_id(processor.tokenizer, "Yes")
+            self._yes_id = answer_token_id(processor, "Yes")
         return self._yes_id
 
     def prompts(self, processor: Any, pairs: Sequence[tuple[Sample, Passage]]) -> list[Prompt]:
@@ -99,6 +110,7 @@ class QwenVLCritic(QwenVLComponent):
         prompts = self.prompts(processor, pairs)
         sizes: dict[str, tuple[int, int]] = {}
         lengths = [prompt_length(processor, p, sizes) for p in prompts]
+        check_prompt_lengths(model, lengths)
         return sorted_batches(
             lambda batch: self._score_batch(model, processor, [prompts[i] for i in batch], yes_id),
             list(range(len(prompts))), lengths, self.batch_size, auto_start=self._auto_start,

@@ -15,6 +15,10 @@ def register_generators(register):
     register("qwen2.5-vl-7b", f"{_P}.qwen_vl:qwen25vl_7b", description="Qwen/Qwen2.5-VL-7B-Instruct")
     register("qwen-vl", f"{_P}.qwen_vl:QwenVLGenerator",
              description="Any Qwen2.5-VL checkpoint: pretrained=HUB_ID_OR_PATH")
+    register("hf-vlm", f"{_P}.hf_vlm:HFVLMGenerator",
+             description="Any Hugging Face chat VLM: pretrained=HUB_ID_OR_PATH or tiny:FAMILY (docs/models.md)")
+    register("hf-llm", f"{_P}.hf_llm:HFLLMGenerator",
+             description="Any text-only causal LM (no image): pretrained=HUB_ID_OR_PATH or tiny:llama")
     register("tiny-qwen2.5-vl", f"{_P}.qwen_vl:tiny_qwen25vl",
              description="A tiny random Qwen2.5-VL built on first use (tests, demo: meaningless answers)")
     register("openai", f"{_P}.openai_chat:OpenAIGenerator",

@@ -1,4 +1,9 @@
-"""Qwen2.5-VL generators: ReAG-3B/7B, Qwen2.5-VL-3B/7B-Instruct, any checkpoint, and a tiny one.
+"""The VLM generator on the generic path (Qwen2.5-VL first, any chat VLM through ``hf-vlm``).
+
+:class:`QwenVLGenerator` is the transformers / vLLM generator for every family of
+:mod:`reag_harness.models.hf_vlm` (the family adapter does what differs); this module
+registers it for the Qwen2.5-VL checkpoints (ReAG-3B/7B, Qwen2.5-VL-3B/7B-Instruct, a tiny
+one) with ReAG's pixel bounds, and :mod:`.hf_vlm` as ``hf-vlm`` with each family's defaults.
 
 ``generate`` returns only the newly generated text: the request's ``assistant_prefix`` (e.g.
 ReAG's forced ``<think>``) is part of the prompt and is NOT repeated in the output. Output is
@@ -12,7 +17,10 @@ from typing import Any
 
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import OnBatch, sorted_batches
+from reag_harness.models.hf_vlm import check_prompt_lengths, max_positions, tokenizer_of
 from reag_harness.models.qwen_vl import (
+    QWEN_MAX_PIXELS,
+    QWEN_MIN_PIXELS,
     Prompt,
     QwenVLComponent,
     batch_inputs,
@@ -22,16 +30,20 @@ from reag_harness.models.qwen_vl import (
 )
 from reag_harness.records import ChatRequest
 
+DEFAULT_MAX_NEW_TOKENS = 4096
+
 
 class QwenVLGenerator(QwenVLComponent):
-    """Batched generation with a Qwen2.5-VL checkpoint (hub id or local folder).
+    """Batched generation with a VLM checkpoint (hub id, local folder or ``tiny:<family>``).
 
     Requests are grouped by (stop strings, max_new_tokens), sorted by prompt length, batched
     with left padding and returned in input order. Decoding follows the checkpoint's
     ``generation_config.json`` (greedy unless it says otherwise); ``gen_kwargs`` (e.g.
     ``do_sample=True, temperature=0.7``) override it. ``batch_size=None`` takes the runtime's;
     ``"auto"`` starts at 32 and halves on CUDA out-of-memory. ``backend="vllm"`` runs the
-    same requests through vLLM (optional extra).
+    same requests through vLLM (optional extra). ``max_new_tokens=None`` takes the
+    checkpoint's ``generation_config.max_new_tokens``, else 4096; a request's own limit wins.
+    ``trust_remote_code=True`` is needed only for hub checkpoints that ship modelling code.
     """
 
     name = "qwen-vl"
@@ -43,41 +55,58 @@ class QwenVLGenerator(QwenVLComponent):
         self,
         runtime: Runtime,
         pretrained: str,
-        max_new_tokens: int = 4096,
+        max_new_tokens: int | None = DEFAULT_MAX_NEW_TOKENS,
         batch_size: int | str | None = None,
         backend: str = "transformers",
-        min_pixels: int = 3136,
-        max_pixels: int = 301056,
+        min_pixels: int | None = QWEN_MIN_PIXELS,
+        max_pixels: int | None = QWEN_MAX_PIXELS,
         model_max_length: int = 16384,
         attn_implementation: str | None = None,
         gpu_memory_utilization: float | None = None,
+        trust_remote_code: bool = False,
         **gen_kwargs: Any,
     ) -> None:
+        remote = {"trust_remote_code": True} if trust_remote_code else {}  # absent when off: old cache keys hold
         super().__init__(runtime, pretrained=pretrained, max_new_tokens=max_new_tokens, batch_size=batch_size,
                          backend=backend, min_pixels=min_pixels, max_pixels=max_pixels,
                          model_max_length=model_max_length, attn_implementation=attn_implementation,
-                         gpu_memory_utilization=gpu_memory_utilization, **gen_kwargs)
-        self.setup_qwen(pretrained, batch_size, backend, min_pixels, max_pixels, model_max_length,
-                        attn_implementation, gpu_memory_utilization)
-        self.max_new_tokens = int(max_new_tokens)
+                         gpu_memory_utilization=gpu_memory_utilization, **remote, **gen_kwargs)
+        self.setup_vlm(pretrained, batch_size, backend, min_pixels, max_pixels, model_max_length,
+                       attn_implementation, gpu_memory_utilization, trust_remote_code)
+        self.max_new_tokens = None if max_new_tokens is None else int(max_new_tokens)
         self.gen_kwargs = dict(gen_kwargs)
 
+    def default_max_new_tokens(self, model: Any = None) -> int:
+        """``max_new_tokens``, else the checkpoint's generation config's, else 4096."""
+        if self.max_new_tokens is not None:
+            return self.max_new_tokens
+        configured = getattr(getattr(model, "generation_config", None), "max_new_tokens", None)
+        return int(configured or DEFAULT_MAX_NEW_TOKENS)
+
     def generate(self, requests: Sequence[ChatRequest], on_batch: OnBatch | None = None) -> list[str]:
-        """New text for each request (no assistant prefix), in input order; ``on_batch`` is told each batch."""
+        """New text for each request (no assistant prefix), in input order.
+
+        ``on_batch(indices, texts)`` is called after each model batch with the input indices
+        of that batch and their texts (the vLLM backend runs all requests as one batch).
+        """
         if not requests:
             return []
         if self.backend == "vllm":
-            texts = self._vllm().generate(requests, self.max_new_tokens, self.gen_kwargs)
+            engine = self._vllm()
+            limit = self.max_new_tokens or int(engine.generation_config.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS)
+            texts = engine.generate(requests, limit, self.gen_kwargs)
             if on_batch is not None:
-                on_batch(list(range(len(texts))), list(texts))
+                on_batch(list(range(len(requests))), list(texts))
             return texts
         model, processor = self.model_and_processor()
+        default_max_new = self.default_max_new_tokens(model)
         prompts = [render(processor, r.messages, r.assistant_prefix) for r in requests]
         sizes: dict[str, tuple[int, int]] = {}
         lengths = [prompt_length(processor, p, sizes) for p in prompts]
+        check_prompt_lengths(model, lengths)
         groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
         for i, r in enumerate(requests):
-            groups.setdefault((tuple(r.stop), int(r.max_new_tokens or self.max_new_tokens)), []).append(i)
+            groups.setdefault((tuple(r.stop), int(r.max_new_tokens or default_max_new)), []).append(i)
         out: list[str] = [""] * len(requests)
         for (stop, max_new), idx in groups.items():
             texts = sorted_batches(
@@ -101,15 +130,18 @@ class QwenVLGenerator(QwenVLComponent):
         import torch
 
         inputs = batch_inputs(processor, prompts, str(model.device))
+        limit = max_positions(model)
+        if limit:  # generation stops at the model's last position (as if max_new_tokens said so)
+            max_new_tokens = max(1, min(max_new_tokens, limit - int(inputs["input_ids"].shape[1])))
         kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, **self.gen_kwargs}
         if stop:
-            kwargs.update(stop_strings=list(stop), tokenizer=processor.tokenizer)
+            kwargs.update(stop_strings=list(stop), tokenizer=tokenizer_of(processor))
         if kwargs.get("do_sample", model.generation_config.do_sample):
             torch.manual_seed(self.runtime.seed)
         with torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
-        texts = processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        texts = tokenizer_of(processor).batch_decode(new_tokens, skip_special_tokens=True)
         return [truncate_at_stop(t, stop) for t in texts]
 
 

@@ -14,6 +14,7 @@ reference flag         argument               effect
 --short_prompt         ``short_prompt``       "\\nGive a short answer.\\nShort answer: " appended
 --only_question        ``only_question``      no retrieval: the bare question, not VQA_PROMPT
 --max_new_tokens       ``max_new_tokens``     None leaves it to the generator (reference 4096)
+(not in the reference)  ``text_only``          no image item: for text-only generators (hf-llm)
 =====================  =====================  ==============================================
 
 The user turn is the image, then the text; the text is, in order: the question wrapped with
@@ -89,14 +90,16 @@ class ReagPromptStyle(Component):
     short_prompt: bool = False
     only_question: bool = False
     max_new_tokens: int | None = None
+    text_only: bool = False
 
     def __init__(self, runtime: Runtime, *, extract_reasoning: bool | None = None, force_reasoning: bool | None = None,
                  strict: bool | None = None, all_filtered: bool | None = None, few_shots: bool | None = None,
                  few_shot_set: str | None = None, short_prompt: bool | None = None, only_question: bool | None = None,
-                 max_new_tokens: int | None = None) -> None:
+                 max_new_tokens: int | None = None, text_only: bool | None = None) -> None:
         given = {"extract_reasoning": extract_reasoning, "force_reasoning": force_reasoning, "strict": strict,
                  "all_filtered": all_filtered, "few_shots": few_shots, "few_shot_set": few_shot_set,
-                 "short_prompt": short_prompt, "only_question": only_question, "max_new_tokens": max_new_tokens}
+                 "short_prompt": short_prompt, "only_question": only_question, "max_new_tokens": max_new_tokens,
+                 "text_only": text_only}
         given = {k: v for k, v in given.items() if v is not None}
         super().__init__(runtime, **given)
         for key, value in given.items():
@@ -105,13 +108,19 @@ class ReagPromptStyle(Component):
             raise HarnessError(f"few_shot_set must be one of {', '.join(FEW_SHOT_SETS)}, not '{self.few_shot_set}'")
 
     def options(self) -> dict[str, Any]:
-        """Every resolved option (defaults included): what determines the prompt and the parse."""
-        return {
+        """Every resolved option (defaults included): what determines the prompt and the parse.
+
+        ``text_only`` appears only when set, so the identities (cache keys) of image prompts stay as they were.
+        """
+        options = {
             "extract_reasoning": self.extract_reasoning, "force_reasoning": self.force_reasoning,
             "strict": self.strict, "all_filtered": self.all_filtered, "few_shots": self.few_shots,
             "few_shot_set": self.few_shot_set, "short_prompt": self.short_prompt,
             "only_question": self.only_question, "max_new_tokens": self.max_new_tokens,
         }
+        if self.text_only:
+            options["text_only"] = True
+        return options
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "args": self.options()}
@@ -132,7 +141,7 @@ class ReagPromptStyle(Component):
         if self.extract_reasoning:
             messages.append({"role": "system", "content": [{"type": "text", "text": P.SYSTEM_PROMPT_REASONING}]})
         content: list[dict[str, Any]] = []
-        if sample.image is not None:
+        if sample.image is not None and not self.text_only:  # text_only: the explicit drop hf-llm requires
             content.append({"type": "image", "image": sample.image})
         content.append({"type": "text", "text": self.user_text(sample, passages, task)})
         messages.append({"role": "user", "content": content})

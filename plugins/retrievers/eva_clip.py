@@ -175,13 +175,33 @@ class EvaClipRetriever(Component):
             ident["cropper"] = cropper.identity() if hasattr(cropper, "identity") else type(cropper).__name__
         return ident
 
+    # -- data checks ---------------------------------------------------------------------------
+    def data_checks(self) -> list[Any]:
+        """Its index readable, rows = keys, dimension = the encoder's (from its config, no weights)."""
+        from reag_harness.data_check import SKIP, Check, index_check
+        from reag_harness.models.clip_encoders import encoder_dim
+
+        if self.index_dir in (None, "", TITLES_INDEX):
+            return [Check(f"retriever {self.name}", SKIP, "index built on first use from the KB's page titles"
+                          if self.index_dir == TITLES_INDEX else "no index given")]
+        try:
+            dim = encoder_dim(self.encoder_backend, self.model, self.pretrained)
+        except Exception:  # noqa: BLE001 - an unknown model is reported when it loads
+            dim = None
+        check = index_check(self.index_dir, dim, f"{self.encoder_backend}:{self.model}")
+        check.name = f"retriever {self.name} index"
+        return [check]
+
     def preflight(self) -> list[str]:
-        """With ``crop``: a detector that cannot load offline, a missing spaCy pipeline (BRIEF contract 2)."""
+        """Its index against its encoder (:meth:`data_checks`); with ``crop``: a detector that cannot load
+        offline, a missing spaCy pipeline (BRIEF contract 2)."""
+        from reag_harness.data_check import failures
+
+        problems = failures(self.data_checks())
         if not self.crop or self._cropper is not None:
-            return []
+            return problems
         from reag_harness.crop import DEFAULT_DETECTOR, detector_problem, spacy_problem
 
-        problems = []
         detector = self.crop_args.get("detector", DEFAULT_DETECTOR)
         if isinstance(detector, str) and (why := detector_problem(detector)):
             problems.append(why)
@@ -368,7 +388,8 @@ def build_title_index(retriever: EvaClipRetriever, kb: KnowledgeBase) -> FaissIn
     from filelock import FileLock
 
     enc_id = retriever.encoder_identity()
-    folder = cache_dir() / "indexes" / f"tiny-eva-clip-{_digest([TITLE_INDEX_VERSION, _kb_fingerprint(kb), enc_id])}"
+    key = _digest([TITLE_INDEX_VERSION, _kb_fingerprint(kb), enc_id])
+    folder = cache_dir() / "indexes" / f"{retriever.name}-titles-{key}"
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / ".build.lock")):
         try:

@@ -23,9 +23,9 @@ from .inputs import (
 )
 
 COMMON_ARGS = ("queries", "images", "kb", "index", "split", "question_types", "image_map",
-               "image_pattern", "on_error", "config", "non_rgb_images")
+               "image_pattern", "on_error", "config", "non_rgb_images", "dataset", "dataset_split")
 NON_RGB_POLICIES = ("convert", "error")
-INDEX_RETRIEVERS = ("eva-clip",)
+INDEX_RETRIEVERS = ("eva-clip", "clip")
 
 
 class KBTask:
@@ -79,6 +79,17 @@ class KBTask:
                              self.args.get("image_pattern") or None)
 
     # -- samples ----------------------------------------------------------------------------------
+    def query_source(self) -> tuple[str, Any]:
+        """(name for errors, rows or None): ``dataset=`` rows (a ``datasets`` dataset), else the ``queries`` file."""
+        if self.args.get("dataset"):
+            if self.args.get("queries"):
+                raise HarnessError(f"task '{self.name}': give queries=FILE or dataset=PATH_OR_ID, not both")
+            from ..hf_datasets import iter_rows, label
+
+            spec, split = str(self.args["dataset"]), self.args.get("dataset_split") or None
+            return label(spec, split), iter_rows(spec, split)
+        return self._path("queries", required=True) or "", None
+
     def _load(self) -> list[Sample]:
         raise NotImplementedError
 
@@ -119,6 +130,57 @@ class KBTask:
             return {"index": str(index if index.is_dir() else index.parent)}
         return {}
 
+    # -- data checks (reag-eval data check, and the run's pre-flight) -------------------------------
+    def data_checks(self, deep: bool = True, split: str | None = None, limit: int | None = None,
+                    skip_ok: bool | None = None) -> list[Any]:
+        """Query file, question-type file, images, KB (+ checksum, gold pages) and FAISS index.
+
+        Checks the questions the run selects (``split``/``limit``; in a run, the selection already
+        made). ``deep`` also hashes released files whose checksum is published (once per file).
+        Unusable questions fail unless ``skip_ok`` (default: the task's ``on_error`` is skip).
+        """
+        from ..data_check import FAIL, Check, index_check, kb_checks, known_count_check, load_checks, sample_checks
+
+        queries = self._path("queries")
+        if self.args.get("dataset"):
+            from ..hf_datasets import label
+
+            queries = label(str(self.args["dataset"]), self.args.get("dataset_split") or None)
+        if not queries:
+            return [Check("queries", FAIL, f"task '{self.name}' needs queries=PATH or dataset=PATH_OR_ID "
+                                           "(see docs/data.md)")]
+        samples, checks = load_checks(self.all_samples, queries)
+        checks += self._file_checks()
+        if samples is not None:
+            count = known_count_check("query count", queries, len(samples))
+            checks += [count] if count else []
+            saved = dict(self._selection)
+            try:
+                chosen = self.samples(split or saved.get("split"), limit if limit is not None else saved.get("limit"))
+            finally:
+                self._selection = saved
+            skip = self.on_error == "skip" if skip_ok is None else skip_ok
+            checks += sample_checks(chosen, queries, skip_errors=skip)
+        try:
+            kb = self.knowledge_base()
+        except HarnessError as exc:
+            checks.append(Check("knowledge base", FAIL, str(exc)))
+        else:
+            checks += kb_checks(kb, chosen if samples is not None else [], deep=deep)
+        if self.args.get("index"):
+            checks.append(index_check(self.component_args("retriever", "eva-clip")["index"]))
+        return checks
+
+    def _file_checks(self) -> list[Any]:
+        """Checks of the task's other input files (InfoSeek: the question-type file)."""
+        return []
+
+    def preflight(self) -> list[str]:
+        """The data checks without hashing: one line per failure."""
+        from ..data_check import failures
+
+        return failures(self.data_checks(deep=False))
+
     # -- identity ---------------------------------------------------------------------------------
     def _identity_files(self) -> dict[str, str | None]:
         return {"queries": self._path("queries")}
@@ -126,6 +188,11 @@ class KBTask:
     def fingerprint(self) -> str:
         """Query files' content, the KB, the image root and the sample selection."""
         files = {k: (file_identity(v) if v and os.path.isfile(v) else v) for k, v in self._identity_files().items()}
+        if self.args.get("dataset"):
+            from ..hf_datasets import fingerprint
+
+            spec, split = str(self.args["dataset"]), self.args.get("dataset_split") or None
+            files["dataset"] = {"fingerprint": fingerprint(spec, split), "split": split}
         for f in files.values():
             if isinstance(f, dict):
                 f.pop("path", None)  # moving the files does not change the data

@@ -1,6 +1,6 @@
 """CLIP-style image and text encoders behind one small interface, loaded once per process.
 
-Two backends:
+Three backends:
 
 - ``open_clip``: any open_clip model name (EVA02 included) with ``pretrained`` a local
   checkpoint file or an open_clip pretrained tag; open_clip's own preprocessing.
@@ -8,6 +8,9 @@ Two backends:
   with), loaded with ``AutoModel.from_pretrained(..., trust_remote_code=True)`` only when the
   user asks for it; only its vision tower (``encode_image``) is used for images, with the
   ``openai/clip-vit-large-patch14`` preprocessing reimplemented here (:func:`clip_l14_preprocess`).
+- ``hf``: transformers' own CLIP / SigLIP / any dual encoder with ``get_image_features`` and
+  ``get_text_features`` (``openai/clip-vit-large-patch14``, ``google/siglip-so400m-patch14-384``,
+  a local folder), with the checkpoint's ``AutoProcessor``; no remote code.
 
 Every encoder returns float32, L2-normalised ``np.ndarray`` rows.
 """
@@ -28,7 +31,7 @@ from reag_harness.errors import HarnessError, InputError
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 EVA_CLIP_8B = "BAAI/EVA-CLIP-8B"
-BACKENDS = ("open_clip", "transformers")
+BACKENDS = ("open_clip", "transformers", "hf")
 
 _ENCODERS: dict[tuple[Any, ...], ClipEncoder] = {}
 _LOCK = threading.Lock()
@@ -288,6 +291,87 @@ class TransformersClipEncoder(ClipEncoder):
         return self.model.encode_text(ids["input_ids"].to(self.device))
 
 
+def _features(out: Any) -> torch.Tensor:
+    """transformers 5 returns a model output whose ``pooler_output`` holds the projected features."""
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
+class HFClipEncoder(ClipEncoder):
+    """A transformers CLIP-style dual encoder (CLIP, SigLIP, ...) with its own processor."""
+
+    backend = "hf"
+
+    def __init__(self, model: str, pretrained: str | None, device: str, dtype: torch.dtype, batch_size: int) -> None:
+        super().__init__(model, pretrained, device, dtype, batch_size)
+        from transformers import AutoModel, AutoProcessor
+
+        self.source = pretrained or model
+        try:
+            self.model = AutoModel.from_pretrained(self.source, dtype=dtype)
+            self.processor = AutoProcessor.from_pretrained(self.source)
+        except OSError as exc:
+            raise HarnessError(f"cannot load {self.source!r} (a local folder, or a hub id in the local cache): "
+                               f"{exc}") from exc
+        if not hasattr(self.model, "get_image_features"):
+            raise HarnessError(f"{self.source!r} ({type(self.model).__name__}) has no get_image_features(): "
+                               "not a CLIP-style dual encoder")
+        self.model.to(device).eval()
+        self.model_type = getattr(self.model.config, "model_type", "")
+        self.dim = int(self.encode_images([Image.new("RGB", (8, 8))]).shape[-1])
+
+    def _pixels(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        return self.processor(images=list(images), return_tensors="pt")["pixel_values"]
+
+    def _image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        return _features(self.model.get_image_features(pixel_values=pixels))
+
+    def _text_features(self, texts: Sequence[str]) -> torch.Tensor:
+        # SigLIP was trained on texts padded to max_length (64); CLIP pads to the longest.
+        siglip = "siglip" in self.model_type
+        padding: Any = "max_length" if siglip else True
+        text_config = getattr(self.model.config, "text_config", None)
+        limit = int(getattr(text_config, "max_position_embeddings", 0) or 77)
+        inputs = self.processor(text=list(texts), return_tensors="pt", padding=padding, truncation=True,
+                                max_length=min(64, limit) if siglip else min(77, limit))
+        keep = {k: v.to(self.device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
+        if siglip:
+            keep.pop("attention_mask", None)  # SigLIP's text tower attends to the padding, as in training
+        return _features(self.model.get_text_features(**keep))
+
+
+def encoder_dim(backend: str, model: str, pretrained: str | None = None) -> int | None:
+    """The embedding dimension from the model's configuration, without loading weights (None if unknown)."""
+    import json
+
+    if backend == "open_clip":  # read the model's config file: importing open_clip takes seconds
+        import importlib.util
+
+        from . import tiny_clip
+
+        if model.endswith(".json") and Path(model).is_file():
+            path = Path(model)
+        elif model == tiny_clip.TINY_MODEL:
+            return int(tiny_clip.OPEN_CLIP_CONFIG["embed_dim"])
+        else:
+            spec = importlib.util.find_spec("open_clip")
+            roots = list(spec.submodule_search_locations or []) if spec else []
+            path = next((Path(r) / "model_configs" / f"{model}.json" for r in roots
+                         if (Path(r) / "model_configs" / f"{model}.json").is_file()), Path("-"))
+        if not path.is_file():
+            return None
+        dim = json.loads(path.read_text()).get("embed_dim")
+        return int(dim) if dim else None
+    config = Path(pretrained or model).expanduser() / "config.json"
+    if not config.is_file():
+        return None
+    cfg = json.loads(config.read_text())
+    for key in ("projection_dim", "embed_dim"):
+        if isinstance(cfg.get(key), int):
+            return int(cfg[key])
+    vision = cfg.get("vision_config") or {}
+    return int(vision["hidden_size"]) if isinstance(vision.get("hidden_size"), int) else None
+
+
 def load_encoder(
     backend: str = "open_clip",
     model: str = "EVA02-L-14",
@@ -310,6 +394,8 @@ def load_encoder(
         if enc is None:
             if backend == "open_clip":
                 enc = OpenClipEncoder(model, pretrained, device, tdtype, batch_size)
+            elif backend == "hf":
+                enc = HFClipEncoder(model, pretrained, device, tdtype, batch_size)
             else:
                 enc = TransformersClipEncoder(model, pretrained, device, tdtype, batch_size,
                                               trust_remote_code=trust_remote_code, preprocess=preprocess)

@@ -12,13 +12,14 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from filelock import FileLock
 
 from reag_harness.paths import tiny_dir
 
-TINY_NAME = "qwen2_5_vl-v1"
+TINY_NAME = "qwen2_5_vl-v2"  # v2: generation_config max_new_tokens=16 (as every tiny checkpoint)
 VOCAB_SIZE = 2000  # byte-level BPE vocabulary, before the special tokens
 SEED = 0
 
@@ -90,8 +91,9 @@ def _corpus() -> list[str]:
     return _CORPUS.splitlines() * 4 + [line for text in prompts for line in text.splitlines()]
 
 
-def _train_tokenizer():
-    """A byte-level BPE with the Qwen2 pre-tokenizer, trained on the built-in corpus."""
+def train_tiny_bpe():
+    """``(vocab, merges)`` of a byte-level BPE with the Qwen2 pre-tokenizer, trained on the built-in
+    corpus; every tiny checkpoint's tokenizer starts from it."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
@@ -127,7 +129,7 @@ def build_tiny_qwen25vl(path: str | os.PathLike[str]) -> Path:
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    vocab, merges = _train_tokenizer()
+    vocab, merges = train_tiny_bpe()
     for token in (*SPECIAL_TOKENS, *NON_SPECIAL_ADDED):  # real order: <|endoftext|> first, then <|im_start|>...
         vocab[token] = len(vocab)
     tokenizer = Qwen2TokenizerFast(
@@ -177,7 +179,7 @@ def build_tiny_qwen25vl(path: str | os.PathLike[str]) -> Path:
             model.lm_head.weight[tokenizer.convert_tokens_to_ids(word)] *= 3.0
     model.generation_config = GenerationConfig(
         bos_token_id=ids["<|endoftext|>"], pad_token_id=ids["<|endoftext|>"], do_sample=False,
-        eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]],
+        eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]], max_new_tokens=16,
     )
     model.save_pretrained(path)
     processor.save_pretrained(path)
@@ -185,12 +187,17 @@ def build_tiny_qwen25vl(path: str | os.PathLike[str]) -> Path:
 
 
 def tiny_qwen25vl_path() -> Path:
-    """The tiny checkpoint under ``tiny_dir("qwen2_5_vl-v1")``, built on first use.
+    """The tiny checkpoint under ``tiny_dir(TINY_NAME)``, built on first use."""
+    return build_once(TINY_NAME, build_tiny_qwen25vl)
+
+
+def build_once(name: str, build: Callable[[Path], object]) -> Path:
+    """``tiny_dir(name)``, filled by ``build(folder)`` unless already there.
 
     Concurrent processes are safe: a file lock serialises builders and the folder appears
     by an atomic rename of a fully written temporary folder.
     """
-    target = tiny_dir(TINY_NAME)
+    target = tiny_dir(name)
     if (target / "config.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -199,10 +206,10 @@ def tiny_qwen25vl_path() -> Path:
             return target
         from reag_harness.atomic import remove_leftovers
 
-        remove_leftovers(target.parent, f".{TINY_NAME}-*")  # staging folders of killed builds
-        tmp = Path(tempfile.mkdtemp(prefix=f".{TINY_NAME}-", dir=target.parent))
+        remove_leftovers(target.parent, f".{name}-*")  # staging folders of killed builds
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
         try:
-            build_tiny_qwen25vl(tmp)
+            build(tmp)
             os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache may be shared
             if target.exists():  # a half-written folder from a killed older build
                 shutil.rmtree(target)

@@ -1,7 +1,7 @@
-"""The vLLM backend for the Qwen2.5-VL generator and critic (``backend="vllm"``).
+"""The vLLM backend for the VLM generator and critic (``backend="vllm"``).
 
 Same interface as the transformers path: prompts are rendered with the checkpoint's own
-processor and chat template (:func:`reag_harness.models.qwen_vl.render`), images go in
+processor and chat template (:func:`reag_harness.models.hf_vlm.render`), images go in
 ``multi_modal_data`` as PIL images, and one ``vllm.LLM`` per (checkpoint, dtype) is shared
 by the critic and the generator, with prefix caching on (the critic's image and system
 prompt are a shared prefix).
@@ -31,7 +31,7 @@ from typing import Any
 from reag_harness.errors import HarnessError, MissingDependencyError
 from reag_harness.records import ChatRequest
 
-from .qwen_vl import Prompt, load_image, load_qwen_processor, render, resolve_checkpoint, truncate_at_stop
+from .hf_vlm import Prompt, family_of, load_processor, prepared_image, render, resolve_checkpoint, truncate_at_stop
 
 CRITIC_TOP_LOGPROBS = 20
 _LOCK = threading.Lock()
@@ -59,20 +59,21 @@ def require_vllm() -> Any:
     return vllm
 
 
-def to_vllm_prompt(prompt: Prompt, load_images: bool = True) -> dict[str, Any]:
-    """A vLLM prompt dict: the rendered text (one ``<|image_pad|>`` per image, expanded by
-    vLLM) and, when there are images, ``multi_modal_data={"image": [PIL images]}``."""
+def to_vllm_prompt(processor: Any, prompt: Prompt, load_images: bool = True) -> dict[str, Any]:
+    """A vLLM prompt dict: the rendered text (one placeholder per image, expanded by vLLM)
+    and, when there are images, ``multi_modal_data={"image": [PIL images]}`` (within the
+    family's pixel bounds)."""
     out: dict[str, Any] = {"prompt": prompt.text}
     if prompt.images:
         out["multi_modal_data"] = {
-            "image": [load_image(p) if load_images else p for p in prompt.images]
+            "image": [prepared_image(processor, p) if load_images else p for p in prompt.images]
         }
     return out
 
 
 def request_to_vllm_prompt(processor: Any, request: ChatRequest, load_images: bool = True) -> dict[str, Any]:
     """A ChatRequest as a vLLM prompt: chat template + generation prompt + assistant prefix."""
-    return to_vllm_prompt(render(processor, request.messages, request.assistant_prefix), load_images)
+    return to_vllm_prompt(processor, render(processor, request.messages, request.assistant_prefix), load_images)
 
 
 def _generation_config(resolved: str) -> dict[str, Any]:
@@ -137,16 +138,24 @@ class VLLMEngine:
         pretrained: str,
         dtype: str = "bfloat16",
         seed: int = 1234,
-        min_pixels: int = 3136,
-        max_pixels: int = 301056,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
         model_max_length: int = 16384,
         max_images_per_prompt: int = 1,
+        trust_remote_code: bool = False,
+        text_only: bool = False,
         **engine_kwargs: Any,
     ) -> None:
         vllm = require_vllm()
         self.vllm = vllm
         self.pretrained = pretrained
-        self.processor = load_qwen_processor(pretrained, min_pixels, max_pixels, model_max_length)
+        if text_only:  # a causal LM: its tokenizer renders the prompts
+            from .hf_llm import load_tokenizer
+
+            self.processor = load_tokenizer(pretrained, model_max_length, trust_remote_code)
+        else:
+            self.processor = load_processor(pretrained, min_pixels, max_pixels, model_max_length, trust_remote_code)
+        family = family_of(self.processor)
         resolved, _ = resolve_checkpoint(pretrained)
         kwargs: dict[str, Any] = dict(
             model=resolved,
@@ -154,12 +163,16 @@ class VLLMEngine:
             seed=seed,
             enable_prefix_caching=True,
             max_model_len=model_max_length,
-            limit_mm_per_prompt={"image": max_images_per_prompt},
-            mm_processor_kwargs={"min_pixels": min_pixels, "max_pixels": max_pixels},
+            trust_remote_code=trust_remote_code,
         )
+        if not text_only:
+            kwargs["limit_mm_per_prompt"] = {"image": max_images_per_prompt}
+        if family.adapter.bounds_in_processor:  # Qwen-VL: vLLM's processor applies the bounds
+            kwargs["mm_processor_kwargs"] = {"min_pixels": family.min_pixels, "max_pixels": family.max_pixels}
         kwargs.update(engine_kwargs)
         self.llm = vllm.LLM(**kwargs)
-        self.default_sampling = defaults_from_generation_config(_generation_config(resolved))
+        self.generation_config = _generation_config(resolved)
+        self.default_sampling = defaults_from_generation_config(self.generation_config)
 
     @classmethod
     def shared(cls, pretrained: str, dtype: str, **kwargs: Any) -> VLLMEngine:
@@ -188,6 +201,6 @@ class VLLMEngine:
     def p_yes(self, prompts: Sequence[Prompt], yes_id: int) -> list[float]:
         """Prefill-only scoring: one token, top-20 logprobs of the first position."""
         params = self.vllm.SamplingParams(max_tokens=1, temperature=0.0, logprobs=CRITIC_TOP_LOGPROBS)
-        outputs = self.llm.generate([to_vllm_prompt(p) for p in prompts], params, use_tqdm=False)
+        outputs = self.llm.generate([to_vllm_prompt(self.processor, p) for p in prompts], params, use_tqdm=False)
         return [p_yes_from_logprobs(o.outputs[0].logprobs[0] if o.outputs[0].logprobs else None, yes_id)
                 for o in outputs]

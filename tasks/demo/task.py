@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from reag_harness import paths
 from reag_harness.atomic import remove_stale, temp_tag
@@ -47,8 +47,12 @@ class DemoTask:
         "prompt_style": ("reag-reasoning", {}),
     }
 
-    def __init__(self, runtime: Runtime | None = None, questions: str | None = None, kb: str | None = None) -> None:
+    def __init__(self, runtime: Runtime | None = None, questions: str | None = None, kb: str | None = None,
+                 dataset: str | None = None, dataset_split: str | None = None) -> None:
         self.runtime = runtime or Runtime()
+        if questions and dataset:
+            raise InputError(str(dataset), "give either questions= or dataset=, not both", field="dataset")
+        self.dataset, self.dataset_split = dataset, dataset_split
         self.questions_path = Path(questions) if questions else HERE / "questions.jsonl"
         self.kb_path = Path(kb) if kb else HERE / "kb.json"
         self._kb: InMemoryKB | None = None
@@ -62,12 +66,12 @@ class DemoTask:
         return paths.cache_dir() / "demo" / f"images-{IMAGES_VERSION}"
 
     def samples(self, split: str | None = None, limit: int | None = None) -> list[Sample]:
-        rows = read_questions(self.questions_path)
+        rows = self.rows()
         kb = self.knowledge_base()
         out = []
         for line, row in rows[:limit] if limit else rows:
             if row["entity"] not in kb:
-                raise InputError(str(self.questions_path), f"entity {row['entity']!r} is not in the KB",
+                raise InputError(self.source(), f"entity {row['entity']!r} is not in the KB",
                                  line=line, field="entity")
             out.append(Sample(
                 id=row["id"], question=row["question"], image=str(self.image_path(row["image"], line)),
@@ -78,12 +82,27 @@ class DemoTask:
         self.draw_images(rows)
         return out
 
+    def source(self) -> str:
+        if self.dataset:
+            from reag_harness.hf_datasets import label
+
+            return label(self.dataset, self.dataset_split)
+        return str(self.questions_path)
+
+    def rows(self) -> list[tuple[int, dict[str, Any]]]:
+        """(line or row number, question) from the JSONL file or the ``datasets`` dataset."""
+        if self.dataset:
+            from reag_harness.hf_datasets import iter_rows
+
+            return check_questions(iter_rows(self.dataset, self.dataset_split), self.source())
+        return read_questions(self.questions_path)
+
     def image_path(self, name: str, line: int) -> Path:
         """The image's path inside the task's image folder; a name that leaves it is refused."""
         folder = self.image_dir().resolve()
         target = (folder / name).resolve()
         if not name or Path(name).is_absolute() or target.parent != folder:
-            raise InputError(str(self.questions_path), f"image name {name!r} must be a plain file name inside the "
+            raise InputError(self.source(), f"image name {name!r} must be a plain file name inside the "
                              "demo image folder", line=line, field="image")
         return target
 
@@ -155,18 +174,28 @@ class DemoTask:
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()
-        for p in (self.questions_path, self.kb_path):
-            h.update(p.read_bytes())
+        if self.dataset:
+            from reag_harness.hf_datasets import fingerprint
+
+            h.update(f"dataset:{fingerprint(self.dataset, self.dataset_split)}".encode())
+        else:
+            h.update(self.questions_path.read_bytes())
+        h.update(self.kb_path.read_bytes())
         h.update(IMAGES_VERSION.encode())
         return h.hexdigest()[:16]
 
 
 def read_questions(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, row) for each question; malformed lines name file, line and field."""
-    rows = []
-    for n, row in iter_jsonl(path):
+    return check_questions(iter_jsonl(path), str(path))
+
+
+def check_questions(rows: Iterable[tuple[int, Any]], source: str) -> list[tuple[int, dict[str, Any]]]:
+    """The rows, each checked for the fields a question needs (errors name the source, line and field)."""
+    out = []
+    for n, row in rows:
         for key in ("id", "question", "answers", "entity", "image"):
-            if key not in row:
-                raise InputError(str(path), "missing", line=n, field=key)
-        rows.append((n, row))
-    return rows
+            if not isinstance(row, dict) or row.get(key) is None:
+                raise InputError(source, "missing", line=n, field=key)
+        out.append((n, row))
+    return out

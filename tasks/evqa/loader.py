@@ -14,7 +14,7 @@ import csv
 import io
 import os
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from reag_harness.errors import InputError
 from reag_harness.jsonio import BadLine, read_text
@@ -79,19 +79,22 @@ def _csv_rows(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def load_evqa(path: str, resolver: ImageResolver, on_error: str = "stop",
-              skipped: list[str] | None = None) -> list[Sample]:
+              skipped: list[str] | None = None, rows: Iterable[tuple[int, Any]] | None = None,
+              stem: str | None = None) -> list[Sample]:
     """Load every question of an EVQA query file (the official CSV, or the ReAG JSON / JSONL).
 
     With ``on_error="skip"`` a malformed JSON line is skipped and its error appended to ``skipped``.
+    ``rows``: ``(row number, record)`` from elsewhere (a ``datasets`` dataset), named ``path`` in errors.
     """
-    is_csv = path.lower().endswith(".csv")
-    if not os.path.isfile(path):
+    is_csv = rows is None and path.lower().endswith(".csv")
+    if rows is None and not os.path.isfile(path):
         raise InputError(path, "query file not found")
     on_bad_line: BadLine | None = None
     if on_error == "skip":
         on_bad_line = (lambda e: skipped.append(str(e))) if skipped is not None else (lambda e: None)
-    rows = _csv_rows(path) if is_csv else iter_records(path, on_bad_line)
-    stem = Path(path).stem
+    if rows is None:
+        rows = _csv_rows(path) if is_csv else iter_records(path, on_bad_line)
+    stem = stem or Path(path).stem
     out: list[Sample] = []
     seen: dict[str, int] = {}
     for index, (line, record) in enumerate(rows):

@@ -40,15 +40,17 @@ class EvqaTask(KBTask):
                   "metric; results are labelled 'em-only lower bound (no BEM)'", file=sys.stderr)
 
     def preflight(self) -> list[str]:
-        """Before any stage: the BEM model and vocab are available (or ``no_bem``, or ``bem_download`` allowed)."""
+        """Before any stage: the data checks (:meth:`KBTask.data_checks`), then the BEM model and vocab are
+        available (or ``no_bem``, or ``bem_download`` allowed)."""
         from .bem import bem_preflight
 
-        return bem_preflight(self._path("bem_model"), self._path("bem_vocab"), no_bem=self.no_bem,
-                             allow_download=self._flag("bem_download"))
+        return super().preflight() + bem_preflight(self._path("bem_model"), self._path("bem_vocab"),
+                                                   no_bem=self.no_bem, allow_download=self._flag("bem_download"))
 
     def _load(self) -> list[Sample]:
-        return load_evqa(self._path("queries", required=True) or "", self.resolver(), on_error=self.on_error,
-                         skipped=self.skipped_inputs)
+        source, rows = self.query_source()
+        return load_evqa(source, self.resolver(), on_error=self.on_error, skipped=self.skipped_inputs, rows=rows,
+                         stem=self.args.get("dataset_split") or None)
 
     def question_type_filter(self) -> set[str] | None:
         types = super().question_type_filter()

@@ -12,7 +12,7 @@ under the image root. Meta: ``split`` (raw ``data_split``), ``question_type``, `
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from reag_harness.errors import InputError
 from reag_harness.kb.inputs import ImageResolver, iter_jsonl, iter_records
@@ -54,17 +54,19 @@ def load_references(path: str) -> dict[str, dict[str, Any]]:
 
 def load_infoseek(path: str, resolver: ImageResolver, qtypes: Mapping[str, str] | None = None,
                   references: Mapping[str, Mapping[str, Any]] | None = None, on_error: str = "stop",
-                  qtypes_path: str = "", references_path: str = "", skipped: list[str] | None = None) -> list[Sample]:
+                  qtypes_path: str = "", references_path: str = "", skipped: list[str] | None = None,
+                  rows: Iterable[tuple[int, Any]] | None = None) -> list[Sample]:
     """Load every question of an InfoSeek query file (JSONL; a JSON list is accepted too).
 
     With ``on_error="skip"`` a malformed JSON line is skipped and its error appended to ``skipped``.
+    ``rows``: ``(row number, record)`` from elsewhere (a ``datasets`` dataset), named ``path`` in errors.
     """
     out: list[Sample] = []
     seen: dict[str, int] = {}
     on_bad_line = None
     if on_error == "skip":
         on_bad_line = (lambda e: skipped.append(str(e))) if skipped is not None else (lambda e: None)
-    for line, record in iter_records(path, on_bad_line):
+    for line, record in (iter_records(path, on_bad_line) if rows is None else rows):
         if not isinstance(record, Mapping):
             raise InputError(path, f"a question must be a JSON object, got {type(record).__name__}", line=line)
         data_id = record.get("data_id")

@@ -30,8 +30,9 @@ class InfoSeekTask(KBTask):
 
     def _load(self) -> list[Sample]:
         qtypes_path, refs_path = self._path("qtypes"), self._path("references")
+        source, rows = self.query_source()
         return load_infoseek(
-            self._path("queries", required=True) or "", self.resolver(),
+            source, self.resolver(), rows=rows,
             qtypes=load_qtypes(qtypes_path) if qtypes_path else None,
             references=load_references(refs_path) if refs_path else None,
             on_error=self.on_error, qtypes_path=qtypes_path or "", references_path=refs_path or "",
@@ -58,6 +59,18 @@ class InfoSeekTask(KBTask):
             chosen = chosen[: max(0, int(limit))]
         self._selection.update(question_types=sorted(types), limit=limit, n=len(chosen))
         return chosen
+
+    def _file_checks(self) -> list[Any]:
+        from reag_harness.data_check import FAIL, OK, Check
+
+        path = self._path("qtypes")
+        if not path:
+            return [Check("question types", OK, "from the query file (no qtypes= file given)")]
+        try:
+            n = len(load_qtypes(path))
+        except (HarnessError, OSError) as exc:
+            return [Check("question types", FAIL, f"{path}: {exc}")]
+        return [Check("question types", OK, f"{n} rows in {path}")]
 
     def _identity_files(self) -> dict[str, str | None]:
         return {"queries": self._path("queries"), "qtypes": self._path("qtypes"),
