@@ -3,6 +3,8 @@ leaderboard row names its preset (or why there is none); ``reag-eval ls presets`
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from reag_harness import leaderboard as lb
@@ -136,4 +138,4 @@ def test_ls_presets_prints_each_preset_with_its_command(capsys):
             args = rest[0] if rest else {}
             if args:  # the printed arguments parse back to the preset's
                 printed = line.split(f"--{flag}-args ", 1)[1].split(" --")[0].rstrip(")")
-                assert parse_kv(printed) == args, (entry.name, kind)
+                assert parse_kv(shlex.split(printed)[0]) == args, (entry.name, kind)
