@@ -12,6 +12,7 @@ def mapped(folder: str) -> list[str]:
     return [f"reag_harness.{name}" for name in found]
 
 
-# leaderboard/ ships as reag_harness.leaderboard_data: the reported rows (published.json) as package data.
+# leaderboard/ ships as reag_harness.leaderboard_data (the reported rows, published.json) and docs/ as
+# reag_harness.docs (the pages error messages point to), both as package data.
 setup(packages=find_packages(include=["reag_harness", "reag_harness.*"]) + mapped("tasks") + mapped("plugins")
-      + ["reag_harness.leaderboard_data"])
+      + ["reag_harness.leaderboard_data", "reag_harness.docs"])

@@ -17,18 +17,38 @@ def evaluate(config: RunConfig | None = None, *, leaderboard: bool = False, **op
     from .runner import Pipeline, distributed_shard
 
     cfg = config or RunConfig.from_mapping(options, source="evaluate()")
+    if cfg.wandb:  # fail before any stage, not after the run
+        from .tracking import require_wandb
+
+        require_wandb()
     if distributed_shard() is not None and not cfg.shard:
         results = evaluate_distributed(cfg)
     else:
         results = Pipeline(cfg).run()
-    if leaderboard and not cfg.no_leaderboard:
-        from pathlib import Path
-
-        from .leaderboard import record_run
-
-        run_dir = Path(cfg.output_dir) / results.run_id.rsplit("__", 1)[0]
-        record_run(results, cfg.leaderboard, run_dir=run_dir)
+    if leaderboard:
+        append_results(results, cfg)
+    track(results, cfg)
     return results
+
+
+def track(results: RunResults, cfg: RunConfig) -> None:
+    """Log the run to Weights & Biases when ``--wandb PROJECT`` asks for it (wandb imported only then)."""
+    if cfg.wandb:
+        from .tracking import log_run
+
+        log_run(results, cfg.wandb)
+
+
+def append_results(results: RunResults, cfg: RunConfig) -> None:
+    """Record a run on the leaderboard unless told not to (predict-only runs have no scores to append)."""
+    if cfg.no_leaderboard or results.metrics.get("predict_only"):
+        return
+    from pathlib import Path
+
+    from .leaderboard import record_run
+
+    run_dir = results.config.get("run_dir") or Path(cfg.output_dir) / results.run_id.rsplit("__", 1)[0]
+    record_run(results, cfg.leaderboard, run_dir=run_dir)
 
 
 def evaluate_distributed(cfg: RunConfig) -> RunResults:

@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "cache": ("reag_harness.commands.cache", "list or clear the stage cache"),
     "leaderboard": ("reag_harness.leaderboard", "show, validate or render the leaderboard"),
     "compare": ("reag_harness.compare", "compare two runs (paired bootstrap, McNemar)"),
+    "view": ("reag_harness.commands.view", "write a per-sample viewer page of a run (or two runs side by side)"),
 }
 
 

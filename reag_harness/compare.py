@@ -96,6 +96,21 @@ def sign_flip_test(a: Sequence[float], b: Sequence[float], *, n_perm: int = 1000
     return {"test": "sign-flip-permutation", "statistic": float(d.mean()), "p_value": (hits + 1) / (n_perm + 1)}
 
 
+def discordant(a: Sequence[float], b: Sequence[float]) -> tuple[list[int], list[int]]:
+    """Positions of the discordant pairs of 0/1 scores: only A right (``b`` of McNemar), only B right (``c``)."""
+    only_a = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x == 1.0 and y == 0.0]
+    only_b = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x == 0.0 and y == 1.0]
+    return only_a, only_b
+
+
+def paired_scores(samples_a: Mapping[str, Mapping], samples_b: Mapping[str, Mapping], ids: Sequence[str],
+                  metric: str) -> tuple[list[float], list[float]]:
+    """The per-sample ``metric`` of both runs on ``ids`` (a missing or non-numeric value counts 0)."""
+    a = [_numeric(samples_a[i]["score"].get(metric)) or 0.0 for i in ids]
+    b = [_numeric(samples_b[i]["score"].get(metric)) or 0.0 for i in ids]
+    return a, b
+
+
 # --------------------------------------------------------------------------- runs
 
 
@@ -203,15 +218,13 @@ def compare_runs(dir_a: str | Path, dir_b: str | Path, n_boot: int = 10000, seed
     comparisons = []
     for metric in keys:
         for group, members in _groups(sa, ids):
-            a = [_numeric(sa[i]["score"][metric]) or 0.0 for i in members]
-            b = [_numeric(sb[i]["score"][metric]) or 0.0 for i in members]
+            a, b = paired_scores(sa, sb, members, metric)
             binary = all(v in (0.0, 1.0) for v in a + b)
             mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
             lo, hi = paired_bootstrap_ci(a, b, n_boot=n_boot, seed=seed, alpha=alpha)
             if binary:
-                n10 = sum(1 for x, y in zip(a, b, strict=True) if x == 1.0 and y == 0.0)
-                n01 = sum(1 for x, y in zip(a, b, strict=True) if x == 0.0 and y == 1.0)
-                test = mcnemar(n10, n01)
+                only_a, only_b = discordant(a, b)
+                test = mcnemar(len(only_a), len(only_b))
             else:
                 test = sign_flip_test(a, b, n_perm=n_boot, seed=seed)
             comparisons.append({"metric": metric, "group": group, "n": len(members), "a": mean_a, "b": mean_b,

@@ -127,6 +127,8 @@ class RunConfig:
     leaderboard: str | None = None  # path; None = the default leaderboard
     no_leaderboard: bool = False
     quiet: bool = False
+    predict_only: bool = False  # no scoring: write the task's official submission file (also when no references)
+    wandb: str | None = None  # a Weights & Biases project to log the run to (offline without credentials)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 from .errors import MissingDependencyError
 from .interfaces import Component, Runtime
 from .records import Sample
+from .versions import doc_ref
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -116,7 +117,8 @@ def detector_problem(detector: str) -> str | None:
     return (f"crop detector {detector!r} is neither a local folder nor in the local Hugging Face cache: "
             f"download it once (huggingface-cli download {detector}) or pass a local copy with "
             "--retriever-args 'crop=true,crop_args={\"detector\": \"/models/grounding-dino-base\"}'; for an "
-            "offline smoke test use crop_args={\"detector\": \"tiny-grounding-dino\"} (docs/retrieval.md)")
+            "offline smoke test use crop_args={\"detector\": \"tiny-grounding-dino\"} "
+            f"(see {doc_ref('retrieval.md')})")
 
 
 def spacy_problem(name: str) -> str | None:

@@ -55,6 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--batch-size", type=int, default=32)
     b.add_argument("--limit", type=int, default=None, help="only the first N pages (trials)")
     b.add_argument("--output", required=True, help="output folder")
+    b.add_argument("--quiet", action="store_true", help="no progress (bar on a terminal, else a line per 30 s)")
 
 
 def open_kb(path: str) -> Any:
@@ -131,6 +132,11 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         torch.manual_seed(int(getattr(args, "seed", 0)))
     enc = load_encoder(args.encoder, args.model, args.pretrained, args.device, args.dtype, args.batch_size,
                        args.trust_remote_code)
+    from .progress import StageProgress
+
+    progress = StageProgress("encode", len(rows), unit="row", prefix="index build",
+                             disable=bool(getattr(args, "quiet", False)))
+    progress.start()
     t0 = time.perf_counter()
     chunks = []
     for i in range(0, len(rows), args.batch_size):
@@ -139,6 +145,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
             chunks.append(enc.encode_images(open_images(batch), args.batch_size))
         else:
             chunks.append(enc.encode_texts(batch, args.batch_size))
+        progress.update(len(batch), time.perf_counter() - t0)
     vectors = np.concatenate(chunks, axis=0)
     seconds = time.perf_counter() - t0
     meta = {"source": args.source, "encoder": enc.identity(), "kb": str(args.kb),

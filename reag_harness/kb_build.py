@@ -6,7 +6,6 @@ Cheap to import: pyarrow, numpy and spaCy are imported only when a build runs.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from .errors import HarnessError
 
@@ -35,14 +34,13 @@ def run(args: argparse.Namespace) -> int:
         if args.batch_pages < 1:
             raise HarnessError("--batch-pages must be at least 1")
         from .kb.build import build_store
+        from .progress import Ticker
 
-        def progress(msg: str) -> None:
-            print(f"\r[kb build] {msg}", end="", file=sys.stderr, flush=True)
-
+        progress = Ticker("kb build")  # one rewritten line on a terminal, a line per 30 s in a log
         meta = build_store(args.input, args.output, args.task, batch_pages=args.batch_pages,
                            progress=None if args.quiet else progress)
         if not args.quiet:
-            print(file=sys.stderr)
+            progress.close()
         print(
             f"built {meta['kind']} store {args.output}: {meta['n_pages']:,} pages, {meta['n_passages']:,} passages, "
             f"{meta['n_empty_pages']:,} empty pages, fingerprint {meta['fingerprint']}, {meta['build_seconds']} s"

@@ -25,10 +25,8 @@ are appended only when a file is named (:func:`record_run`).
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
-import re
 import stat
 import sys
 from pathlib import Path
@@ -38,9 +36,23 @@ from .errors import HarnessError
 from .leaderboard_schema import (
     HEADLINE_COLUMN,
     LEADERBOARD_SCHEMA_VERSION,
-    TASK_COLUMNS,
     validate_document,
     validate_entry,
+)
+from .leaderboard_settings import run_extras
+from .leaderboard_view import (  # noqa: F401 (the views' public names, re-exported)
+    COLUMN_LABELS,
+    STANDARD_SIZE,
+    TASK_ORDER,
+    TASK_TITLES,
+    md_escape,
+    render_html,
+    render_json,
+    render_markdown,
+    render_table,
+    task_family,
+    term_escape,
+    view_rows,
 )
 
 REPO_LEADERBOARD_DIR = Path(__file__).resolve().parent.parent / "leaderboard"
@@ -57,16 +69,6 @@ def published_file() -> Path:
 
 
 PUBLISHED_PATH = published_file()
-#: Size of the standard evaluation split per task family (EVQA test, InfoSeek val).
-STANDARD_SIZE = {"evqa": 5750, "infoseek": 73620}
-TASK_ORDER = ("infoseek", "evqa")
-COLUMN_LABELS = {
-    "all": "All", "unseen_question": "UQ", "unseen_entity": "UE", "single_hop": "SH", "two_hop": "2-hop",
-}
-TASK_TITLES = {
-    "infoseek": "InfoSeek (headline: All = harmonic mean of unseen question / unseen entity)",
-    "evqa": "Encyclopedic-VQA (headline: single-hop)",
-}
 FORMATS = ("table", "markdown", "html", "json")
 LOCK_TIMEOUT_S = 600.0
 
@@ -149,16 +151,6 @@ def _new_file_mode() -> int:
 
 
 # --------------------------------------------------------------------------- entries
-
-
-def task_family(task: str) -> str:
-    """``infoseek``, ``evqa`` or the task's own name (e.g. ``demo``)."""
-    t = task.lower()
-    if t.startswith("infoseek"):
-        return "infoseek"
-    if t.startswith("evqa") or "encyclopedic" in t:
-        return "evqa"
-    return t
 
 
 def _number(value: Any) -> float | None:
@@ -326,6 +318,7 @@ def entry_from_results(results: Any) -> dict[str, Any]:
         "shard": r.get("shard"),
         "smoke": bool(r.get("smoke")) or any(_is_tiny(c) for c in components.values()),
     }
+    entry.update(run_extras(results, r))
     return entry
 
 
@@ -378,6 +371,8 @@ def append_run(results: Any, path: str | Path | None = None, *, run_dir: str | P
                               if run_key(e) != key and (e.get("run_id"), e.get("task")) != same_run] + [entry]
             doc["schema_version"] = LEADERBOARD_SCHEMA_VERSION
             _atomic_write_json(target, doc)
+            if (target.parent / "index.html").is_file():
+                refresh_page(target, doc["entries"])
     except LockTimeout as exc:
         later = (f"; the run is saved: add it later with 'reag-eval leaderboard append {run_dir} --file {target}'"
                  if run_dir else "")
@@ -396,6 +391,18 @@ def record_run(results: Any, path: str | Path | None = None, *, run_dir: str | P
     return append_run(results, path, run_dir=run_dir)
 
 
+def refresh_page(board: Path, entries: Sequence[Mapping[str, Any]]) -> Path:
+    """Re-render ``index.html`` beside the leaderboard file (done after every append when the page exists there,
+    e.g. the repository's ``leaderboard/index.html``), so the page never goes stale."""
+    page = board.parent / "index.html"
+    published = _read_document(PUBLISHED_PATH, required=True)
+    rows = view_rows(entries, published["entries"], include_smoke=True, page_dir=page.parent)
+    tmp = page.with_name(f".{page.name}.tmp{os.getpid()}")
+    tmp.write_text(render_html(rows, cautions=published.get("cautions", ())), encoding="utf-8")
+    os.replace(tmp, page)
+    return page
+
+
 def validate_leaderboard(path: str | Path | None = None, published: str | Path | None = None) -> list[str]:
     """Problems of the leaderboard file and of the published rows, each prefixed by its file."""
     problems: list[str] = []
@@ -412,207 +419,6 @@ def validate_leaderboard(path: str | Path | None = None, published: str | Path |
             continue
         problems.extend(f"{file}: {p}" for p in validate_document(doc, expect=expect))
     return problems
-
-
-# --------------------------------------------------------------------------- view rows
-
-
-def _harmonic(a: float, b: float) -> float:
-    return 2 * a * b / (a + b) if a + b else 0.0
-
-
-def _reported_rows(row: Mapping[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for task, cols in row["metrics"].items():
-        if all(v is None for v in cols.values()):
-            continue
-        headline = HEADLINE_COLUMN[task]
-        flags = {k.split(".", 1)[1]: v for k, v in (row.get("flags") or {}).items() if k.startswith(task + ".")}
-        if task == "infoseek" and None not in (cols.get("unseen_question"), cols.get("unseen_entity"), cols.get("all")):
-            hm = _harmonic(cols["unseen_question"], cols["unseen_entity"])
-            if abs(hm - cols["all"]) > 0.1 and "all" not in flags:
-                flags["all"] = (f"Reported All ({cols['all']}) differs from the harmonic mean of the reported "
-                                f"UQ/UE ({hm:.2f}); kept as published.")
-        out.append({
-            "source": "reported", "id": row["id"], "task": task, "system": row["system"],
-            "pipeline": row.get("pipeline", ""), "generator": row.get("generator", ""),
-            "metrics": {c: cols.get(c) for c in TASK_COLUMNS[task] if c in cols},
-            "headline_metric": headline, "headline": cols.get(headline),
-            "citation": row["citation"], "setting": row.get("setting", ""), "notes": list(row.get("notes") or []),
-            "flags": flags, "smoke": False, "comparable": bool(row.get("comparable", True)),
-            "date": None, "n": None, "coverage": None,
-        })
-    return out
-
-
-def _measured_row(entry: Mapping[str, Any]) -> dict[str, Any]:
-    family = task_family(entry["task"])
-    notes = [f"measured by reag-harness {entry['harness_version']} ({entry.get('git_hash') or 'no git hash'}) "
-             f"on {entry['hardware'].get('device', '?')}"]
-    flags: dict[str, str] = {}
-    cov = entry.get("coverage") or {}
-    standard = STANDARD_SIZE.get(family)
-    if cov.get("complete") is False:
-        flags["n"] = f"incomplete: {cov.get('n')} of {cov.get('n_total')} samples predicted (missing count as wrong)"
-    elif standard and entry["n"] < standard:
-        flags["n"] = f"subset: {entry['n']} of the standard {standard} samples; not comparable with full-split numbers"
-    if entry.get("smoke"):
-        flags["system"] = "smoke run on tiny random checkpoints: the numbers mean nothing"
-    if entry.get("deviations"):
-        notes.append("deviations: " + "; ".join(entry["deviations"]))
-    return {
-        "source": "measured", "id": entry["run_id"], "task": family, "system": entry["system"],
-        "pipeline": entry.get("pipeline", ""), "generator": entry.get("generator", ""),
-        "metrics": dict(entry["metrics"]), "headline_metric": entry["headline"]["metric"],
-        "headline": entry["headline"]["value"], "citation": f"run {entry['run_id']}",
-        "setting": f"{entry['task']} {entry.get('split') or ''}".strip(), "notes": notes, "flags": flags,
-        "smoke": bool(entry.get("smoke")), "comparable": not entry.get("smoke"),
-        "date": entry.get("date"), "n": entry["n"], "coverage": cov,
-    }
-
-
-def _sort_key(row: Mapping[str, Any]) -> tuple:
-    value = row.get("headline")
-    return (not row["comparable"], value is None, -(value or 0.0), row["source"] != "measured", row["system"])
-
-
-def view_rows(
-    measured: Iterable[Mapping[str, Any]] = (),
-    published: Iterable[Mapping[str, Any]] = (),
-    *,
-    task: str | None = None,
-    include_smoke: bool = False,
-    source: str = "all",
-) -> list[dict[str, Any]]:
-    """Merged per-task rows, tasks in a fixed order, each task sorted by its headline (best first)."""
-    rows: list[dict[str, Any]] = []
-    if source in ("all", "reported"):
-        for row in published:
-            rows.extend(_reported_rows(row))
-    if source in ("all", "measured"):
-        rows.extend(_measured_row(e) for e in latest_per_run(measured) if include_smoke or not e.get("smoke"))
-    if task:
-        rows = [r for r in rows if r["task"] == task_family(task)]
-    order = {t: i for i, t in enumerate(TASK_ORDER)}
-    return sorted(rows, key=lambda r: (order.get(r["task"], len(order)), r["task"], *_sort_key(r)))
-
-
-def _columns_of(rows: Sequence[Mapping[str, Any]], task: str) -> list[str]:
-    if task in TASK_COLUMNS:
-        cols = [c for c in TASK_COLUMNS[task] if any(r["metrics"].get(c) is not None for r in rows)]
-        return cols or [HEADLINE_COLUMN[task]]
-    cols: list[str] = []
-    for r in rows:
-        for c in [r["headline_metric"], *r["metrics"]]:
-            if c not in cols:
-                cols.append(c)
-    return cols
-
-
-def _by_task(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault(r["task"], []).append(r)
-    return list(groups.items())
-
-
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.1f}"
-
-
-def _cell(row: Mapping[str, Any], col: str) -> str:
-    return _fmt(row["metrics"].get(col)) + ("†" if col in row["flags"] else "")
-
-
-def _table_data(rows: Sequence[Mapping[str, Any]], task: str) -> tuple[list[str], list[list[str]]]:
-    cols = _columns_of(rows, task)
-    header = ["#", "System", "Generator", "Pipeline", "Source", *[COLUMN_LABELS.get(c, c) for c in cols], "n",
-              "Citation / run"]
-    body = []
-    for i, r in enumerate(rows, 1):
-        source = r["source"] + (" (smoke)" if r["smoke"] else " (oracle)" if not r["comparable"] else "")
-        n = "–" if r["n"] is None else str(r["n"]) + ("†" if "n" in r["flags"] else "")
-        system = r["system"] + ("†" if "system" in r["flags"] else "")
-        body.append([str(i), system, r["generator"], r["pipeline"], source, *[_cell(r, c) for c in cols], n,
-                     r["citation"]])
-    return header, body
-
-
-def _footnotes(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [f"† {r['system']} ({r['generator']}): {msg}" for r in rows for msg in r["flags"].values()]
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|!#~])")
-
-
-def md_escape(text: Any) -> str:
-    """A run field as inert Markdown text: HTML escaped, Markdown punctuation backslashed, one line."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(term_escape(" ".join(str(text).split())), quote=False))
-
-
-def term_escape(text: Any) -> str:
-    """A run field as inert terminal text: control characters (escape sequences, bidi marks) shown escaped."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
-
-
-def render_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A plain-text table per task, sorted by the headline metric; run fields are terminal-escaped."""
-    blocks = []
-    for task, group in _by_task(rows):
-        header, body = _table_data(group, task)
-        body = [[term_escape(c) for c in b] for b in body]
-        widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-        widths = [min(w, 32 if i == 3 else 44) for i, w in enumerate(widths)]
-
-        def line(cells: Sequence[str], widths: Sequence[int] = widths) -> str:
-            cut = [(c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(cells, widths, strict=True)]
-            return "  ".join(cut).rstrip()
-
-        title = TASK_TITLES.get(task, f"{task} (headline: {group[0]['headline_metric']})")
-        text = [term_escape(title), line([term_escape(h) for h in header]), line(["-" * w for w in widths]),
-                *(line(b) for b in body), *(term_escape(n) for n in _footnotes(group))]
-        blocks.append("\n".join(text))
-    if not blocks:
-        return "no leaderboard rows (measured runs are appended by 'reag-eval run'; smoke runs need --include-smoke)"
-    return "\n\n".join(blocks)
-
-
-def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A Markdown table per task; run fields are escaped (no raw HTML, no Markdown markup gets through)."""
-    blocks = []
-    for task, group in _by_task(rows):
-        header, body = _table_data(group, task)
-        md = [f"### {md_escape(TASK_TITLES.get(task, task))}", "", "| " + " | ".join(map(md_escape, header)) + " |",
-              "|" + "|".join("---" for _ in header) + "|"]
-        md += ["| " + " | ".join(md_escape(c) for c in b) + " |" for b in body]
-        notes = [md_escape(n) for n in _footnotes(group)]
-        blocks.append("\n".join(md + ([""] + [f"- {n}" for n in notes] if notes else [])))
-    return "\n\n".join(blocks) + "\n"
-
-
-def render_json(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The merged rows as JSON (``{"rows": [...]}``)."""
-    return json.dumps({"schema_version": LEADERBOARD_SCHEMA_VERSION, "rows": list(rows)}, indent=2, ensure_ascii=False)
-
-
-def render_html(rows: Sequence[Mapping[str, Any]], *, task: str | None = None, cautions: Sequence[str] = ()) -> str:
-    """A self-contained static page (inline CSS and JS, no network).
-
-    Rows are rendered by JS from the embedded JSON: a sortable table, filters by task and source,
-    a smoke toggle, and a bar chart of the headline metric. The state lives in the URL hash, e.g.
-    ``index.html#task=evqa&source=reported&sort=all&dir=asc&smoke=1``.
-    """
-    data = {
-        "rows": list(rows),
-        "columns": {t: list(c) for t, c in TASK_COLUMNS.items()},
-        "labels": COLUMN_LABELS,
-        "titles": TASK_TITLES,
-        "default_task": task_family(task) if task else (rows[0]["task"] if rows else "infoseek"),
-        "cautions": list(cautions),
-    }
-    payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
-    payload = payload.replace("&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return PAGE_TEMPLATE.replace("__DATA__", payload)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -659,8 +465,10 @@ def run(args: argparse.Namespace) -> int:
     published_doc = _read_document(Path(args.published) if args.published else PUBLISHED_PATH, required=True)
     # The HTML page carries every row and filters in the browser; the other views filter here.
     html = args.format == "html"
+    page_dir = (args.output.parent if args.output else Path.cwd()) if html else None
     rows = view_rows(load_leaderboard(path), published_doc["entries"], task=None if html else args.task,
-                     include_smoke=args.include_smoke or html, source="all" if html else args.source)
+                     include_smoke=args.include_smoke or html, source="all" if html else args.source,
+                     page_dir=page_dir)
     if html:
         text = render_html(rows, task=args.task, cautions=published_doc.get("cautions", ()))
     else:
@@ -672,222 +480,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
-
-
-# --------------------------------------------------------------------------- the static page
-
-PAGE_TEMPLATE = r"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>reag-harness leaderboard</title>
-<style>
-:root { --measured: #d9730d; --reported: #4a6fa5; --muted: #666; --line: #ddd; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px;
-       padding: 0 1rem; color: #222; }
-h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.1rem; margin-top: 1.5rem; }
-.sub { color: var(--muted); margin-top: 0; }
-.controls { display: flex; gap: 1rem; flex-wrap: wrap; align-items: center; margin: 1rem 0; }
-.controls label { display: flex; gap: .4rem; align-items: center; }
-table { border-collapse: collapse; width: 100%; }
-th, td { border-bottom: 1px solid var(--line); padding: .35rem .5rem; text-align: left; vertical-align: top; }
-th { cursor: pointer; user-select: none; background: #f6f6f6; white-space: nowrap; }
-th.sorted-asc::after { content: " \25B2"; font-size: .7em; } th.sorted-desc::after { content: " \25BC"; font-size: .7em; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; } th.num { text-align: right; }
-td.headline { font-weight: 600; }
-tr.src-reported td.system { color: #1d3557; }
-tr.src-measured { background: #fff7ef; }
-tr.smoke { opacity: .55; }
-.badge { display: inline-block; font-size: .75em; padding: 0 .45em; border-radius: .6em; color: #fff; margin-left: .3em; }
-.badge.reported { background: var(--reported); } .badge.measured { background: var(--measured); }
-.badge.smoke { background: #999; } .badge.oracle { background: #7b2cbf; }
-.flag { color: #b00020; cursor: help; }
-.pipeline, .cite { color: var(--muted); font-size: .9em; }
-#chart .bar-row { display: grid; grid-template-columns: 18rem 1fr 4rem; gap: .5rem; align-items: center; margin: 2px 0; }
-#chart .bar-label { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; text-align: right; }
-#chart .bar-track { background: #f1f1f1; height: 14px; }
-#chart .bar { height: 14px; } #chart .bar.reported { background: var(--reported); }
-#chart .bar.measured { background: var(--measured); } #chart .bar.oracle { background: #b79ad6; }
-#chart .bar-value { font-variant-numeric: tabular-nums; }
-footer { margin-top: 2rem; color: var(--muted); font-size: .9em; }
-</style>
-</head>
-<body>
-<h1>reag-harness leaderboard</h1>
-<p class="sub">Knowledge-based VQA with retrieval (ReAG pipeline). <span class="badge measured">measured</span>
-rows were run by this harness; <span class="badge reported">reported</span> rows are numbers copied from papers,
-with their citation. Click a column to sort. Rows marked † carry a caveat (hover for it).</p>
-<div class="controls">
-  <label>Task <select id="task"></select></label>
-  <label>Source <select id="source">
-    <option value="all">all</option><option value="measured">measured</option><option value="reported">reported</option>
-  </select></label>
-  <label><input type="checkbox" id="smoke"> show smoke runs</label>
-  <span id="count"></span>
-</div>
-<h2 id="title"></h2>
-<table id="board"><thead></thead><tbody></tbody></table>
-<h2>Headline metric per system</h2>
-<div id="chart"></div>
-<footer id="notes"></footer>
-<script type="application/json" id="lb-data">__DATA__</script>
-<script>
-(function () {
-  "use strict";
-  var D = JSON.parse(document.getElementById("lb-data").textContent);
-  var ORDER = ["infoseek", "evqa"];
-  var tasks = [];
-  D.rows.forEach(function (r) { if (tasks.indexOf(r.task) < 0) tasks.push(r.task); });
-  tasks.sort(function (a, b) {
-    var ia = ORDER.indexOf(a), ib = ORDER.indexOf(b);
-    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || (a < b ? -1 : a > b ? 1 : 0);
-  });
-  function el(tag, attrs, text) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-    if (text !== undefined && text !== null) e.textContent = text;
-    return e;
-  }
-  function readState() {
-    var raw = (location.hash || "").replace(/^#/, "") || (location.search || "").replace(/^\?/, "");
-    var q = new URLSearchParams(raw);
-    var s = { task: q.get("task") || D.default_task, source: q.get("source") || "all",
-              smoke: q.get("smoke") === "1", sort: q.get("sort") || "headline", dir: q.get("dir") || "" };
-    if (tasks.indexOf(s.task) < 0 && tasks.length) s.task = tasks[0];
-    if (["all", "measured", "reported"].indexOf(s.source) < 0) s.source = "all";
-    return s;
-  }
-  var state = readState();
-  function writeState() {
-    var q = new URLSearchParams({ task: state.task, source: state.source, smoke: state.smoke ? "1" : "0",
-                                  sort: state.sort, dir: state.dir || defaultDir(state.sort) });
-    try { history.replaceState(null, "", "#" + q.toString()); } catch (e) { /* file:// in some browsers */ }
-  }
-  function defaultDir(col) { return ["system", "generator", "source", "citation"].indexOf(col) >= 0 ? "asc" : "desc"; }
-  function columnsFor(task, rows) {
-    var cols = (D.columns[task] || []).filter(function (c) {
-      return rows.some(function (r) { return r.metrics[c] !== null && r.metrics[c] !== undefined; });
-    });
-    if (!cols.length) {
-      rows.forEach(function (r) {
-        [r.headline_metric].concat(Object.keys(r.metrics)).forEach(function (c) { if (cols.indexOf(c) < 0) cols.push(c); });
-      });
-    }
-    return cols;
-  }
-  function value(r, col) {
-    if (col === "headline") return r.headline;
-    if (col === "n") return r.n;
-    if (["system", "generator", "source", "citation"].indexOf(col) >= 0) return (r[col] || "").toLowerCase();
-    var v = r.metrics[col];
-    return v === undefined ? null : v;
-  }
-  function fmt(v) {
-    if (v === null || v === undefined) return "\u2013";
-    return Math.abs(v - Math.round(v * 10) / 10) < 1e-9 ? v.toFixed(1) : String(Math.round(v * 100) / 100);
-  }
-  function visibleRows() {
-    return D.rows.filter(function (r) {
-      return r.task === state.task && (state.source === "all" || r.source === state.source) && (state.smoke || !r.smoke);
-    });
-  }
-  function sorted(rows) {
-    var dir = (state.dir || defaultDir(state.sort)) === "asc" ? 1 : -1;
-    return rows.slice().sort(function (a, b) {
-      var va = value(a, state.sort), vb = value(b, state.sort);
-      if (a.comparable !== b.comparable) return a.comparable ? -1 : 1;
-      if (va === null && vb === null) return a.system < b.system ? -1 : 1;
-      if (va === null) return 1;
-      if (vb === null) return -1;
-      if (va < vb) return -dir;
-      if (va > vb) return dir;
-      return (a.source === "measured" ? -1 : 1) - (b.source === "measured" ? -1 : 1) || (a.system < b.system ? -1 : 1);
-    });
-  }
-  function render() {
-    var rows = sorted(visibleRows());
-    var cols = columnsFor(state.task, D.rows.filter(function (r) { return r.task === state.task; }));
-    var headline = D.rows.filter(function (r) { return r.task === state.task; }).map(function (r) { return r.headline_metric; })[0];
-    document.getElementById("title").textContent = D.titles[state.task] || (state.task + " (headline: " + headline + ")");
-    document.getElementById("count").textContent = rows.length + " rows";
-    var thead = document.querySelector("#board thead"), tbody = document.querySelector("#board tbody");
-    thead.innerHTML = ""; tbody.innerHTML = "";
-    var head = el("tr");
-    var spec = [["rank", "#"], ["system", "System"], ["generator", "Generator"], ["source", "Source"]];
-    cols.forEach(function (c) { spec.push([c === headline ? "headline" : c, D.labels[c] || c, c]); });
-    spec.push(["n", "n"], ["citation", "Citation / run"]);
-    spec.forEach(function (s) {
-      var th = el("th", { "data-col": s[0] }, s[1]);
-      if (s[0] !== "system" && s[0] !== "generator" && s[0] !== "source" && s[0] !== "citation") th.className = "num";
-      if (s[0] === state.sort) th.className += " sorted-" + (state.dir || defaultDir(state.sort));
-      if (s[0] !== "rank") th.addEventListener("click", function () {
-        state.dir = state.sort === s[0] ? ((state.dir || defaultDir(s[0])) === "asc" ? "desc" : "asc") : defaultDir(s[0]);
-        state.sort = s[0]; writeState(); render();
-      });
-      head.appendChild(th);
-    });
-    thead.appendChild(head);
-    rows.forEach(function (r, i) {
-      var tr = el("tr", { "class": "lb-row src-" + r.source + (r.smoke ? " smoke" : ""), "data-id": r.id,
-                          "data-source": r.source, "data-task": r.task, "data-system": r.system,
-                          "data-headline": r.headline === null ? "" : String(r.headline) });
-      var tip = (r.notes || []).concat(Object.keys(r.flags || {}).map(function (k) { return r.flags[k]; })).join("\n");
-      if (tip) tr.title = tip;
-      tr.appendChild(el("td", { "class": "num", "data-col": "rank" }, String(i + 1)));
-      var sys = el("td", { "class": "system", "data-col": "system" }, r.system);
-      if (r.flags && r.flags.system) sys.appendChild(el("span", { "class": "flag", title: r.flags.system }, "\u2020"));
-      if (r.pipeline) { sys.appendChild(el("br")); sys.appendChild(el("span", { "class": "pipeline" }, r.pipeline)); }
-      tr.appendChild(sys);
-      tr.appendChild(el("td", { "data-col": "generator" }, r.generator));
-      var src = el("td", { "data-col": "source" });
-      src.appendChild(el("span", { "class": "badge " + r.source }, r.source));
-      if (r.smoke) src.appendChild(el("span", { "class": "badge smoke" }, "smoke"));
-      if (!r.comparable && !r.smoke) src.appendChild(el("span", { "class": "badge oracle" }, "oracle"));
-      tr.appendChild(src);
-      cols.forEach(function (c) {
-        var td = el("td", { "class": "num" + (c === headline ? " headline" : ""), "data-col": c }, fmt(r.metrics[c]));
-        if (r.flags && r.flags[c]) td.appendChild(el("span", { "class": "flag", title: r.flags[c] }, "\u2020"));
-        tr.appendChild(td);
-      });
-      var n = el("td", { "class": "num", "data-col": "n" }, r.n === null ? "\u2013" : String(r.n));
-      if (r.flags && r.flags.n) n.appendChild(el("span", { "class": "flag", title: r.flags.n }, "\u2020"));
-      tr.appendChild(n);
-      tr.appendChild(el("td", { "class": "cite", "data-col": "citation" }, r.citation));
-      tbody.appendChild(tr);
-    });
-    var chart = document.getElementById("chart");
-    chart.innerHTML = "";
-    var withValue = rows.filter(function (r) { return r.headline !== null; });
-    var max = Math.max.apply(null, [1].concat(withValue.map(function (r) { return r.headline; })));
-    withValue.slice().sort(function (a, b) {
-      return (a.comparable === b.comparable ? 0 : a.comparable ? -1 : 1) || b.headline - a.headline;
-    }).forEach(function (r) {
-      var row = el("div", { "class": "bar-row", "data-id": r.id });
-      row.appendChild(el("span", { "class": "bar-label", title: r.system + " / " + r.generator }, r.system + " \u00b7 " + r.generator));
-      var track = el("div", { "class": "bar-track" });
-      track.appendChild(el("div", { "class": "bar " + r.source + (r.smoke ? " smoke" : r.comparable ? "" : " oracle"), style: "width:" + (100 * r.headline / max).toFixed(2) + "%" }));
-      row.appendChild(track);
-      row.appendChild(el("span", { "class": "bar-value" }, fmt(r.headline)));
-      chart.appendChild(row);
-    });
-    document.getElementById("task").value = state.task;
-    document.getElementById("source").value = state.source;
-    document.getElementById("smoke").checked = state.smoke;
-  }
-  var taskSel = document.getElementById("task");
-  tasks.forEach(function (t) { taskSel.appendChild(el("option", { value: t }, t)); });
-  taskSel.addEventListener("change", function () { state.task = taskSel.value; state.sort = "headline"; state.dir = ""; writeState(); render(); });
-  document.getElementById("source").addEventListener("change", function (e) { state.source = e.target.value; writeState(); render(); });
-  document.getElementById("smoke").addEventListener("change", function (e) { state.smoke = e.target.checked; writeState(); render(); });
-  window.addEventListener("hashchange", function () { state = readState(); render(); });
-  var notes = document.getElementById("notes");
-  (D.cautions || []).forEach(function (c) { notes.appendChild(el("p", {}, "Caution: " + c)); });
-  notes.appendChild(el("p", {}, "Generated by 'reag-eval leaderboard --format html'. Reported numbers are transcribed from the papers; measured rows come from leaderboard.json."));
-  render();
-  document.body.setAttribute("data-rendered", "1");
-})();
-</script>
-</body>
-</html>
-"""  # noqa: E501 (an embedded page)

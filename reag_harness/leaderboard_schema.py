@@ -107,6 +107,9 @@ MEASURED_ENTRY_SCHEMA: dict[str, Any] = {
         "shard": _STR_OR_NULL,
         "smoke": {"type": "boolean"},
         "notes": {"type": "array", "items": {"type": "string"}},
+        "run_dir": {"type": "string"},
+        "retrieval_quality": {"type": "object"},
+        "interval": {"type": "object", "required": ["lo", "hi", "level"]},
     },
     "additionalProperties": False,
 }

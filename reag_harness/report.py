@@ -18,13 +18,21 @@ def flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return rows
 
 
-def print_summary(results: RunResults, out: TextIO) -> None:
+def component_line(name: str, args: dict[str, Any], verbose: bool = False, width: int = 100) -> str:
+    """``name  [k=v,...]``: without None or empty values (all of them with ``verbose``), cut to ``width``."""
+    shown = {k: v for k, v in args.items() if verbose or v not in (None, {}, [], "")}
+    text = ",".join(f"{k}={v}" for k, v in shown.items())
+    if not verbose and len(text) > width:
+        text = text[: width - 1] + "…"
+    return f"{name}{'  [' + text + ']' if text else ''}"
+
+
+def print_summary(results: RunResults, out: TextIO, verbose: bool = False) -> None:
     comps = results.components
     out.write(f"\nTask {results.task} ({results.n} samples, device {results.device})\n")
     for kind in ("retriever", "critic", "generator", "prompt_style"):
         c = comps[kind]
-        args = ",".join(f"{k}={v}" for k, v in c.args.items())
-        out.write(f"  {kind:<13} {c.name}{'  [' + args + ']' if args else ''}\n")
+        out.write(f"  {kind:<13} {component_line(c.name, c.args, verbose)}\n")
     rows = flatten(results.metrics)
     width = max([len(k) for k, _ in rows] + [6])
     out.write(f"\n  {'metric':<{width}}  value\n  {'-' * width}  -------\n")
@@ -42,5 +50,10 @@ def print_summary(results: RunResults, out: TextIO) -> None:
     if results.smoke:
         out.write("\n  NOTE: tiny random-weight checkpoints were used: the answers and scores are meaningless; "
                   "this run only shows the pipeline works.\n")
-    folder = results.config.get("output_dir", "runs")
-    out.write(f"\n  run id {results.run_id} (folder under {folder}/)\n")
+    if results.config.get("submission"):
+        out.write(f"\n  predict-only: not scored; submission file (official format) {results.config['submission']}\n")
+    run_dir = results.config.get("run_dir")
+    if run_dir:
+        out.write(f"\n  run id {results.run_id}\n  run folder   {run_dir}\n  results      {run_dir}/results.json\n")
+    else:
+        out.write(f"\n  run id {results.run_id} (folder under {results.config.get('output_dir', 'runs')}/)\n")

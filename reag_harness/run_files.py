@@ -82,3 +82,25 @@ class PassageTextWriter:
             self.fh.write("".join(json.dumps({"page_key": k, "texts": t}, ensure_ascii=False) + "\n"
                                   for k, t in new.items()))
         return {**row, "passages": passages}
+
+
+def run_folder(run: str | Path) -> Path:
+    """The run folder of ``run`` (a folder, or its ``results.json`` / ``samples.jsonl``)."""
+    path = Path(run)
+    return path.parent if path.is_file() else path
+
+
+def load_results(run_dir: str | Path) -> dict[str, Any]:
+    """The run's ``results.json`` (``{}`` when the run has none, e.g. killed before the end)."""
+    import json
+
+    path = run_folder(run_dir) / "results.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), f"not valid JSON ({exc.msg})", line=exc.lineno) from exc
+    if not isinstance(data, dict):
+        raise InputError(str(path), "expected a JSON object")
+    return data

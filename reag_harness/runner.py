@@ -31,11 +31,13 @@ from .input_checks import image_culprit
 from .interfaces import Runtime
 from .plugin_manager import get_registry
 from .preflight import run_preflight
+from .progress import Progress
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .retrieval_quality import retrieval_quality
 from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
 from .store import StageStore, fingerprint
+from .submission import predict_only_mode, write_submission
 from .versions import git_hash, versions
 
 T = TypeVar("T")
@@ -320,6 +322,7 @@ class Pipeline:
         self.clocks = {s: StageClock() for s in ("retrieve", "judge", "generate", "score")}
         self.shard = parse_shard(config.shard) or distributed_shard()
         self.errors: dict[str, tuple[str, str]] = {}
+        self.predict_only = bool(config.predict_only)
         self.kb_keys = KBKeyCheck()
         self.image_modes: dict[str, Any] = {}
 
@@ -519,6 +522,8 @@ class Pipeline:
         name = f"{c.task}__{self.choice['generator'].name}__{self.config_fingerprint()[:10]}"
         if self.shard is not None:
             name += f"__shard{self.shard[0]}of{self.shard[1]}"
+        if c.predict_only:
+            name += "__predict"
         return Path(c.output_dir) / name
 
     def record_input_errors(self, samples: Sequence[Sample]) -> None:
@@ -543,6 +548,7 @@ class Pipeline:
 
     def run(self) -> RunResults:
         samples = self.select_samples()
+        self.predict_only = predict_only_mode(self.config.predict_only, samples, self.task.name)
         folder = prepare_run_folder(self.run_folder(), create=False)  # a file in the way: fail before anything
         self.record_input_errors(samples)
         run_preflight(self.task, self.components)
@@ -559,22 +565,26 @@ class Pipeline:
         }
         logs: list[SampleLog] = []
         scores: list[dict[str, Any]] = []
-        progress = Progress(len(samples), disable=self.config.quiet)
+        progress = Progress(len(samples), disable=self.config.quiet, clocks=self.clocks)
         # Both files are written beside the old ones and replaced only when the run ends (texts first).
         with replace_at_end(folder / SAMPLES_FILE) as sample_file, \
                 replace_at_end(folder / PASSAGE_TEXTS_FILE) as text_file:
             texts = PassageTextWriter(text_file)
             for batch in chunks(samples, self.config.chunk_size):
+                progress.begin("retrieve")
                 retrievals = self.stage_retrieve(batch, stores["retrieve"], kb)
                 self.kb_keys.check(retrievals.values(), kb)
                 progress.update("retrieve", len(batch))
+                progress.begin("judge")
                 judgements = self.stage_judge(batch, retrievals, stores["judge"])
                 progress.update("judge", len(batch))
+                progress.begin("generate")
                 generations = self.stage_generate(batch, retrievals, judgements, stores["generate"])
                 progress.update("generate", len(batch))
+                progress.begin("score")
                 t0 = time.perf_counter()
                 answers = [generations[s.id].answer if s.id in generations else None for s in batch]
-                batch_scores = self.task.score(batch, answers)
+                batch_scores = [{} for _ in batch] if self.predict_only else self.task.score(batch, answers)
                 self.clocks["score"].wall_s += time.perf_counter() - t0
                 self.clocks["score"].computed += len(batch)
                 progress.update("score", len(batch))
@@ -588,7 +598,11 @@ class Pipeline:
                 sample_file.flush()
         progress.close()
         self.kb_keys.warn()
+        submission = write_submission(folder, self.task, samples, [log.answer for log in logs]) \
+            if self.predict_only else None
         results = self.results(samples, scores, logs, folder)
+        if submission is not None:
+            results.config["submission"] = str(submission.resolve())
         write_json_atomic(folder / "results.json", results.to_json())
         return results
 
@@ -615,7 +629,10 @@ class Pipeline:
     def results(self, samples: list[Sample], scores: list[dict[str, Any]], logs: list[SampleLog],
                 folder: Path) -> RunResults:
         registry = get_registry()
-        metrics = self.task.aggregate(samples, scores)
+        if self.predict_only:
+            metrics: dict[str, Any] = {"n": len(samples), "predict_only": True}
+        else:
+            metrics = self.task.aggregate(samples, scores)
         components = {}
         for kind, chosen in self.choice.items():
             entry = registry.get(kind, chosen.name)
@@ -638,7 +655,8 @@ class Pipeline:
             by_stage[stage] = by_stage.get(stage, 0) + 1
         smoke = any("tiny" in json.dumps(c.identity, default=str) or "tiny" in c.name for c in components.values())
         config = self.config.to_json() | {"resolved": {k: {"name": v.name, "args": v.args, "source": v.source}
-                                                       for k, v in self.choice.items()}}
+                                                       for k, v in self.choice.items()},
+                                          "run_dir": str(folder.resolve())}
         now = datetime.now(timezone.utc)
         return RunResults(
             run_id=unique_run_id(folder.name, now), task=self.task.name, split=self.config.split,
@@ -700,27 +718,6 @@ class KBKeyCheck:
 
     def summary(self) -> dict[str, Any]:
         return {"count": self.missing, "of": self.missing + self.found, "example": self.example}
-
-
-class Progress:
-    """One tqdm bar per stage (samples done, rate, ETA); silent when not on a terminal."""
-
-    def __init__(self, total: int, disable: bool = False) -> None:
-        self.bars: dict[str, Any] = {}
-        if disable or not sys.stderr.isatty():
-            return
-        from tqdm import tqdm
-
-        for pos, stage in enumerate(("retrieve", "judge", "generate", "score")):
-            self.bars[stage] = tqdm(total=total, desc=f"{stage:>8}", position=pos, unit="sample", leave=True)
-
-    def update(self, stage: str, n: int) -> None:
-        if stage in self.bars:
-            self.bars[stage].update(n)
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
 
 
 def unique_run_id(folder_name: str, now: datetime) -> str:

@@ -76,10 +76,11 @@ def _direct_url_commit() -> str | None:
 
 
 def project_url(doc: str | None = None) -> str:
-    """The project's documentation URL from the package metadata (``[project.urls]``), for error messages.
+    """Where a user reads ``doc`` (e.g. ``"data.md"``), for error messages.
 
-    ``project_url("data.md")`` points at that page of the docs; an install without the URL
-    falls back to naming the file in the reag-harness repository.
+    The Documentation URL of ``[project.urls]`` when the package metadata has one; otherwise the
+    docs shipped inside the package (``reag_harness.docs``, package data of every install,
+    wheel included), as a file path; otherwise the file's name in the reag-harness repository.
     """
     base = None
     try:
@@ -90,6 +91,24 @@ def project_url(doc: str | None = None) -> str:
                 break
     except importlib.metadata.PackageNotFoundError:
         pass
-    if base is None:
-        return f"docs/{doc} in the reag-harness repository" if doc else "the reag-harness README"
-    return f"{base}/{doc}" if doc else base
+    if base is not None:
+        return f"{base}/{doc}" if doc else base
+    shipped = shipped_doc(doc or "README.md")
+    if shipped is not None:
+        return str(shipped)
+    return f"docs/{doc} in the reag-harness repository" if doc else "the reag-harness README"
+
+
+doc_ref = project_url
+"""The name messages use: ``f"see {doc_ref('models.md')}"``."""
+
+
+def shipped_doc(doc: str) -> Path | None:
+    """The installed copy of ``docs/<doc>`` (package data ``reag_harness.docs``), if there is one."""
+    from importlib.resources import files
+
+    try:
+        path = Path(str(files("reag_harness.docs").joinpath(doc)))
+    except (ModuleNotFoundError, TypeError, ValueError):
+        path = Path(__file__).resolve().parent.parent / "docs" / doc  # an editable install made before the mapping
+    return path if path.is_file() else None

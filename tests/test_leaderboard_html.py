@@ -29,6 +29,7 @@ class RowReader(HTMLParser):
         super().__init__()
         self.rows: list[dict[str, str]] = []
         self.bars: list[str] = []
+        self.ticks: list[str] = []
         self._col: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -40,13 +41,20 @@ class RowReader(HTMLParser):
             self.rows[-1]["col:" + self._col] = ""
         elif tag == "div" and a.get("class") == "bar-row":
             self.bars.append(a.get("data-id", ""))
+        elif tag == "a" and self.rows and "data-link" in a:
+            self.rows[-1]["link:" + a["data-link"]] = a.get("href", "")
+        elif tag == "span" and a.get("class") == "tick":
+            self.ticks.append("")
+            self._col = "tick"
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "td":
+        if tag in ("td", "span") and self._col == "tick" or tag == "td":
             self._col = None
 
     def handle_data(self, data: str) -> None:
-        if self._col and self.rows:
+        if self._col == "tick":
+            self.ticks[-1] += data
+        elif self._col and self.rows:
             self.rows[-1]["col:" + self._col] += data
 
 
@@ -123,3 +131,79 @@ def test_checked_in_page_loads(tmp_path: Path) -> None:
     page = lb.REPO_LEADERBOARD_DIR / "index.html"
     rows = render(page, "#task=infoseek", tmp_path / "profile").rows
     assert sum(r["data-source"] == "reported" for r in rows) == 19
+
+
+def write_measured_run(folder: Path) -> Path:
+    """An InfoSeek-shaped run folder: 40 samples (UQ 12/20 right, UE 8/20), a ReAG-7B setting."""
+    import json
+
+    folder.mkdir(parents=True)
+    rows = [{"id": f"q{i}", "question": "q", "image": None, "references": ["a"], "retrieved_pages": [],
+             "meta": {"split": "val_unseen_question" if i < 20 else "val_unseen_entity", "question_type": "String"},
+             "passages": [], "raw_output": None, "reasoning": None, "answer": "a",
+             "score": {"correct": int(i < 12 or 20 <= i < 28), "missing": False}, "error": None} for i in range(40)]
+    (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    comps = {
+        "retriever": ComponentInfo("retriever", "eva-clip", {"top_k": 20, "crop": True}, {}),
+        "critic": ComponentInfo("critic", "hf-vlm-critic", {"threshold": 0.1}, {}, checkpoint="aimagelab/ReAG-Critic"),
+        "generator": ComponentInfo("generator", "hf-vlm", {}, {}, checkpoint="aimagelab/ReAG-7B"),
+        "task": ComponentInfo("task", "infoseek", {"kb": "/data/infoseek_kb_100k"}, {}),
+    }
+    res = RunResults(
+        run_id="reag7b-run", task="infoseek", split="val", n=40,
+        metrics={"final_score": 48.0, "unseen_question": {"score": 60.0}, "unseen_entity": {"score": 40.0}},
+        headline_metric="final_score", components=comps, retrieval_quality={"recall@1": 45.0, "recall@5": 67.5},
+        errors={"count": 0}, timings=[], config={"system": "my ReAG-7B", "run_dir": str(folder)},
+        config_fingerprint="f", versions={"harness": "0.1.0"}, git_hash=None, seed=0, device="cuda",
+        date="2025-01-01")
+    (folder / "results.json").write_text(json.dumps(res.to_json()))
+    return folder
+
+
+def test_measured_row_links_settings_interval_and_the_page_refreshed_on_append(tmp_path: Path) -> None:
+    from reag_harness.intervals import headline_interval
+    from reag_harness.run_files import load_sample_logs
+
+    run = write_measured_run(tmp_path / "runs" / "reag7b")
+    board = tmp_path / "lb" / "leaderboard.json"
+    page = board.parent / "index.html"
+    assert main(["leaderboard", "--format", "html", "--file", str(board), "--output", str(page)]) == 0
+    assert render(page, "#task=infoseek&source=measured", tmp_path / "profile").rows == []
+    assert main(["leaderboard", "append", str(run), "--file", str(board)]) == 0  # re-renders the page beside it
+    rows = render(page, "#task=infoseek&source=measured", tmp_path / "profile").rows
+    assert [r["data-id"] for r in rows] == ["reag7b-run"]
+    row = rows[0]
+    assert (page.parent / row["link:results"]).resolve() == (run / "results.json").resolve()
+    assert "link:viewer" not in row and "reag-eval view" in row["col:citation"]
+    assert (row["col:kb"], row["col:retriever"], row["col:size"], row["col:training"]) == (
+        "infoseek_kb_100k", "eva-clip (k=20)", "7B", "trained")
+    assert row["col:critic"] == "hf-vlm-critic (threshold 0.1)" and row["col:recall"] == "R@1 45.0 · R@5 67.5"
+    ci = headline_interval("infoseek", load_sample_logs(run))
+    assert ci is not None and ci["lo"] < 48.0 < ci["hi"] and row["col:interval"] == f"[{ci['lo']}, {ci['hi']}]"
+    # the viewer page exists after 'reag-eval view'; the next append (any run) links it
+    assert main(["view", str(run)]) == 0
+    assert main(["leaderboard", "append", str(run), "--file", str(board)]) == 0
+    row = render(page, "#task=infoseek&source=measured", tmp_path / "profile").rows[0]
+    assert (page.parent / row["link:viewer"]).resolve() == (run / "viewer.html").resolve()
+
+
+def test_reported_rows_link_paper_and_code_and_search_and_axis(page: Path, tmp_path: Path) -> None:
+    view = render(page, "#task=infoseek&source=reported", tmp_path / "profile")
+    by_id = {r["data-id"]: r for r in view.rows}
+    assert by_id["reag-7b"]["link:paper"] == "https://arxiv.org/abs/2511.22715"
+    assert by_id["reag-7b"]["link:code"] == "https://github.com/aimagelab/ReAG"
+    assert by_id["reflectiva"]["link:paper"] == "https://arxiv.org/abs/2411.16863"
+    assert (by_id["reag-7b"]["col:retriever"], by_id["reag-7b"]["col:size"]) == ("EVA-CLIP-8B + crop (k=20)", "7B")
+    assert by_id["qwen2.5-vl-3b-zero-shot"]["col:training"] == "training-free"
+    assert view.ticks == ["0.0", "15.0", "30.0", "45.0", "60.0"]  # the chart's axis: 0 to a round maximum
+    found = render(page, "#task=infoseek&q=wiki-prf", tmp_path / "profile").rows
+    assert {r["data-id"] for r in found} == {"vlm-prf-qwen2.5-vl-3b", "vlm-prf-qwen2.5-vl-7b", "vlm-prf-internvl3-8b"}
+
+
+def test_every_published_row_has_settings_and_every_citation_links() -> None:
+    from reag_harness.leaderboard_settings import annotations
+
+    notes = annotations()
+    rows = lb.load_published()
+    assert set(notes["settings"]) == {r["id"] for r in rows}
+    assert {r["citation"] for r in rows} <= set(notes["links"])

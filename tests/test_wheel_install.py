@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGED = ("reag_harness", "tasks", "plugins", "leaderboard")
+PACKAGED = ("reag_harness", "tasks", "plugins", "leaderboard", "docs")
 
 
 def clean_env(cache: Path, **extra: str) -> dict[str, str]:
@@ -90,6 +90,20 @@ def test_the_wheel_ships_the_published_rows(installed: dict[str, Path]) -> None:
     shown = run(installed, "leaderboard", "--format", "json", REAG_LEADERBOARD=str(board))
     assert shown.returncode == 0, shown.stderr
     assert len([r for r in json.loads(shown.stdout)["rows"] if r["source"] == "reported"]) >= 10
+    page = installed["root"] / "page.html"  # the page templates and assets are package data too
+    html = run(installed, "leaderboard", "--format", "html", "--output", str(page), REAG_LEADERBOARD=str(board))
+    assert html.returncode == 0, html.stderr
+    assert "arxiv.org/abs/2511.22715" in page.read_text() and "--measured" in page.read_text()
+
+
+def test_error_messages_point_to_docs_the_wheel_ships(installed: dict[str, Path]) -> None:
+    """No [project.urls] yet: a message names the installed copy of the page, which exists."""
+    bad = run(installed, "--task", "evqa", "--generator", "tiny-qwen2.5-vl", "--retriever", "none", "--critic", "none",
+              "--no-leaderboard")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    named = [w.rstrip(").,;") for w in bad.stderr.split() if w.rstrip(").,;").endswith("data.md")]
+    assert named, bad.stderr
+    assert named[0].startswith(str(installed["site"])) and Path(named[0]).is_file(), named
 
 
 def test_the_demo_runs_outside_the_checkout_and_leaves_the_users_repo_clean(installed: dict[str, Path]) -> None:

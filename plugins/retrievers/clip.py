@@ -22,6 +22,7 @@ from typing import Any
 
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
+from reag_harness.versions import doc_ref
 
 from .eva_clip import EvaClipRetriever
 
@@ -35,5 +36,5 @@ class ClipRetriever(EvaClipRetriever):
                  **args: Any) -> None:
         if not model:
             raise HarnessError("retriever clip needs model=NAME_OR_PATH (an open_clip model name such as ViT-L-14, or "
-                               "with encoder=hf a transformers CLIP/SigLIP checkpoint); see docs/retrieval.md")
+                               f"with encoder=hf a transformers CLIP/SigLIP checkpoint); see {doc_ref('retrieval.md')}")
         super().__init__(runtime, encoder=encoder, model=model, pretrained=pretrained, **args)

@@ -35,6 +35,7 @@ from reag_harness.jsonio import iter_jsonl
 from reag_harness.kb.inputs import file_identity
 from reag_harness.records import Passage, Retrieval, Sample
 from reag_harness.retrieval.faiss_index import load_keys
+from reag_harness.versions import doc_ref
 
 FORMATS = ("auto", "reag", "echosight", "knn-rows")
 ID_FIELDS = ("id", "sample_id", "data_id", "unique_id", "question_id")
@@ -102,7 +103,7 @@ class PrecomputedRetriever(Component):
         super().__init__(runtime, file=file, format=format, passages=passages, stage=stage, keys=keys, top_k=top_k,
                          top_passages=top_passages)
         if not file:
-            raise HarnessError("retriever precomputed needs file=PATH (see docs/retrieval.md for the formats)")
+            raise HarnessError(f"retriever precomputed needs file=PATH (see {doc_ref('retrieval.md')} for the formats)")
         if format not in FORMATS:
             raise HarnessError(f"retriever precomputed: format={format!r}: use one of {', '.join(FORMATS)}")
         if passages not in ("auto", "file", "kb"):

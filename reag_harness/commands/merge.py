@@ -46,7 +46,7 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
             if row["id"] in rows:
                 raise HarnessError(f"sample '{row['id']}' appears in more than one shard")
             rows[row["id"]] = row
-    cfg = RunConfig.from_mapping({k: v for k, v in first.config.items() if k != "resolved"})
+    cfg = RunConfig.from_mapping({k: v for k, v in first.config.items() if k not in ("resolved", "run_dir")})
     task = get_registry().create("task", cfg.task, Runtime(), dict(cfg.task_args))
     order = {s.id: i for i, s in enumerate(task.samples(cfg.split, cfg.limit))}
     ordered = sorted(rows.values(), key=lambda r: order.get(r["id"], len(order)))
@@ -73,7 +73,8 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
     merged.retrieval_quality = retrieval_quality([SampleLog.from_json(r) for r in ordered])
     merged.errors = {"count": errors, "by_stage": {}}
     merged.shard = None
-    merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts]}
+    merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts],
+                     "run_dir": str(output_dir.resolve())}
     merged.run_id = first.run_id.replace("__shard", "__merged")
     prepare_run_folder(output_dir)
     with replace_at_end(output_dir / SAMPLES_FILE) as fh, replace_at_end(output_dir / PASSAGE_TEXTS_FILE) as text_fh:

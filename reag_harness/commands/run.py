@@ -14,9 +14,11 @@ KINDS = ("retriever", "critic", "generator", "prompt-style")
 def configure(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--config", help="YAML run configuration (keys = these long options); the CLI overrides it")
-    a("--task", help="task name (reag-eval ls tasks); default demo")
+    a("--task", help="task name (reag-eval ls tasks), several separated by commas, or a group (kbvqa = infoseek,"
+                     "evqa): the same components, loaded once; default demo")
     a("--task-args", help="task arguments k=v,... (e.g. queries=FILE,images=DIR,kb=DIR); a value with commas "
-      "or a dict as JSON (k=\"a,b\", k={...}), or the whole option as a JSON object")
+      "or a dict as JSON (k=\"a,b\", k={...}), or the whole option as a JSON object; with several tasks, "
+      "task.k=v goes to one task")
     a("--preset", help="a named configuration (reag-eval ls presets)")
     for kind in KINDS:
         a(f"--{kind}", help=f"{kind} name (reag-eval ls {kind}s)")
@@ -38,13 +40,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     a("--leaderboard", help="leaderboard JSON to append the run to")
     a("--no-leaderboard", action="store_true", default=None, help="do not append to the leaderboard")
     a("--quiet", action="store_true", default=None, help="no progress bars")
+    a("--predict-only", action="store_true", default=None,
+      help="no scoring: write the predictions in the task's official submission format (automatic for a split "
+           "without references, e.g. InfoSeek test)")
+    a("--wandb", metavar="PROJECT", help="log results, the per-sample table and the run files to Weights & Biases "
+                                        "(offline mode without credentials; needs the 'tracking' extra)")
+    a("-v", "--verbose", action="store_true", default=None,
+      help="show other libraries' progress bars and warnings, and every component argument")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Defaults < --config file < CLI flags."""
     data: dict[str, Any] = load_config_file(args.config) if args.config else {}
     for key, value in vars(args).items():
-        if key in ("config", "command", "_module", "version", "gen_kwargs", "no_cache") or value is None:
+        if key in ("config", "command", "_module", "version", "gen_kwargs", "no_cache", "verbose") or value is None:
             continue
         data[key] = value
     if args.no_cache:
@@ -63,7 +72,16 @@ def run(args: argparse.Namespace) -> int:
     from ..api import evaluate
     from ..report import print_summary
 
+    if not args.verbose:
+        from ..progress import quiet_third_party
+
+        quiet_third_party()
     cfg = config_from_args(args)
+    from ..multitask import evaluate_tasks, is_multi, print_table
+
+    if is_multi(cfg.task):
+        print_table(evaluate_tasks(cfg, leaderboard=not cfg.no_leaderboard), sys.stdout, verbose=bool(args.verbose))
+        return 0
     results = evaluate(cfg, leaderboard=not cfg.no_leaderboard)
-    print_summary(results, sys.stdout)
+    print_summary(results, sys.stdout, verbose=bool(args.verbose))
     return 0

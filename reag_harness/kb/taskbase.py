@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 from ..errors import HarnessError
 from ..interfaces import Runtime
 from ..records import Sample
-from ..versions import project_url
+from ..versions import doc_ref, project_url
 from .inputs import (
     ImageResolver,
     as_bool,
@@ -148,7 +148,7 @@ class KBTask:
             queries = label(str(self.args["dataset"]), self.args.get("dataset_split") or None)
         if not queries:
             return [Check("queries", FAIL, f"task '{self.name}' needs queries=PATH or dataset=PATH_OR_ID "
-                                           "(see docs/data.md)")]
+                                           f"(see {doc_ref('data.md')})")]
         samples, checks = load_checks(self.all_samples, queries)
         checks += self._file_checks()
         if samples is not None:

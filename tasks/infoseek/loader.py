@@ -118,18 +118,22 @@ def _sample(record: Mapping[str, Any], data_id: str, path: str, line: int, resol
     if references is not None and not ref:
         raise _Problem("data_id", f"{data_id!r} is not in the references file {references_path}")
     answer = record.get("answer", ref.get("answer"))
+    # A test split (e.g. infoseek_test.jsonl): no answer, no references file: a predict-only sample.
+    unanswered = answer is None and record.get("answer_eval") is None and references is None
     if isinstance(answer, str):
         answer = [answer]
-    if answer is None:
+    if answer is None and not unanswered:
         raise _Problem("answer", "is missing (expected a list of strings)")
-    if not isinstance(answer, list):
+    if not unanswered and not isinstance(answer, list):
         raise _Problem("answer", f"expected a list of strings, got {type(answer).__name__}")
-    if not answer:
+    if not unanswered and not answer:
         raise _Problem("answer", "is empty ([]): a question needs at least one answer")
     answer_eval = record.get("answer_eval", ref.get("answer_eval"))
-    if answer_eval is None:
+    if answer_eval is None and not unanswered:
         raise _Problem("answer_eval", "is missing: pass references=infoseek_val.jsonl (the official file)")
     split = record.get("data_split", ref.get("data_split"))
+    if unanswered and split is None:
+        split = "test"
     if not isinstance(split, str) or not split:
         raise _Problem("data_split", "is missing: pass references=infoseek_val.jsonl (the official file)")
     if qtypes is not None:
@@ -137,10 +141,11 @@ def _sample(record: Mapping[str, Any], data_id: str, path: str, line: int, resol
             raise _Problem("question_type", f"data_id {data_id!r} is not in the question-type file {qtypes_path}")
         qtype = qtypes[data_id]
     else:
-        qtype = record.get("question_type")
-    if not isinstance(qtype, str) or not qtype:
+        qtype = record.get("question_type", "" if unanswered else None)
+    if not isinstance(qtype, str) or (not qtype and not unanswered):
         raise _Problem("question_type", "is missing: pass qtypes=infoseek_val_qtype.jsonl")
-    _check_qtype(data_id, qtype, answer_eval)
+    if not unanswered:
+        _check_qtype(data_id, qtype, answer_eval)
     passage_id = record.get("passage_id")
     if passage_id is not None and not isinstance(passage_id, str):
         raise _Problem("passage_id", "must be a string (a KB key)")
@@ -160,4 +165,7 @@ def _sample(record: Mapping[str, Any], data_id: str, path: str, line: int, resol
         "source_line": line,
         "gold_field": "passage_id",
     }
-    return Sample(id=data_id, question=question, image=image, references=tuple(str(a) for a in answer), meta=meta)
+    if unanswered:
+        del meta["answer_eval"]
+    return Sample(id=data_id, question=question, image=image, references=tuple(str(a) for a in answer or ()),
+                  meta=meta)

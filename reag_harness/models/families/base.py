@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from reag_harness.errors import HarnessError
+from reag_harness.versions import doc_ref
 
 
 class FamilyAdapter:
@@ -51,7 +52,7 @@ class FamilyAdapter:
         if not getattr(processor, "chat_template", None):
             raise HarnessError(
                 f"the checkpoint's processor ({type(processor).__name__}) has no chat template; a family without "
-                "one needs an adapter that writes its plain prompt (see docs/models.md)")
+                f"one needs an adapter that writes its plain prompt (see {doc_ref('models.md')})")
         return processor.apply_chat_template(self.chat(messages), tokenize=False, add_generation_prompt=True)
 
     # ------------------------------------------------------------------ processor

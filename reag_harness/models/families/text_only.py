@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reag_harness.errors import HarnessError
+from reag_harness.versions import doc_ref
 
 from .base import FamilyAdapter
 
@@ -28,7 +29,7 @@ class TextOnly(FamilyAdapter):
                 if any(item.get("type") == "image" or "image" in item for item in content):
                     raise HarnessError(
                         "a text-only generator got a request that carries an image; make the prompt style drop "
-                        "images explicitly (--prompt-style-args text_only=true), see docs/models.md")
+                        f"images explicitly (--prompt-style-args text_only=true), see {doc_ref('models.md')}")
                 text = "".join(item.get("text", "") for item in content)
             out.append({**message, "content": text})
         return out

@@ -1,0 +1,119 @@
+"""The setting columns and links of leaderboard rows: what makes two rows comparable or not.
+
+Columns: knowledge base, retriever and k, critic, model size, trained or training-free. Reported
+rows take them from ``web/published_annotations.json`` (by row id; links by citation source);
+measured rows from their run's components. Unknown values stay ``None`` (shown as a dash).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+SETTING_KEYS = ("kb", "retriever", "k", "critic", "size", "training")
+#: Checkpoints trained for KB-VQA (the rest are zero-shot, training-free generators and critics).
+TRAINED_PATTERN = re.compile(r"reag|reflectiva|wiki-prf|vlm-prf|echosight", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def annotations() -> dict[str, Any]:
+    from .pages import web_file
+
+    return json.loads(web_file("published_annotations.json"))
+
+
+def model_size(text: str | None) -> str | None:
+    """``"7B"`` from ``Qwen/Qwen2.5-VL-7B-Instruct``; ``"tiny"`` for the harness's tiny checkpoints."""
+    if not text:
+        return None
+    if "tiny" in text.lower():
+        return "tiny"
+    sizes = re.findall(r"(?<![\w.])(\d+(?:\.\d+)?)\s*[Bb](?![a-zA-Z])", text.replace("-", " ").replace("_", " "))
+    return f"{sizes[-1]}B" if sizes else None
+
+
+def reported_setting(row: Mapping[str, Any], task: str) -> dict[str, Any]:
+    notes = annotations()
+    given = dict(notes["settings"].get(row["id"], {}))
+    return {
+        "kb": given.get("kb", notes["kb"].get(task)), "retriever": given.get("retriever"), "k": given.get("k"),
+        "critic": given.get("critic"), "size": model_size(row.get("generator")), "training": given.get("training"),
+    }
+
+
+def citation_links(citation: str) -> dict[str, str]:
+    return dict(annotations()["links"].get(citation, {}))
+
+
+def _arg(args: Mapping[str, Any], *names: str) -> Any:
+    return next((args[n] for n in names if args.get(n) is not None), None)
+
+
+def measured_setting(entry: Mapping[str, Any]) -> dict[str, Any]:
+    comps = entry.get("components") or {}
+    retriever, critic, generator = (comps.get(k) or {} for k in ("retriever", "critic", "generator"))
+    task_args = (comps.get("task") or {}).get("args") or {}
+    kb = _arg(task_args, "kb", "kb_path")
+    critic_args = critic.get("args") or {}
+    rule = [f"{k} {critic_args[k]}" for k in ("threshold", "top_n") if critic_args.get(k) is not None]
+    has_critic = critic.get("name") not in (None, "", "none") and bool(rule)
+    checkpoints = " ".join(str(c.get("checkpoint") or c.get("name") or "") for c in comps.values())
+    return {
+        "kb": Path(str(kb)).name if kb else f"{entry['task']} default",
+        "retriever": retriever.get("name"), "k": _arg(retriever.get("args") or {}, "top_k", "k"),
+        "critic": f"{critic['name']} ({', '.join(rule)})" if has_critic else "none",
+        "size": model_size(generator.get("checkpoint") or generator.get("name")),
+        "training": "trained" if TRAINED_PATTERN.search(checkpoints) else "training-free",
+    }
+
+
+def run_extras(results: Any, r: Mapping[str, Any]) -> dict[str, Any]:
+    """The run folder, recall@k and the headline's bootstrap interval (from the run's samples, when found)."""
+    extras: dict[str, Any] = {}
+    run_dir = (r.get("config") or {}).get("run_dir")
+    if isinstance(results, (str, Path)):
+        run_dir = str(Path(results).parent if Path(results).is_file() else Path(results))
+    if run_dir:
+        extras["run_dir"] = str(Path(run_dir).resolve())
+    rq = {k: v for k, v in (r.get("retrieval_quality") or {}).items() if isinstance(v, (int, float))}
+    if rq:
+        extras["retrieval_quality"] = rq
+    if run_dir and (Path(run_dir) / "samples.jsonl").is_file():
+        from .intervals import headline_interval
+        from .leaderboard_view import task_family
+        from .run_files import load_sample_logs
+
+        interval = headline_interval(task_family(str(r["task"])), load_sample_logs(run_dir))
+        if interval is not None:
+            extras["interval"] = interval
+    return extras
+
+
+def run_links(entry: Mapping[str, Any], page_dir: Path | None) -> dict[str, str]:
+    """Links of a measured row to its run folder's ``results.json`` and viewer page (where they exist)."""
+    run_dir = entry.get("run_dir")
+    if not run_dir:
+        return {}
+    folder = Path(run_dir)
+    out = {}
+    for name, file in (("results", "results.json"), ("viewer", "viewer.html")):
+        path = folder / file
+        if path.is_file():
+            out[name] = _href(path, page_dir)
+    if "viewer" not in out:
+        out["viewer_hint"] = f"reag-eval view {folder}"
+    return out
+
+
+def _href(path: Path, page_dir: Path | None) -> str:
+    import os
+
+    if page_dir is not None:
+        try:
+            return Path(os.path.relpath(path.resolve(), page_dir.resolve())).as_posix()
+        except ValueError:
+            pass
+    return path.resolve().as_uri()
