@@ -16,23 +16,11 @@ from reag_harness.plugin_manager import get_registry
 KINDS = ("generator", "retriever", "critic", "prompt_style")
 REGISTRY = get_registry()
 PRESETS = sorted(e.name for e in REGISTRY.entries("preset") if set(e.factory) == set(KINDS))
-#: The generic transformers components of issue 10 (built in parallel): presets may name them
-#: before they are merged; until then the checks that need them are skipped, not passed.
-PENDING = {"hf-vlm", "hf-llm", "hf-vlm-critic"}
-
-
-def skip_if_pending(config: dict) -> None:
-    missing = [c for kind, (c, *_) in config.items() if c in PENDING and (kind, c) not in REGISTRY]
-    if missing:
-        pytest.skip(f"components {missing} are not merged yet")
-
-
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_references_registered_components(name):
     entry = REGISTRY.get("preset", name)
     config = entry.factory
     assert set(config) == set(KINDS), name
-    skip_if_pending(config)
     for kind in KINDS:
         component, args = config[kind]
         assert (kind, component) in REGISTRY, f"preset {name}: {kind} '{component}' is not registered"
@@ -42,7 +30,6 @@ def test_preset_references_registered_components(name):
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_prompt_style_builds(name):
-    skip_if_pending(REGISTRY.get("preset", name).factory)
     style_name, args = REGISTRY.get("preset", name).factory["prompt_style"]
     style = REGISTRY.create("prompt_style", style_name, Runtime(), dict(args))
     assert style.identity()["name"] == style_name
@@ -91,7 +78,6 @@ def test_baseline_presets_resolve_on_a_task(name):
     from reag_harness.runner import resolve_components
 
     config = REGISTRY.get("preset", name).factory
-    skip_if_pending(config)
     task = REGISTRY.create("task", "demo", Runtime(), {})
     resolved = resolve_components(RunConfig(task="demo", preset=name), task)
     for kind in KINDS:
