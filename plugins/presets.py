@@ -26,8 +26,26 @@ def coarse(crop: bool = False) -> list[Any]:
     return ["eva-clip", {"top_k": TOP_K, "crop": crop}]
 
 
-def preset(generator: str, retriever: list[Any], critic: list[Any], prompt_style: list[Any]) -> dict[str, Any]:
-    return {"generator": [generator, {}], "retriever": retriever, "critic": critic, "prompt_style": prompt_style}
+def preset(generator: str | list[Any], retriever: list[Any], critic: list[Any],
+           prompt_style: list[Any]) -> dict[str, Any]:
+    """A full configuration; ``generator`` is a registered name or ``[name, args]``."""
+    gen = [generator, {}] if isinstance(generator, str) else generator
+    return {"generator": gen, "retriever": retriever, "critic": critic, "prompt_style": prompt_style}
+
+
+def hf_vlm(hub_id: str) -> list[Any]:
+    """The generic transformers VLM generator on a hub checkpoint (or pretrained=/local/path)."""
+    return ["hf-vlm", {"pretrained": hub_id}]
+
+
+def zero_shot(generator: list[Any], prompt_style: list[Any] | None = None) -> dict[str, Any]:
+    """No retrieval, no critic: the reference's VQA_PROMPT (``direct``) unless said otherwise."""
+    return preset(generator, NO_RETRIEVAL, NO_CRITIC, prompt_style or ["direct", {}])
+
+
+#: OpenAI retired ``gpt-4-vision-preview`` (the GPT-4V of the published row); ``gpt-4-turbo-2024-04-09``
+#: is the GA GPT-4 Turbo with vision that replaced it. ``--generator-args model=...`` picks another.
+GPT4V_MODEL = "gpt-4-turbo-2024-04-09"
 
 
 def reag_full(generator: str) -> dict[str, Any]:
@@ -92,6 +110,34 @@ PRESETS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
                             "EVQA only: ReAG-3B on the Google Lens pages (top 20), critic thr 0.1", ()),
     "reag-7b-google-lens": (preset("reag-7b", ["google-lens", {"top_k": TOP_K}], REAG_CRITIC, REASONING),
                             "EVQA only: ReAG-7B on the Google Lens pages (top 20), critic thr 0.1", ()),
+    # Published baselines on other model families (leaderboard/published.json names them in "preset").
+    "llava-1.5-7b-zero-shot": (zero_shot(hf_vlm("llava-hf/llava-1.5-7b-hf")),
+                               "Baseline: LLaVA-1.5-7B (Vicuna, llava-hf transformers port), no retrieval, "
+                               "VQA_PROMPT (published: EVQA SH 16.3, InfoSeek 9.5; their prompt is not given)", ()),
+    "blip-2-zero-shot": (zero_shot(hf_vlm("Salesforce/blip2-flan-t5-xl"), ["only-question", {}]),
+                         "Baseline: BLIP-2 Flan-T5-XL, no retrieval, the bare question in BLIP-2's 'Question: ... "
+                         "Answer:' format (published: EVQA SH 12.6, InfoSeek 12.5)", ()),
+    "gpt-4v-zero-shot": (zero_shot(["openai", {"model": GPT4V_MODEL}]),
+                         f"Baseline: GPT-4 with vision through the OpenAI API ({GPT4V_MODEL}; gpt-4-vision-preview "
+                         "is retired), no retrieval, VQA_PROMPT; needs OPENAI_API_KEY (published GPT-4V: EVQA SH "
+                         "26.9, InfoSeek 14.6)", ()),
+    "qwen2-vl-7b-zero-shot": (zero_shot(hf_vlm("Qwen/Qwen2-VL-7B-Instruct")),
+                              "Baseline: Qwen2-VL-7B-Instruct, no retrieval, VQA_PROMPT (the base model of the "
+                              "MMKB-RAG and CoRe-MMRAG rows; no published zero-shot number)", ()),
+    "internvl3-8b-zero-shot": (zero_shot(hf_vlm("OpenGVLab/InternVL3-8B-hf")),
+                               "Baseline: InternVL3-8B (HF format), no retrieval, VQA_PROMPT (the base model of a "
+                               "VLM-PRF row; no published zero-shot number)", ()),
+    "llama-3.1-8b-text-eva-clip": (preset(["hf-llm", {"pretrained": "meta-llama/Llama-3.1-8B-Instruct"}],
+                                          ["eva-clip", {"top_k": 5, "crop": False}], NO_CRITIC,
+                                          ["direct", {"text_only": True, "all_filtered": True}]),
+                                   "EchoSight-style text-only baseline: LLaMA-3.1-8B-Instruct answers from the "
+                                   "passages of the EVA-CLIP top 5 pages without seeing the image (published "
+                                   "EchoSight re-impl.: EVQA SH 26.4, InfoSeek 18.8; its Q-Former section "
+                                   "reranker is not ported)", ()),
+    "qwen2.5-vl-7b-eva-clip-reag-critic": (preset("qwen2.5-vl-7b", coarse(), REAG_CRITIC, PLAIN),
+                                           "Critic without the ReAG generator: Qwen2.5-VL-7B-Instruct over EVA-CLIP "
+                                           "top 20 pages filtered by ReAG-Critic thr 0.1, plain prompt (no "
+                                           "published number)", ()),
     # Other papers' retrieval settings (docs/retrieval.md).
     "wiki-llava-retrieval": (preset("qwen2.5-vl-7b", WIKI_LLAVA_CHAIN, NO_CRITIC, ["direct", {}]),
                              "Wiki-LLaVA's hierarchical retrieval: CLIP ViT-L/14 image -> page titles (top 1), then "

@@ -5,7 +5,8 @@ Two kinds of entries exist and can never be confused:
 * ``source: "measured"``: a run of this harness (``leaderboard/leaderboard.json``), one per task, with
   the run id, components, versions, fingerprint, hardware and timings.
 * ``source: "reported"``: a number copied from a paper (``leaderboard/published.json``), with its
-  citation and setting, covering both tasks in one row.
+  citation and setting, covering both tasks in one row, and exactly one of ``preset`` (the
+  preset that runs its setting, ``reag-eval ls presets``) or ``no_preset`` (a one-line reason).
 
 :data:`MEASURED_ENTRY_SCHEMA` and :data:`REPORTED_ROW_SCHEMA` are JSON Schema (draft 2020-12) documents;
 :func:`validate_entry` checks an entry against them (the subset of keywords they use) and adds the
@@ -149,9 +150,13 @@ REPORTED_ROW_SCHEMA: dict[str, Any] = {
         "notes": {"type": "array", "items": {"type": "string"}},
         "flags": {"type": "object", "additionalProperties": {"type": "string"}},
         "comparable": {"type": "boolean"},
+        "preset": {"type": "string", "minLength": 1},
+        "no_preset": {"type": "string", "minLength": 1},
     },
     "additionalProperties": False,
 }
+#: A reported row names exactly one of these: the preset that runs its setting, or why there is none.
+PRESET_FIELDS = ("preset", "no_preset")
 
 _TYPES: dict[str, Any] = {
     "object": dict,
@@ -227,6 +232,12 @@ def validate_entry(entry: Any) -> list[str]:
         errors = check_schema(entry, REPORTED_ROW_SCHEMA)
         if errors:
             return errors
+        given = [f for f in PRESET_FIELDS if f in entry]
+        if len(given) != 1:
+            errors.append("$: a reported row needs exactly one of 'preset' (the preset running its setting) or "
+                          f"'no_preset' (a one-line reason), got {given or 'neither'}")
+        elif "\n" in entry.get("no_preset", ""):
+            errors.append("$.no_preset: must be one line")
         for task, cols in entry["metrics"].items():
             for col, value in cols.items():
                 if value is not None and not 0 <= value <= 100:

@@ -34,6 +34,7 @@ EXTRA_FOR_MODULE = {
     "tensorflow_text": "evqa",
     "tensorflow_hub": "evqa",
     "vllm": "vllm",
+    "openai": "api",
     "pyarrow": "data",
     "datasets": "data",
     "bm25s": "retrieval",

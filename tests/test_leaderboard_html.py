@@ -207,3 +207,17 @@ def test_every_published_row_has_settings_and_every_citation_links() -> None:
     rows = lb.load_published()
     assert set(notes["settings"]) == {r["id"] for r in rows}
     assert {r["citation"] for r in rows} <= set(notes["links"])
+
+
+def test_every_reported_row_shows_its_preset_or_the_reason_there_is_none(page: Path, tmp_path: Path) -> None:
+    published = {r["id"]: r for r in lb.load_published()}
+    for task in ("infoseek", "evqa"):
+        rows = render(page, f"#task={task}&source=reported", tmp_path / f"profile-{task}").rows
+        assert rows
+        for r in rows:
+            row = published[r["data-id"]]
+            cell = r["col:preset"]
+            if "preset" in row:
+                assert cell == row["preset"], (r["data-id"], cell)
+            else:
+                assert cell == "none: " + row["no_preset"], (r["data-id"], cell)

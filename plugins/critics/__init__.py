@@ -16,5 +16,8 @@ def register_critics(register):
              description="sentence-transformers CrossEncoder reranker: relevance score, keeps the top_n passages")
     register("tiny-critic", f"{_P}.qwen_critic:tiny_critic",
              description="reag-critic on a tiny random Qwen2.5-VL built on first use (tests, demo)")
+    register("openai-critic", f"{_P}.openai_critic:OpenAICritic",
+             description="ReAG critic prompt on an OpenAI-compatible server: P('Yes') from top_logprobs "
+                         "(base_url=URL,model=NAME)")
     register("hf-vlm-critic", f"{_P}.hf_vlm_critic:HFVLMCritic",
              description="ReAG critic prompt + P('Yes') on any chat VLM: pretrained=HUB_ID_OR_PATH or tiny:FAMILY")

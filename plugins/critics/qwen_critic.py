@@ -21,8 +21,9 @@ part of :meth:`QwenVLCritic.identity`: switching it recomputes nothing.
 Every model batch is bounded by ``batch_size`` items and ``max_batch_tokens`` padded tokens
 (``"auto"``: :func:`reag_harness.models.batching.default_batch_tokens` for the device).
 
-``threshold`` is applied when Judgements are read (keep iff ``p_yes > threshold``), so it is
-not part of :meth:`QwenVLCritic.identity` and a threshold sweep reuses stored scores. The
+``threshold`` and ``top_n`` are applied when Judgements are read (keep iff ``p_yes > threshold``,
+then the ``top_n`` highest), so neither is part of :meth:`QwenVLCritic.identity` and sweeping
+either reuses stored scores. The
 class and the ``reag-critic`` factory default to 0.5, the reference code's default; the
 paper's operating point 0.1 comes from the ``reag-3b`` / ``reag-7b`` presets.
 """
@@ -32,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import OnBatch, resolve_batch_tokens, sorted_batches
 from reag_harness.models.hf_vlm import answer_token_id, check_prompt_lengths
@@ -70,13 +72,15 @@ class QwenVLCritic(QwenVLComponent):
     version = "1"
     kind = "critic"
     auto_batch_start = 64
-    identity_excludes = ("threshold", "batch_size", "gpu_memory_utilization", "prefix_cache", "max_batch_tokens")
+    identity_excludes = ("threshold", "top_n", "batch_size", "gpu_memory_utilization", "prefix_cache",
+                         "max_batch_tokens")
 
     def __init__(
         self,
         runtime: Runtime,
         pretrained: str,
         threshold: float | None = 0.5,
+        top_n: int | None = None,
         batch_size: int | str | None = None,
         backend: str = "transformers",
         min_pixels: int | None = QWEN_MIN_PIXELS,
@@ -89,7 +93,8 @@ class QwenVLCritic(QwenVLComponent):
         trust_remote_code: bool = False,
     ) -> None:
         remote = {"trust_remote_code": True} if trust_remote_code else {}  # absent when off: old cache keys hold
-        super().__init__(runtime, pretrained=pretrained, threshold=threshold, batch_size=batch_size, backend=backend,
+        super().__init__(runtime, pretrained=pretrained, threshold=threshold, top_n=top_n, batch_size=batch_size,
+                         backend=backend,
                          min_pixels=min_pixels, max_pixels=max_pixels, model_max_length=model_max_length,
                          attn_implementation=attn_implementation, gpu_memory_utilization=gpu_memory_utilization,
                          prefix_cache=prefix_cache, max_batch_tokens=max_batch_tokens, **remote)
@@ -98,6 +103,9 @@ class QwenVLCritic(QwenVLComponent):
         self.threshold = None if threshold is None else float(threshold)
         self.prefix_cache = _as_bool(prefix_cache, "prefix_cache")
         self.max_batch_tokens = resolve_batch_tokens(max_batch_tokens, runtime.device)
+        self.top_n = None if top_n is None else int(top_n)
+        if self.top_n is not None and self.top_n < 1:
+            raise HarnessError(f"top_n must be at least 1, got {top_n}")
         self._yes_id: int | None = None
         self.prompt_lengths: list[int] = []
         """Token length of every critic prompt this critic scored (for results.json)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 
 from ..registry import KIND_PLURALS, LIST_NAMES
@@ -37,4 +38,40 @@ def run(args: argparse.Namespace) -> int:
 
 
 def preset_command(name: str, preset: dict) -> str:
-    return f"reag-eval --task TASK --preset {name}"
+    """``reag-eval --task TASK --preset NAME``, then the explicit components it stands for."""
+    parts = [f"reag-eval --task TASK --preset {name}"]
+    explicit = []
+    for kind in ("generator", "retriever", "critic", "prompt_style"):
+        if kind not in preset:
+            continue
+        component, args = preset[kind][0], preset[kind][1] if len(preset[kind]) > 1 else {}
+        flag = kind.replace("_", "-")
+        explicit.append(f"--{flag} {component}")
+        if args:
+            explicit.append(f"--{flag}-args {format_args(args)}")
+    if explicit:
+        parts.append("(= " + " ".join(explicit) + ")")
+    return "  ".join(parts)
+
+
+def format_args(args: dict) -> str:
+    """``k=v,k2=v2`` as ``--*-args`` parses it back; JSON (shell-quoted) when a value would not survive."""
+    def text(value: object) -> str | None:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if value is None:
+            return "none"
+        if isinstance(value, (int, float)):
+            return repr(value)
+        if isinstance(value, str) and value and not any(c in value for c in ",= '\"") \
+                and value.lower() not in ("true", "false", "yes", "no", "none", "null"):
+            try:
+                float(value)
+            except ValueError:
+                return value
+        return None
+
+    texts = {k: text(v) for k, v in args.items()}
+    if all(t is not None for t in texts.values()):
+        return ",".join(f"{k}={t}" for k, t in texts.items())
+    return shlex.quote(json.dumps(args))

@@ -1,0 +1,222 @@
+"""A small OpenAI-compatible Chat Completions server for the client tests (FastAPI + uvicorn).
+
+Run as a process: ``python tests/chat_server.py`` binds 127.0.0.1 on a free port and prints
+``PORT <n>`` on its first stdout line. It answers deterministically from the prompt text:
+
+* generation: ``"server reasoning</think><answer>ans-XXXXXX</answer> trailing"`` (XXXXXX from a hash
+  of the prompt), cut before the first requested stop string like real servers, with vLLM's
+  ``stop_reason`` unless ``report_stop_reason`` is off;
+* logprobs: ``top_logprobs`` with "Yes" at a hash-derived probability and "No", or without
+  "Yes" for prompts containing ``NO-YES-MARKER``; ``logprobs_supported`` off returns none.
+
+Control endpoints (JSON): ``POST /control/reset``, ``POST /control/config`` (``fail``: list of
+HTTP statuses for the next requests, ``hang_at``: the 1-based request number that sleeps
+``hang_s`` seconds, ``report_stop_reason``, ``logprobs_supported``, ``echo_key_in_errors``,
+``delay_s`` per answer), ``GET /control/state``
+(requests per prompt, images seen, bearer tokens seen, bodies' extra fields).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import io
+import math
+import socket
+import sys
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+NO_YES_MARKER = "NO-YES-MARKER"
+
+
+def fresh_state() -> dict[str, Any]:
+    return {"counts": {}, "total": 0, "fail": [], "hang_at": None, "hang_s": 600.0, "report_stop_reason": True,
+            "logprobs_supported": True, "echo_key_in_errors": False, "delay_s": 0.0, "images": [], "tokens": [],
+            "continued": 0, "stops": [], "answered": {}}
+
+
+STATE = fresh_state()
+app = FastAPI()
+
+
+def prompt_key(messages: list[dict[str, Any]]) -> str:
+    """The text of the last user message (unique per sample / per critic pair)."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            return "\n".join(part.get("text", "") for part in content if part.get("type") == "text")
+    return ""
+
+
+def image_facts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from PIL import Image
+
+    facts = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            continue
+        for part in content:
+            if part.get("type") == "image_url":
+                url = part["image_url"]["url"]
+                fact: dict[str, Any] = {"prefix": url[:22], "data_url": url.startswith("data:image/")}
+                if fact["data_url"]:
+                    raw = base64.b64decode(url.split(",", 1)[1])
+                    with Image.open(io.BytesIO(raw)) as im:
+                        fact["size"] = list(im.size)
+                facts.append(fact)
+    return facts
+
+
+def digest(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest(), 16)
+
+
+@app.post("/v1/chat/completions")
+async def chat(request: Request) -> JSONResponse:
+    body = await request.json()
+    messages = body["messages"]
+    key = prompt_key(messages)
+    STATE["total"] += 1
+    number = STATE["total"]
+    STATE["counts"][key] = STATE["counts"].get(key, 0) + 1
+    STATE["tokens"].append(request.headers.get("authorization", ""))
+    STATE["images"].extend(image_facts(messages))
+    status = STATE["fail"].pop(0) if STATE["fail"] else None  # None in the list: answer normally
+    if status is not None:
+        message = f"simulated {status}"
+        if STATE["echo_key_in_errors"]:  # like servers that quote the rejected key
+            message += f": key {request.headers.get('authorization', '').removeprefix('Bearer ')} rejected"
+        return JSONResponse({"error": {"message": message, "type": "test"}}, status_code=status,
+                            headers={"retry-after": "0"})
+    if STATE["delay_s"]:  # every answer takes this long (benchmarks: a server's latency)
+        await asyncio.sleep(float(STATE["delay_s"]))
+    if STATE["hang_at"] is not None and number == STATE["hang_at"]:
+        STATE["hanging"] = key
+        await asyncio.sleep(float(STATE["hang_s"]))
+    h = digest(key)
+    choice: dict[str, Any] = {"index": 0, "logprobs": None}
+    if body.get("logprobs"):
+        p_yes = 0.05 + (h % 1000) / 1000 * 0.9
+        top = [{"token": "No", "logprob": math.log(1 - p_yes), "bytes": None}]
+        if NO_YES_MARKER not in key:
+            top.append({"token": "Yes", "logprob": math.log(p_yes), "bytes": None})
+        else:
+            top.append({"token": "Maybe", "logprob": math.log(p_yes), "bytes": None})
+        top.sort(key=lambda t: -t["logprob"])
+        top = top[: int(body.get("top_logprobs") or 0) or 1]
+        text = top[0]["token"]
+        if STATE["logprobs_supported"]:
+            choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
+        finish, stop_reason = "length", None
+    else:
+        last = messages[-1]
+        if last.get("role") == "assistant":
+            STATE["continued"] += 1
+        text = f"server reasoning</think><answer>ans-{h % 16**6:06x}</answer> trailing"
+        finish, stop_reason = "stop", None
+        stops = body.get("stop") or []
+        STATE["stops"].append(stops)
+        cuts = [(text.find(s), s) for s in stops if s in text]
+        if cuts:
+            at, stop_reason = min(cuts)
+            text = text[:at]
+    choice.update({"message": {"role": "assistant", "content": text}, "finish_reason": finish})
+    if STATE["report_stop_reason"]:
+        choice["stop_reason"] = stop_reason
+    STATE["answered"][key] = STATE["answered"].get(key, 0) + 1
+    return JSONResponse({
+        "id": f"chatcmpl-{number}", "object": "chat.completion", "created": 0,
+        "model": f"served/{body['model']}", "choices": [choice],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    })
+
+
+@app.post("/control/reset")
+async def reset() -> dict[str, Any]:
+    STATE.clear()
+    STATE.update(fresh_state())
+    return {"ok": True}
+
+
+@app.post("/control/config")
+async def configure(request: Request) -> dict[str, Any]:
+    STATE.update(await request.json())
+    return {"ok": True}
+
+
+@app.get("/control/state")
+async def state() -> dict[str, Any]:
+    return dict(STATE)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, 0))
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+class ServerProcess:
+    """The server above as a child process (for tests): ``url``, ``state()``, ``configure()``, ``reset()``."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import time
+
+        self.proc = subprocess.Popen([sys.executable, __file__], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise RuntimeError(f"test chat server did not start (first line {line!r})")
+        self.port = int(line.split()[1])
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.root}/v1"
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{self.root}/control/state", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def state(self) -> dict[str, Any]:
+        import httpx
+
+        return httpx.get(f"{self.root}/control/state", timeout=10).json()
+
+    def configure(self, **settings: Any) -> None:
+        import httpx
+
+        httpx.post(f"{self.root}/control/config", json=settings, timeout=10).raise_for_status()
+
+    def reset(self) -> None:
+        import httpx
+
+        httpx.post(f"{self.root}/control/reset", timeout=10).raise_for_status()
+
+    def close(self) -> None:
+        self.proc.kill()  # a request may still be hanging: no graceful shutdown
+        self.proc.wait(timeout=10)
