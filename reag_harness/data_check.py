@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import HarnessError
+from .input_checks import sample_error
 from .records import Sample
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -164,12 +165,13 @@ def image_check(samples: Sequence[Sample], n_open: int = IMAGE_SAMPLE, seed: int
             with Image.open(str(s.image)) as im:
                 im.load()
         except Exception as exc:  # noqa: BLE001 - any decoder error means unreadable
-            unreadable.append(f"{s.image} ({type(exc).__name__})")
+            unreadable.append(str(sample_error(s, f"unreadable image {s.image} ({type(exc).__name__})", "image")))
     n_missing = len(missing) + len(not_found)
     detail = f"{len(present)} found, {n_missing} missing, {len(unreadable)} unreadable of {len(picked)} opened"
     if len(with_image) < len(samples):
         detail += f"; {len(samples) - len(with_image)} questions without an image"
-    shown = [str(s.image) for s in missing[:3]] + list(not_found[: max(0, 3 - len(missing))])
+    shown = [str(sample_error(s, f"image file not found: {s.image}", "image")) for s in missing[:3]]
+    shown += list(not_found[: max(0, 3 - len(missing))])
     if shown:
         detail += "; missing: " + ", ".join(shown) + (" ..." if n_missing > 3 else "")
     if unreadable:

@@ -58,11 +58,14 @@ def test_local_files_no_bem_or_opt_in_satisfy_the_check(offline: Path) -> None:
     (model / "saved_model.pb").write_bytes(b"")
     vocab = offline / "vocab.txt"
     vocab.write_text("[PAD]\n")
-    assert EvqaTask(Runtime(), bem_model=str(model), bem_vocab=str(vocab)).preflight() == []
-    assert EvqaTask(Runtime(), no_bem="true").preflight() == []
-    opted = EvqaTask(Runtime(), bem_download="true").preflight()
+    def bem_problems(task: EvqaTask) -> list[str]:  # the data checks (no queries here) are tested elsewhere
+        return [p for p in task.preflight() if not p.startswith("queries:")]
+
+    assert bem_problems(EvqaTask(Runtime(), bem_model=str(model), bem_vocab=str(vocab))) == []
+    assert bem_problems(EvqaTask(Runtime(), no_bem="true")) == []
+    opted = bem_problems(EvqaTask(Runtime(), bem_download="true"))
     assert not any("not available offline" in p for p in opted)
-    missing = EvqaTask(Runtime(), bem_model=str(offline / "nope"), bem_vocab=str(vocab)).preflight()
+    missing = bem_problems(EvqaTask(Runtime(), bem_model=str(offline / "nope"), bem_vocab=str(vocab)))
     assert len(missing) == 1 and "nope" in missing[0]
 
 
