@@ -84,18 +84,23 @@ def register() -> str:
 
 
 def tiny_clip_checkpoint(seed: int = SEED) -> Path:
-    """The tiny checkpoint file, built on first use (file lock + atomic rename)."""
-    register()
+    """The tiny checkpoint file, built on first use (file lock + atomic rename).
+
+    Finding a built checkpoint imports nothing (``data check`` and ``ls`` stay fast); the
+    open_clip registration happens when it is built here or loaded by ``load_encoder``.
+    """
     folder = tiny_dir(TINY_NAME)
     target = folder / (WEIGHTS_FILE if seed == SEED else f"open_clip_model-seed{seed}.safetensors")
     if target.exists():
         return target
+    folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / ".build.lock")):
         if target.exists():
             return target
         from reag_harness.atomic import remove_leftovers
 
         remove_leftovers(folder, "*.tmp")  # half-written files of killed builds
+        register()
         import open_clip
         import torch
         from safetensors.torch import save_file
