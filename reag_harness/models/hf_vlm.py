@@ -352,13 +352,20 @@ def message_images(messages: Sequence[Mapping[str, Any]]) -> list[str]:
         if isinstance(content, str) or content is None:
             continue
         for item in content:
-            if item.get("type") == "image" or "image" in item:
-                image = item.get("image")
-                if not isinstance(image, (str, os.PathLike)):
-                    raise InputError("<messages>", f"expected an image file path, got {type(image).__name__}",
-                                     field="image")
-                paths.append(os.fspath(image))
+            path = item_image_path(item)
+            if path is not None:
+                paths.append(path)
     return paths
+
+
+def item_image_path(item: Mapping[str, Any]) -> str | None:
+    """The file path of a chat item's image (None for a text item); images travel as paths, never pixels."""
+    if not (item.get("type") == "image" or "image" in item):
+        return None
+    image = item.get("image")
+    if not isinstance(image, (str, os.PathLike)):
+        raise InputError("<messages>", f"expected an image file path, got {type(image).__name__}", field="image")
+    return os.fspath(image)
 
 
 def check_images(paths: Sequence[str]) -> None:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reag_harness.errors import HarnessError, InputError, MissingDependencyError
+from reag_harness.models.hf_vlm import item_image_path
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -161,13 +162,9 @@ def to_openai_messages(messages: Sequence[Mapping[str, Any]], max_pixels: int) -
             continue
         parts: list[dict[str, Any]] = []
         for item in content:
-            if item.get("type") == "image" or "image" in item:
-                image = item.get("image")
-                if not isinstance(image, (str, os.PathLike)):
-                    raise InputError("<messages>", f"expected an image file path, got {type(image).__name__}",
-                                     field="image")
-                parts.append({"type": "image_url", "image_url": {"url": image_data_url(os.fspath(image),
-                                                                                      max_pixels)}})
+            image = item_image_path(item)
+            if image is not None:
+                parts.append({"type": "image_url", "image_url": {"url": image_data_url(image, max_pixels)}})
             elif item.get("type") == "text":
                 parts.append({"type": "text", "text": item.get("text", "")})
             else:
