@@ -235,3 +235,23 @@ def test_too_little_disk_space_is_reported_before_any_download(published, tmp_pa
     assert "not enough disk space" in out.stderr and "encyclopedic_kb_wiki.zip" in out.stderr
     assert server.requests() == []
     assert not (tmp_path / "d" / "evqa" / "test.csv").exists()
+
+
+def test_a_partial_file_left_by_a_killed_get_is_resumed_and_remove_archives_keeps_the_unpack(published, tmp_path):
+    server = Server(published, tmp_path / "requests.jsonl")
+    images = published / "evqa_images.zip"
+    try:
+        manifest = write_manifest(tmp_path / "m.json", [entry(server, images, "images", unpack="zip")])
+        folder = tmp_path / "d" / "evqa"
+        folder.mkdir(parents=True)
+        kept = images.stat().st_size // 3
+        (folder / (images.name + ".part")).write_bytes(images.read_bytes()[:kept])  # what a killed get leaves
+        out = cli("data", "get", "evqa", "--manifest", str(manifest), "--dest", str(tmp_path / "d"),
+                  "--remove-archives")
+        assert out.returncode == 0, out.stderr
+        assert [r["range"] for r in server.requests()] == [f"bytes={kept}-"]
+        assert not (folder / images.name).exists() and (folder / "evqa_images" / "images").is_dir()
+        again = cli("data", "get", "evqa", "--manifest", str(manifest), "--dest", str(tmp_path / "d"))
+        assert again.returncode == 0 and len(server.requests()) == 1  # the verified unpack stands for the archive
+    finally:
+        server.stop()
