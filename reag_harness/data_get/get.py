@@ -316,7 +316,7 @@ def _get_locked(manifest: Manifest, folder: Path, roles: set[str] | None, lock: 
             except HarnessError as exc:
                 errors.append(str(exc))
             write_lock(folder, lock)
-    if paths:
+    if any(ROLE_ARGS.get(role) for role in paths):
         yaml_path = write_task_yaml(folder, manifest.task, paths)
         out.write(f"data get {manifest.task}: task arguments in {yaml_path}\n")
     if errors:

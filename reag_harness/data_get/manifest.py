@@ -103,8 +103,12 @@ def _entry(raw: Any, where: str, index: int) -> Entry:
     unpack = raw.get("unpack")
     if unpack is not None and unpack not in UNPACK_KINDS:
         raise InputError(at, f"expected one of {', '.join(UNPACK_KINDS)}, got {unpack!r}", field="unpack")
-    if raw.get("member") and not unpack:
+    member = raw.get("member")
+    if member and not unpack:
         raise InputError(at, "member needs unpack", field="member")
+    if member is not None and (not isinstance(member, str) or member.startswith(("/", "\\"))
+                               or ".." in member.replace("\\", "/").split("/")):
+        raise InputError(at, f"must be a relative path inside the archive, got {member!r}", field="member")
     known = {"name", "role", "url", "urls", "size", "sha256", "unpack", "member", "member_sha256",
              "size_estimate", "unpacked_size", "source", "note"}
     for key in raw:
