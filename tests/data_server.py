@@ -2,19 +2,24 @@
 
 ``python tests/data_server.py ROOT LOG [--drop NAME:BYTES]`` serves ROOT's files with ``Range``
 support (206 Partial Content), appends one JSON line per request to LOG (method, path, Range) and
-prints its port. ``--drop NAME:BYTES`` closes the connection after BYTES bytes of the first GET of
+prints its port. It also answers as a minimal Hugging Face hub (``HF_ENDPOINT``) for any repo id whose
+files are ROOT's files: ``/api/models/REPO/revision/REV``, ``.../tree/SHA`` and ``/REPO/resolve/SHA/NAME``.
+``--drop NAME:BYTES`` closes the connection after BYTES bytes of the first GET of
 NAME, having announced the full Content-Length (a connection dropped half way).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HUB_SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -36,9 +41,35 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         self._serve(body=True)
 
+    def _json(self, data: object, body: bool) -> None:
+        blob = json.dumps(data).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(blob)))
+        self.end_headers()
+        if body:
+            self.wfile.write(blob)
+
+    def _hub_api(self, path: str, body: bool) -> None:
+        files = sorted(f for f in os.listdir(self.root) if os.path.isfile(os.path.join(self.root, f)))
+        if "/tree/" in path:
+            self._json([{"type": "file", "path": f, "size": os.path.getsize(os.path.join(self.root, f)),
+                         "oid": hashlib.sha1(open(os.path.join(self.root, f), "rb").read()).hexdigest()}
+                        for f in files], body)
+        elif "/revision/" in path:
+            repo = path[len("/api/models/"):].split("/revision/")[0]
+            self._json({"id": repo, "sha": HUB_SHA, "siblings": [{"rfilename": f} for f in files]}, body)
+        else:
+            self.send_error(404)
+
     def _serve(self, body: bool) -> None:
         self._record()
-        name = self.path.lstrip("/").split("?")[0]
+        path = self.path.split("?")[0]
+        if path.startswith("/api/"):
+            self._hub_api(path, body)
+            return
+        hub = "/resolve/" in path
+        name = path.rsplit("/", 1)[-1] if hub else path.lstrip("/")
         path = os.path.join(self.root, name)
         if "/" in name or not os.path.isfile(path):
             self.send_error(404)
@@ -58,6 +89,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", str(len(data) - start))
         self.send_header("Accept-Ranges", "bytes")
+        if hub:
+            self.send_header("X-Repo-Commit", HUB_SHA)
+            self.send_header("ETag", '"' + hashlib.sha1(data).hexdigest() + '"')
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.end_headers()

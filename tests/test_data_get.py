@@ -255,3 +255,29 @@ def test_a_partial_file_left_by_a_killed_get_is_resumed_and_remove_archives_keep
         assert again.returncode == 0 and len(server.requests()) == 1  # the verified unpack stands for the archive
     finally:
         server.stop()
+
+
+def test_only_models_goes_through_huggingface_hub_honouring_hf_endpoint_and_the_cache(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "config.json").write_text('{"model_type": "tiny"}')
+    (repo / "model.safetensors").write_bytes(b"\0" * 4096)
+    server = Server(repo, tmp_path / "requests.jsonl")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT=server.url.rstrip("/"), HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_DISABLE_TELEMETRY="1")
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"task": "evqa", "files": [], "models": [{"repo_id": "org/tiny-model"}]}))
+    args = [sys.executable, "-m", "reag_harness.cli", "data", "get", "evqa", "--manifest", str(manifest), "--dest",
+            str(tmp_path / "d"), "--only", "models"]
+    try:
+        first = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+        assert first.returncode == 0, first.stderr
+        snapshot = tmp_path / "hub" / "models--org--tiny-model" / "snapshots"
+        assert (next(snapshot.iterdir()) / "model.safetensors").stat().st_size == 4096
+        assert any("/org/tiny-model/resolve/" in r["path"] for r in server.requests())
+        n = len(server.requests())
+        again = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+        assert again.returncode == 0 and "in the hub cache" in again.stdout
+        assert len(server.requests()) == n  # found in the hub cache: no request
+    finally:
+        server.stop()

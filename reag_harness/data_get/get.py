@@ -244,7 +244,7 @@ def write_task_yaml(folder: Path, task: str, paths: dict[str, Path]) -> Path:
 def get_models(manifest: Manifest, out: TextIO, dry: bool) -> int:
     """Hub checkpoints through huggingface_hub (HF_ENDPOINT, HF_HOME / HF_HUB_CACHE honoured)."""
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     for m in manifest.models:
         repo, revision = m["repo_id"], m.get("revision")
@@ -257,7 +257,11 @@ def get_models(manifest: Manifest, out: TextIO, dry: bool) -> int:
                 out.write(f"model {repo}: not in the hub cache; would download\n")
                 continue
         out.write(f"model {repo}: downloading through huggingface_hub\n")
-        path = snapshot_download(repo, revision=revision)
+        try:
+            path = snapshot_download(repo, revision=revision)
+        except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as exc:
+            offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0") else ""
+            raise HarnessError(f"model {repo}: download failed{offline}: {type(exc).__name__}: {exc}") from exc
         out.write(f"model {repo}: {path}\n")
     return 0
 
