@@ -281,3 +281,17 @@ def test_only_models_goes_through_huggingface_hub_honouring_hf_endpoint_and_the_
         assert len(server.requests()) == n  # found in the hub cache: no request
     finally:
         server.stop()
+
+
+def test_mirrors_are_tried_in_order(published, tmp_path):
+    server = Server(published, tmp_path / "requests.jsonl")
+    try:
+        e = entry(server, published / "test.csv", "queries")
+        e["urls"] = [server.url + "gone/test.csv", e.pop("url")]
+        out = cli("data", "get", "evqa", "--manifest", str(write_manifest(tmp_path / "m.json", [e])), "--dest",
+                  str(tmp_path / "d"))
+    finally:
+        server.stop()
+    assert out.returncode == 0, out.stderr
+    assert [r["path"] for r in server.requests()] == ["/gone/test.csv", "/test.csv"]  # a 404 is not retried
+    assert (tmp_path / "d" / "evqa" / "test.csv").read_bytes() == (published / "test.csv").read_bytes()

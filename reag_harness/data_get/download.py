@@ -167,7 +167,9 @@ def fetch(urls: list[str], target: Path, size: int | None, sha256: str | None, *
     progress = FileProgress(target.name, size, have, stream, interval_s)
     failures: list[str] = []
     for url in urls:
-        for attempt in range(retries + 1):
+        attempt = 0  # failures in a row: an attempt that brought new bytes resets the count
+        while True:
+            before = part.stat().st_size if part.exists() else 0
             try:
                 if _stream_once(url, part, size, timeout, progress):
                     return _verify(part, target, size, sha256, url, progress)
@@ -180,12 +182,15 @@ def fetch(urls: list[str], target: Path, size: int | None, sha256: str | None, *
                     break  # 403/404...: try the next mirror
             except (OSError, http.client.HTTPException) as exc:  # timeouts and dropped connections
                 failures.append(f"{url}: {type(exc).__name__}: {exc}")
-            if attempt < retries:
-                wait = backoff_s * (2 ** attempt)
-                progress.note(f"{failures[-1]}; retry {attempt + 1}/{retries} in {wait:.1f} s, resuming at "
-                              f"{human(part.stat().st_size if part.exists() else 0)}")
-                progress.done = part.stat().st_size if part.exists() else 0
-                sleep(wait)
+            now = part.stat().st_size if part.exists() else 0
+            attempt = 0 if now > before else attempt
+            if attempt >= retries:
+                break
+            wait = backoff_s * (2 ** attempt)
+            attempt += 1
+            progress.note(f"{failures[-1]}; retry {attempt}/{retries} in {wait:.1f} s, resuming at {human(now)}")
+            progress.done = now
+            sleep(wait)
     progress.close("failed")
     raise DownloadError(f"{target.name}: download failed from every mirror (the partial file {part.name} is kept "
                         f"for a resume): " + "; ".join(failures[-3:]))

@@ -138,7 +138,8 @@ def dry_run(manifest: Manifest, folder: Path, items: list[Item], out: TextIO) ->
     return 0
 
 
-def _download_all(items: list[Item], lock: dict[str, Any], jobs: int, err: TextIO, interval_s: float) -> list[str]:
+def _download_all(items: list[Item], lock: dict[str, Any], jobs: int, err: TextIO, interval_s: float,
+                  folder: Path) -> list[str]:
     guard = threading.Lock()
     errors: list[str] = []
 
@@ -161,6 +162,7 @@ def _download_all(items: list[Item], lock: dict[str, Any], jobs: int, err: TextI
             lock[e.name] = {"sha256": actual, "url": e.urls[0], "published": e.sha256 is not None,
                             **_stamp(it.archive)}
             it.state = "unpack" if e.unpack else "verified"
+            write_lock(folder, lock)  # a kill after this keeps the record
 
     todo = [it for it in items if it.state == "missing"]
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1))) as pool:
@@ -310,7 +312,7 @@ def _get_locked(manifest: Manifest, folder: Path, roles: set[str] | None, lock: 
     todo = sum(it.state == "missing" for it in items)
     out.write(f"data get {manifest.task}: {len(items) - todo} of {len(items)} files in place, {todo} to download "
               f"({human(need)} of {human(free)} free)\n")
-    errors = _download_all(items, lock, jobs, err, interval_s)
+    errors = _download_all(items, lock, jobs, err, interval_s, folder)
     write_lock(folder, lock)
     paths: dict[str, Path] = {}
     for it in items:
