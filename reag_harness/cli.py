@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "score": ("reag_harness.scoring", "score existing predictions with the official metrics"),
     "kb": ("reag_harness.kb_build", "build a memory-mapped knowledge-base store"),
     "index": ("reag_harness.index_build", "build a FAISS index over a knowledge base"),
-    "data": ("reag_harness.commands.data", "check a task's data before a run (reag-eval data check)"),
+    "data": ("reag_harness.commands.data", "fetch (data get) or check (data check) a task's data"),
     "merge": ("reag_harness.commands.merge", "merge sharded runs into one"),
     "cache": ("reag_harness.commands.cache", "list or clear the stage cache"),
     "leaderboard": ("reag_harness.leaderboard", "show, validate or render the leaderboard"),

@@ -19,6 +19,7 @@ def harness_cache(tmp_path_factory: pytest.TempPathFactory):
     old = os.environ.get("REAG_HARNESS_CACHE")
     os.environ["REAG_HARNESS_CACHE"] = str(root)
     os.environ["REAG_LEADERBOARD"] = str(root / "leaderboard.json")  # never the checked-in leaderboard
+    os.environ.pop("REAG_DATA", None)  # never the user's downloaded data (a run naming no path would read it)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     yield root

@@ -1,4 +1,5 @@
 """``reag-eval data check --task T [--task-args ...]``: is the data a run needs present and consistent?
+(``reag-eval data get TASK`` fetches it: :mod:`reag_harness.data_get`.)
 
 Runs the task's data checks (query and question-type files, images, KB and the gold pages of the
 selected questions, FAISS index, published checksums) and the retriever's (its index against its
@@ -27,6 +28,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--limit", type=int, help="only the first N questions")
     c.add_argument("--no-hash", action="store_true", help="do not hash released files (use remembered checksums)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
+    from ..data_get.command import configure as configure_get
+
+    configure_get(sub)
 
 
 def collect(args: argparse.Namespace) -> list[Any]:
@@ -93,6 +97,10 @@ def retriever_choice(task: Any, name: str | None, args: dict[str, Any]) -> tuple
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.data_command == "get":
+        from ..data_get.command import run as run_get
+
+        return run_get(args)
     from ..data_check import FAIL, table
 
     t0 = time.perf_counter()

@@ -45,7 +45,10 @@ class KBTask:
 
     def __init__(self, runtime: Runtime | None = None, **task_args: Any) -> None:
         self.runtime = runtime or Runtime()
-        self.args = merge_config(task_args, (*COMMON_ARGS, *self.extra_args))
+        from ..data_get.taskyaml import with_default_config
+
+        # no data path named: DIR/TASK/task.yaml written by `reag-eval data get` (--task-args still win)
+        self.args = merge_config(with_default_config(self.name, task_args), (*COMMON_ARGS, *self.extra_args))
         on_error = self.args.get("on_error") or self.runtime.extra.get("on_error") or "stop"
         if on_error not in ("stop", "skip"):
             raise HarnessError(f"task argument on_error={on_error!r}: expected stop or skip")

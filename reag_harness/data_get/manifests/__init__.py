@@ -1,0 +1,1 @@
+"""The shipped data manifests, one JSON file per task (package data)."""
