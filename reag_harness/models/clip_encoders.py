@@ -31,7 +31,7 @@ from reag_harness.errors import HarnessError, InputError
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 EVA_CLIP_8B = "BAAI/EVA-CLIP-8B"
-BACKENDS = ("open_clip", "transformers", "hf")
+BACKENDS = ("open_clip", "transformers", "hf", "native")
 
 _ENCODERS: dict[tuple[Any, ...], ClipEncoder] = {}
 _LOCK = threading.Lock()
@@ -254,24 +254,17 @@ class TransformersClipEncoder(ClipEncoder):
         source = pretrained or model
         if not trust_remote_code:
             raise _remote_code_error(source)
-        from transformers import AutoModel
-
         self.source, self.preprocess_backend, self.image_size = source, preprocess, int(image_size)
-        kwargs: dict[str, Any] = {"trust_remote_code": True, "dtype": dtype}
-        if device.startswith("cuda"):
-            kwargs["device_map"] = device
-        try:
-            self.model = AutoModel.from_pretrained(source, **kwargs)
-        except OSError as exc:
-            msg = f"cannot load {source!r} (a local folder or a reachable hub id is needed): {exc}"
-            raise HarnessError(msg) from exc
-        if not device.startswith("cuda"):
-            self.model.to(device)
-        self.model.eval()
+        self.model = self._load(source, device, dtype)
         if not hasattr(self.model, "encode_image"):
             raise HarnessError(f"{source!r} has no encode_image(): not an EVA-CLIP style remote-code model")
         self._tokenizer: Any = None
         self.dim = int(self.encode_images([Image.new("RGB", (8, 8))]).shape[-1])
+
+    def _load(self, source: str, device: str, dtype: torch.dtype) -> Any:
+        from .eva_clip_remote import load_remote_model
+
+        return load_remote_model(source, device, dtype)
 
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "preprocess": f"clip-l14-{self.preprocess_backend}-{self.image_size}"}
@@ -289,6 +282,29 @@ class TransformersClipEncoder(ClipEncoder):
             self._tokenizer = AutoTokenizer.from_pretrained(self.source)
         ids = self._tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True, max_length=77)
         return self.model.encode_text(ids["input_ids"].to(self.device))
+
+
+class NativeEvaClipEncoder(TransformersClipEncoder):
+    """EVA-CLIP-8B's hub checkpoint through the project's own implementation (:mod:`.eva_clip_native`):
+    the same weights, preprocessing and tokenizer as ``encoder=transformers``, no remote code."""
+
+    backend = "native"
+
+    def __init__(self, model: str, pretrained: str | None, device: str, dtype: torch.dtype, batch_size: int,
+                 preprocess: str = "pil", image_size: int = 224) -> None:
+        super().__init__(model, pretrained, device, dtype, batch_size, trust_remote_code=True,
+                         preprocess=preprocess, image_size=image_size)
+
+    def _load(self, source: str, device: str, dtype: torch.dtype) -> Any:
+        from .eva_clip_native import load_native
+        from .hf_vlm import resolve_checkpoint
+
+        folder, _ = resolve_checkpoint(source)
+        if not Path(folder).is_dir():
+            raise HarnessError(f"encoder=native: {source!r} is neither a local folder nor in the Hugging Face cache "
+                               "(download it and pass pretrained=/path/to/EVA-CLIP-8B)")
+        self.source = folder
+        return load_native(folder, device, dtype)
 
 
 def _features(out: Any) -> torch.Tensor:
@@ -388,7 +404,7 @@ def load_encoder(
     if backend == "transformers" and not trust_remote_code:
         raise _remote_code_error(pretrained or model)
     tdtype = _torch_dtype(dtype, device)
-    key = (backend, model, pretrained, device, tdtype, preprocess if backend == "transformers" else None)
+    key = (backend, model, pretrained, device, tdtype, preprocess if backend in ("transformers", "native") else None)
     with _LOCK:
         enc = _ENCODERS.get(key)
         if enc is None:
@@ -396,6 +412,8 @@ def load_encoder(
                 enc = OpenClipEncoder(model, pretrained, device, tdtype, batch_size)
             elif backend == "hf":
                 enc = HFClipEncoder(model, pretrained, device, tdtype, batch_size)
+            elif backend == "native":
+                enc = NativeEvaClipEncoder(model, pretrained, device, tdtype, batch_size, preprocess=preprocess)
             else:
                 enc = TransformersClipEncoder(model, pretrained, device, tdtype, batch_size,
                                               trust_remote_code=trust_remote_code, preprocess=preprocess)
