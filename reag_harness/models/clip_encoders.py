@@ -243,6 +243,21 @@ def _remote_code_error(source: str) -> HarnessError:
         "(retriever: --retriever-args trust_remote_code=true; index build: --trust-remote-code)")
 
 
+def load_clip_tokenizer(source: str) -> Any:
+    """The checkpoint's tokenizer by the class its ``tokenizer_config.json`` names (a transformers class), so that
+    ``AutoTokenizer`` never reads an ``auto_map`` config and asks to run remote code; else ``AutoTokenizer``."""
+    import json
+
+    import transformers
+
+    config = Path(source).expanduser() / "tokenizer_config.json"
+    name = json.loads(config.read_text()).get("tokenizer_class") if config.is_file() else None
+    cls = getattr(transformers, str(name), None) if name else None
+    if cls is None or not hasattr(cls, "from_pretrained"):
+        cls = transformers.AutoTokenizer
+    return cls.from_pretrained(source)
+
+
 class TransformersClipEncoder(ClipEncoder):
     """``BAAI/EVA-CLIP-8B`` through transformers remote code; images preprocessed like CLIP-L/14."""
 
@@ -277,9 +292,7 @@ class TransformersClipEncoder(ClipEncoder):
 
     def _text_features(self, texts: Sequence[str]) -> torch.Tensor:
         if self._tokenizer is None:
-            from transformers import AutoTokenizer
-
-            self._tokenizer = AutoTokenizer.from_pretrained(self.source)
+            self._tokenizer = load_clip_tokenizer(self.source)
         ids = self._tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True, max_length=77)
         return self.model.encode_text(ids["input_ids"].to(self.device))
 
