@@ -42,11 +42,9 @@ def direct_build(folder: Path) -> torch.nn.Module:
 
 def reference_features(folder: Path, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
     """Image and text features of the direct build with the reference's preprocessing (CLIP-L/14, PIL)."""
-    from transformers import AutoTokenizer
-
     model = direct_build(folder)
     pixels = clip_encoders.clip_l14_preprocess(images, 224, 224, "pil")
-    ids = AutoTokenizer.from_pretrained(folder)(TEXTS, return_tensors="pt", padding=True, truncation=True,
+    ids = clip_encoders.load_clip_tokenizer(str(folder))(TEXTS, return_tensors="pt", padding=True, truncation=True,
                                                  max_length=77)["input_ids"]
     with torch.no_grad():
         return (clip_encoders._l2(model.encode_image(pixels)), clip_encoders._l2(model.encode_text(ids)))
