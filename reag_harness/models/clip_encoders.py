@@ -334,9 +334,11 @@ class HFClipEncoder(ClipEncoder):
         super().__init__(model, pretrained, device, dtype, batch_size)
         from transformers import AutoModel, AutoProcessor
 
+        from .strict_load import strict_from_pretrained
+
         self.source = pretrained or model
         try:
-            self.model = AutoModel.from_pretrained(self.source, dtype=dtype)
+            self.model = strict_from_pretrained(AutoModel, self.source, "CLIP encoder", dtype=dtype)
             self.processor = AutoProcessor.from_pretrained(self.source)
         except OSError as exc:
             raise HarnessError(f"cannot load {self.source!r} (a local folder, or a hub id in the local cache): "
