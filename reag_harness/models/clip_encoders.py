@@ -1,6 +1,6 @@
 """CLIP-style image and text encoders behind one small interface, loaded once per process.
 
-Three backends:
+Four backends:
 
 - ``open_clip``: any open_clip model name (EVA02 included) with ``pretrained`` a local
   checkpoint file or an open_clip pretrained tag; open_clip's own preprocessing.
@@ -8,6 +8,8 @@ Three backends:
   with), loaded with ``AutoModel.from_pretrained(..., trust_remote_code=True)`` only when the
   user asks for it; only its vision tower (``encode_image``) is used for images, with the
   ``openai/clip-vit-large-patch14`` preprocessing reimplemented here (:func:`clip_l14_preprocess`).
+- ``native``: the same ``BAAI/EVA-CLIP-8B`` hub checkpoint through the project's own implementation
+  (:mod:`reag_harness.models.eva_clip_native`), loaded strictly, no remote code; same preprocessing.
 - ``hf``: transformers' own CLIP / SigLIP / any dual encoder with ``get_image_features`` and
   ``get_text_features`` (``openai/clip-vit-large-patch14``, ``google/siglip-so400m-patch14-384``,
   a local folder), with the checkpoint's ``AutoProcessor``; no remote code.
@@ -297,29 +299,6 @@ class TransformersClipEncoder(ClipEncoder):
         return self.model.encode_text(ids["input_ids"].to(self.device))
 
 
-class NativeEvaClipEncoder(TransformersClipEncoder):
-    """EVA-CLIP-8B's hub checkpoint through the project's own implementation (:mod:`.eva_clip_native`):
-    the same weights, preprocessing and tokenizer as ``encoder=transformers``, no remote code."""
-
-    backend = "native"
-
-    def __init__(self, model: str, pretrained: str | None, device: str, dtype: torch.dtype, batch_size: int,
-                 preprocess: str = "pil", image_size: int = 224) -> None:
-        super().__init__(model, pretrained, device, dtype, batch_size, trust_remote_code=True,
-                         preprocess=preprocess, image_size=image_size)
-
-    def _load(self, source: str, device: str, dtype: torch.dtype) -> Any:
-        from .eva_clip_native import load_native
-        from .hf_vlm import resolve_checkpoint
-
-        folder, _ = resolve_checkpoint(source)
-        if not Path(folder).is_dir():
-            raise HarnessError(f"encoder=native: {source!r} is neither a local folder nor in the Hugging Face cache "
-                               "(download it and pass pretrained=/path/to/EVA-CLIP-8B)")
-        self.source = folder
-        return load_native(folder, device, dtype)
-
-
 def _features(out: Any) -> torch.Tensor:
     """transformers 5 returns a model output whose ``pooler_output`` holds the projected features."""
     return out if isinstance(out, torch.Tensor) else out.pooler_output
@@ -428,6 +407,8 @@ def load_encoder(
             elif backend == "hf":
                 enc = HFClipEncoder(model, pretrained, device, tdtype, batch_size)
             elif backend == "native":
+                from .eva_clip_native import NativeEvaClipEncoder
+
                 enc = NativeEvaClipEncoder(model, pretrained, device, tdtype, batch_size, preprocess=preprocess)
             else:
                 enc = TransformersClipEncoder(model, pretrained, device, tdtype, batch_size,

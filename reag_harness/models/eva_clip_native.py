@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reag_harness.errors import HarnessError
+from reag_harness.models.clip_encoders import TransformersClipEncoder
 from reag_harness.models.strict_load import WeightsMismatchError, check_keys
 
 TEXT_DEFAULTS: dict[str, Any] = dict(
@@ -276,3 +277,30 @@ def load_native(source: str | Path, device: str = "cpu", dtype: torch.dtype = to
             raise WeightsMismatchError(str(folder), unexpected=[f"{key} (not 0..n-1)"], what="EVA-CLIP checkpoint")
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval()
+
+
+# -- the encoder (encoder=native) ----------------------------------------------------------------
+class NativeEvaClipEncoder(TransformersClipEncoder):
+    """EVA-CLIP-8B's hub checkpoint through the project's own implementation (:mod:`.eva_clip_native`):
+    the same weights, preprocessing and tokenizer as ``encoder=transformers``, no remote code."""
+
+    backend = "native"
+
+    def __init__(self, model: str, pretrained: str | None, device: str, dtype: torch.dtype, batch_size: int,
+                 preprocess: str = "pil", image_size: int = 224) -> None:
+        # trust_remote_code only lifts the parent's refusal: _load below runs no code from the checkpoint
+        super().__init__(model, pretrained, device, dtype, batch_size, trust_remote_code=True,
+                         preprocess=preprocess, image_size=image_size)
+
+    def _load(self, source: str, device: str, dtype: torch.dtype) -> Any:
+        from reag_harness.models.hf_vlm import resolve_checkpoint
+
+        folder, _ = resolve_checkpoint(source)
+        if not Path(folder).is_dir():
+            raise HarnessError(f"encoder=native: {source!r} is neither a local folder nor in the Hugging Face cache "
+                               "(download it and pass pretrained=/path/to/EVA-CLIP-8B)")
+        if not is_eva_clip_checkpoint(folder):
+            raise HarnessError(f"encoder=native: {folder!r} is not an EVA-CLIP checkpoint (its config.json names no "
+                               "EvaCLIPModel); use encoder=open_clip, hf or transformers for other models")
+        self.source = folder
+        return load_native(folder, device, dtype)
