@@ -136,6 +136,24 @@ def test_removed_or_renamed_weight_is_an_error_naming_it(backend, tmp_path) -> N
         encoder(backend, folder)
 
 
+def test_pre_flight_check_names_keys_without_loading(tmp_path) -> None:
+    from reag_harness.models.eva_clip_native import check_checkpoint
+
+    for fmt in FORMATS:
+        check_checkpoint(tiny_eva_clip_8b_path(fmt))
+    folder = _edited_copy(tmp_path, lambda s: s.pop(REMOVED))
+    with pytest.raises(WeightsMismatchError) as err:
+        check_checkpoint(folder)
+    assert err.value.missing == [REMOVED]
+
+
+@pytest.mark.parametrize("backend", ["native", "transformers"])
+def test_a_logit_scale_in_the_checkpoint_is_ignored_as_by_the_published_code(backend, tmp_path, images) -> None:
+    folder = _edited_copy(tmp_path, lambda s: s.__setitem__("logit_scale", torch.tensor(4.6)))
+    np.testing.assert_array_equal(encoder(backend, folder).encode_images(images),
+                                  encoder(backend, tiny_eva_clip_8b_path("bin")).encode_images(images))
+
+
 def test_native_accepts_old_position_ids_and_refuses_wrong_ones(tmp_path, images) -> None:
     key = "text_model.embeddings.position_ids"
     folder = _edited_copy(tmp_path / "ok", lambda s: s.__setitem__(key, torch.arange(77)[None]))

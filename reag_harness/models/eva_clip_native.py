@@ -40,8 +40,10 @@ VISION_DEFAULTS: dict[str, Any] = dict(
     image_size=224, patch_size=32, hidden_act="gelu", layer_norm_eps=1e-5, q_bias=True, k_bias=True, v_bias=True,
     post_layernorm=False, use_rms_norm=True)
 PROJECTION_DEFAULT = 512
-#: checkpoint keys the model does not hold: persistent ``position_ids`` of old transformers versions
-IGNORED_KEYS = (r"(text|vision)_model\.embeddings\.position_ids",)
+#: checkpoint keys the model does not hold: persistent ``position_ids`` of old transformers versions (verified
+#: to be ``0..n-1``), and ``logit_scale``, which the published model does not hold either (it fixes 100; the
+#: features do not use it), so a checkpoint carrying one loads as it does with the published code
+IGNORED_KEYS = (r"(text|vision)_model\.embeddings\.position_ids", r"logit_scale")
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                 "pytorch_model.bin.index.json")
 
@@ -258,6 +260,39 @@ def read_state_dict(folder: Path, device: str = "cpu", dtype: torch.dtype | None
     return out
 
 
+def checkpoint_shapes(folder: Path) -> dict[str, tuple[int, ...]]:
+    """``{key: shape}`` of the checkpoint's tensors without reading their data (safetensors headers;
+    ``.bin`` memory-mapped)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for path in weight_files(folder):
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                shapes.update({k: tuple(f.get_slice(k).get_shape()) for k in f.keys()})  # noqa: SIM118
+        else:
+            try:
+                part = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError:
+                part = torch.load(str(path), map_location="cpu", weights_only=True)
+            shapes.update({k: tuple(v.shape) for k, v in part.items()})
+    return shapes
+
+
+def check_checkpoint(source: str | Path) -> None:
+    """Pre-flight: the checkpoint's key set and shapes against the model built on the meta device (no
+    weights loaded); :class:`WeightsMismatchError` names every key that differs."""
+    folder = Path(source).expanduser()
+    try:
+        cfg = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"EVA-CLIP checkpoint {str(folder)!r}: cannot read config.json ({exc})") from exc
+    with torch.device("meta"):
+        model = EvaClipModel(cfg)
+    check_keys({k: tuple(v.shape) for k, v in model.state_dict().items()}, checkpoint_shapes(folder), str(folder),
+               "EVA-CLIP checkpoint", ignore_unexpected=IGNORED_KEYS)
+
+
 def load_native(source: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> EvaClipModel:
     """The EVA-CLIP model of a hub-layout folder, its weights loaded strictly (names any key that differs)."""
     folder = Path(source).expanduser()
@@ -273,6 +308,8 @@ def load_native(source: str | Path, device: str = "cpu", dtype: torch.dtype = to
                ignore_unexpected=IGNORED_KEYS)
     for key in [k for k in state if k not in expected]:
         ids = state.pop(key)
+        if key == "logit_scale":
+            continue
         if not torch.equal(ids.reshape(-1).cpu(), torch.arange(ids.numel())):
             raise WeightsMismatchError(str(folder), unexpected=[f"{key} (not 0..n-1)"], what="EVA-CLIP checkpoint")
     model.load_state_dict(state, strict=True, assign=True)

@@ -102,7 +102,8 @@ def load_remote_model(source: str, device: str, dtype: torch.dtype) -> torch.nn.
     guard = no_reinit(model_cls) if model_cls is not None else contextlib.nullcontext()
     try:
         with guard:
-            model = strict_from_pretrained(AutoModel, source, "EVA-CLIP checkpoint", config=config, **kwargs)
+            model = strict_from_pretrained(AutoModel, source, "EVA-CLIP checkpoint", config=config,
+                                           ignore_unexpected=[r"logit_scale"], **kwargs)  # see eva_clip_native
     except OSError as exc:
         raise HarnessError(f"cannot load {source!r} (a local folder or a reachable hub id is needed): {exc}") from exc
     if "device_map" not in kwargs:

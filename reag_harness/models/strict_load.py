@@ -63,12 +63,15 @@ def _mismatch_names(items: Iterable[Any]) -> list[str]:
     return out
 
 
-def check_loading_info(info: Mapping[str, Any] | Any, source: str, what: str = "model") -> None:
+def check_loading_info(info: Mapping[str, Any] | Any, source: str, what: str = "model",
+                       ignore_unexpected: Iterable[str] = ()) -> None:
     """Raise :class:`WeightsMismatchError` if transformers' loading info lists missing, unexpected or
-    shape-mismatched keys (a ``dict`` from ``output_loading_info=True`` or a ``LoadStateDictInfo``)."""
+    shape-mismatched keys (a ``dict`` from ``output_loading_info=True`` or a ``LoadStateDictInfo``);
+    ``ignore_unexpected``: regexes of checkpoint keys the model legitimately does not hold (``re.fullmatch``)."""
     get = info.get if isinstance(info, Mapping) else (lambda k, d=None: getattr(info, k, d))
+    patterns = [re.compile(p) for p in ignore_unexpected]
     missing = set(get("missing_keys", None) or ())
-    unexpected = set(get("unexpected_keys", None) or ())
+    unexpected = {k for k in get("unexpected_keys", None) or () if not any(p.fullmatch(k) for p in patterns)}
     mismatched = _mismatch_names(get("mismatched_keys", None) or ())
     if missing or unexpected or mismatched:
         raise WeightsMismatchError(source, missing, unexpected, mismatched, what)
@@ -96,17 +99,18 @@ def _shape_error(exc: RuntimeError, source: str, what: str) -> WeightsMismatchEr
     return WeightsMismatchError(source, mismatched=keys or ["(see the load report above)"], what=what)
 
 
-def strict_from_pretrained(auto_class: Any, source: str, what: str = "model", **kwargs: Any) -> Any:
+def strict_from_pretrained(auto_class: Any, source: str, what: str = "model", ignore_unexpected: Iterable[str] = (),
+                           **kwargs: Any) -> Any:
     """``auto_class.from_pretrained(source, **kwargs)`` that fails on missing / unexpected / mismatched keys."""
     try:
-        with strict_transformers(what):
+        with strict_transformers(what, ignore_unexpected):
             model, info = auto_class.from_pretrained(source, output_loading_info=True, **kwargs)
     except RuntimeError as exc:
         err = _shape_error(exc, source, what)
         if err is None:
             raise
         raise err from exc
-    check_loading_info(info, source, what)
+    check_loading_info(info, source, what, ignore_unexpected)
     return model
 
 
@@ -127,7 +131,7 @@ def _install_hook() -> None:
                 source = str(kwargs.get("pretrained_model_name_or_path", "?"))
                 if getattr(info, "error_msgs", None):
                     return original(*args, **kwargs)  # transformers raises these itself
-                check_loading_info(info, source, strict)
+                check_loading_info(info, source, strict, getattr(_STATE, "ignore", ()))
             return original(*args, **kwargs)
 
         mu.log_state_dict_report = report
@@ -135,13 +139,13 @@ def _install_hook() -> None:
 
 
 @contextlib.contextmanager
-def strict_transformers(what: str = "model") -> Iterator[None]:
+def strict_transformers(what: str = "model", ignore_unexpected: Iterable[str] = ()) -> Iterator[None]:
     """Within this context every transformers ``from_pretrained`` of this thread fails on missing,
     unexpected or shape-mismatched keys (for libraries that call transformers themselves)."""
     _install_hook()
-    previous = getattr(_STATE, "what", None)
-    _STATE.what = what
+    previous = getattr(_STATE, "what", None), getattr(_STATE, "ignore", ())
+    _STATE.what, _STATE.ignore = what, tuple(ignore_unexpected)
     try:
         yield
     finally:
-        _STATE.what = previous
+        _STATE.what, _STATE.ignore = previous
