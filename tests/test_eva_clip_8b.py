@@ -40,30 +40,41 @@ def direct_build(folder: Path) -> torch.nn.Module:
     return model.eval()
 
 
-def reference_features(folder: Path, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+def reference_features(folder: Path, images: list[Image.Image],
+                       dtype: torch.dtype = torch.float32) -> tuple[np.ndarray, np.ndarray]:
     """Image and text features of the direct build with the reference's preprocessing (CLIP-L/14, PIL)."""
-    model = direct_build(folder)
-    pixels = clip_encoders.clip_l14_preprocess(images, 224, 224, "pil")
+    model = direct_build(folder).to(dtype)
+    pixels = clip_encoders.clip_l14_preprocess(images, 224, 224, "pil").to(dtype)
     ids = clip_encoders.load_clip_tokenizer(str(folder))(TEXTS, return_tensors="pt", padding=True, truncation=True,
                                                  max_length=77)["input_ids"]
     with torch.no_grad():
         return (clip_encoders._l2(model.encode_image(pixels)), clip_encoders._l2(model.encode_text(ids)))
 
 
-def encoder(backend: str, folder: Path) -> clip_encoders.ClipEncoder:
+def encoder(backend: str, folder: Path, dtype: str = "float32") -> clip_encoders.ClipEncoder:
     clip_encoders._ENCODERS.clear()
-    return clip_encoders.load_encoder(backend, "BAAI/EVA-CLIP-8B", str(folder), "cpu", "float32", 4,
+    return clip_encoders.load_encoder(backend, "BAAI/EVA-CLIP-8B", str(folder), "cpu", dtype, 4,
                                       trust_remote_code=backend == "transformers")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_native_equals_direct_build(fmt, images) -> None:
+    """fp32: the issue asks for <= 1e-5; the native code keeps the published operation order, so it is exact."""
     folder = tiny_eva_clip_8b_path(fmt)
     ref_img, ref_txt = reference_features(folder, images)
     enc = encoder("native", folder)
     assert enc.dim == 24
-    np.testing.assert_allclose(enc.encode_images(images), ref_img, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(enc.encode_texts(TEXTS), ref_txt, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(enc.encode_images(images), ref_img)
+    np.testing.assert_array_equal(enc.encode_texts(TEXTS), ref_txt)
+
+
+@pytest.mark.parametrize("backend", ["native", "transformers"])
+def test_half_precision_equals_direct_build(backend, images) -> None:
+    folder = tiny_eva_clip_8b_path("bin")
+    ref_img, ref_txt = reference_features(folder, images, torch.bfloat16)
+    enc = encoder(backend, folder, "bfloat16")
+    np.testing.assert_array_equal(enc.encode_images(images), ref_img)
+    np.testing.assert_array_equal(enc.encode_texts(TEXTS), ref_txt)
 
 
 @pytest.mark.parametrize("fmt", ["bin", "sharded-safetensors"])

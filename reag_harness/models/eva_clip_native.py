@@ -9,8 +9,9 @@ The architecture is that of the hub's ``modeling_evaclip.py`` (a CLIP-style dual
   through ``post_layernorm``, then ``visual_projection`` (no bias). EVA-CLIP-8B: RMSNorm, no q/k/v bias.
 - text: token + learned positions, the same layers with a causal mask, ``final_layer_norm`` (LayerNorm unless
   ``use_rms_norm``), the feature at the highest token id (CLIP's end of text), ``text_projection``.
-- attention scales the queries by ``head_dim ** -0.5``; RMSNorm computes its statistic in float32 and casts
-  back to the weight's half dtype, as the published ``RMSNorm``.
+- attention scales the queries by ``head_dim ** -0.5`` and runs in the published operation order; RMSNorm
+  computes its statistic in float32 and casts back to the weight's half dtype, as the published ``RMSNorm``.
+  On the same device and dtype the features equal the published code's bit for bit (fp32, fp16, bf16 checked).
 
 Missing defaults come from the published config classes (:data:`TEXT_DEFAULTS`, :data:`VISION_DEFAULTS`).
 Keys are checked exactly (:mod:`reag_harness.models.strict_load`); the only checkpoint keys the model does
@@ -104,15 +105,20 @@ class Attention(nn.Module):
         self.out_proj = nn.Linear(d, d, bias=True)
 
     def forward(self, x: torch.Tensor, causal: bool) -> torch.Tensor:
+        """The published operation order (scaled queries, ``bmm``, additive ``finfo.min`` causal mask, softmax
+        in the input dtype), so that half-precision features match the published code bit for bit."""
         b, n, d = x.shape
+        h, hd = self.heads, d // self.heads
 
         def heads(t: torch.Tensor) -> torch.Tensor:
-            return t.view(b, n, self.heads, d // self.heads).transpose(1, 2)
+            return t.view(b, n, h, hd).transpose(1, 2).contiguous().view(b * h, n, hd)
 
-        q = heads(self.q_proj(x) * self.scale)
-        out = F.scaled_dot_product_attention(q, heads(self.k_proj(x)), heads(self.v_proj(x)), is_causal=causal,
-                                             scale=1.0)
-        return self.out_proj(out.transpose(1, 2).reshape(b, n, d))
+        weights = torch.bmm(heads(self.q_proj(x) * self.scale), heads(self.k_proj(x)).transpose(1, 2))
+        if causal:
+            mask = torch.full((b, n, n), torch.finfo(x.dtype).min, dtype=x.dtype).triu_(1).unsqueeze(1)
+            weights = (weights.view(b, h, n, n) + mask.to(x.device)).view(b * h, n, n)
+        out = torch.bmm(F.softmax(weights, dim=-1), heads(self.v_proj(x)))
+        return self.out_proj(out.view(b, h, n, hd).transpose(1, 2).reshape(b, n, d))
 
 
 class MLP(nn.Module):
