@@ -209,3 +209,16 @@ def test_demo_run_with_eva_clip_on_the_tiny_8b(extra, tmp_path, capsys) -> None:
     assert retriever["args"]["pretrained"] in ("tiny:eva-clip-8b", str(folder))
     rows = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["passages"] for r in rows)
+
+
+def test_index_build_defaults_to_the_native_encoder(tmp_path) -> None:
+    from reag_harness.cli import main
+    from reag_harness.retrieval.faiss_index import load_index
+
+    kb = {f"https://en.wikipedia.org/wiki/P{i}": {"title": f"Page {i}", "section_texts": ["x"]} for i in range(3)}
+    (tmp_path / "kb.json").write_text(json.dumps(kb))
+    out = tmp_path / "idx"
+    assert main(["index", "build", "--kb", str(tmp_path / "kb.json"), "--source", "titles", "--pretrained",
+                 "tiny:eva-clip-8b", "--output", str(out), "--quiet"]) == 0
+    index = load_index(out)
+    assert index.ntotal == 3 and index.meta["encoder"]["backend"] == "native"

@@ -397,6 +397,10 @@ def load_encoder(
         raise HarnessError(f"unknown encoder backend {backend!r}: use one of {', '.join(BACKENDS)}")
     if backend == "transformers" and not trust_remote_code:
         raise _remote_code_error(pretrained or model)
+    if backend in ("transformers", "native"):
+        from .tiny_eva_clip_8b import resolve_tiny
+
+        pretrained = resolve_tiny(pretrained)  # tiny:eva-clip-8b -> its folder (built on first use)
     tdtype = _torch_dtype(dtype, device)
     key = (backend, model, pretrained, device, tdtype, preprocess if backend in ("transformers", "native") else None)
     with _LOCK:
