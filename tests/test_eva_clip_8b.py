@@ -103,7 +103,8 @@ def test_plain_from_pretrained_shows_both_pathologies() -> None:
     assert not torch.equal(emb.token_embedding.weight, state["text_model.embeddings.token_embedding.weight"])
     from reag_harness.models.eva_clip_remote import rebuild_buffers
 
-    poisoned = model.vision_model.embeddings.position_ids.clone()
+    poisoned = model.vision_model.embeddings.position_ids.clone()  # uninitialised memory (IndexError, or worse)
+    assert not torch.equal(poisoned[0], torch.arange(poisoned.shape[-1]))
     rebuild_buffers(model, str(folder))
     assert torch.equal(model.vision_model.embeddings.position_ids[0], torch.arange(poisoned.shape[-1]))
 
