@@ -162,7 +162,10 @@ def _load_grounding_dino(pretrained: str, device: str, dtype: str) -> tuple[Any,
     from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
     processor = AutoProcessor.from_pretrained(pretrained)
-    model = AutoModelForZeroShotObjectDetection.from_pretrained(pretrained, dtype=getattr(torch, dtype))
+    from .models.strict_load import strict_from_pretrained
+
+    model = strict_from_pretrained(AutoModelForZeroShotObjectDetection, pretrained, "GroundingDINO detector",
+                                   dtype=getattr(torch, dtype))
     return processor, model.to(device).eval()
 
 

@@ -37,8 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--images-root", default="", help="folder the page image paths are relative to")
     b.add_argument("--image-field", default="image_paths", help="page field holding its image path(s)")
     b.add_argument("--text-field", default="summary", help="page field embedded by --source summaries")
-    b.add_argument("--encoder", choices=("open_clip", "transformers", "hf"), default="transformers",
-                   help="encoder backend: transformers = BAAI/EVA-CLIP-8B (remote code, the default), open_clip = any "
+    b.add_argument("--encoder", choices=("open_clip", "transformers", "hf", "native"), default="native",
+                   help="encoder backend: native = BAAI/EVA-CLIP-8B's hub weights in the project's own code (the "
+                        "default), transformers = the same through its remote code, open_clip = any "
                         "open_clip model, hf = a transformers CLIP/SigLIP checkpoint")
     b.add_argument("--model", default="BAAI/EVA-CLIP-8B", help="open_clip model name or transformers model id")
     b.add_argument("--pretrained", default=None, help="checkpoint file / open_clip tag / local model folder "

@@ -151,7 +151,7 @@ def test_missing_image_and_bad_args(image_index, images, kb, tmp_path) -> None:
         r.retrieve([Sample("s10", "q", None)], kb)
     assert r.retrieve([], kb) == []
     with pytest.raises(HarnessError, match="trust_remote_code=true"):
-        EvaClipRetriever(Runtime(), index=image_index)  # EVA-CLIP-8B needs explicit trust
+        EvaClipRetriever(Runtime(), index=image_index, encoder="transformers")  # remote code needs explicit trust
     with pytest.raises(HarnessError, match="top_k"):
         tiny_eva_clip(Runtime(), top_k=0)
     with pytest.raises(HarnessError, match="fixed"):

@@ -108,5 +108,5 @@ def test_index_build_command(tmp_path) -> None:
     assert idx.meta["source"] == "images" and idx.meta["encoder"]["model"] == TINY_MODEL
     assert main([*common, "--source", "titles", "--output", str(tmp_path / "titles")]) == 0
     assert load_index(tmp_path / "titles").ntotal == 4
-    # EVA-CLIP-8B without --trust-remote-code: one clear error line, exit 2.
+    # EVA-CLIP-8B not present offline: one clear error line, exit 2.
     assert main(["index", "build", "--kb", str(kb_path), "--output", str(tmp_path / "x")]) == 2

@@ -62,8 +62,11 @@ class CrossEncoderCritic(Component):
             if model is None:
                 from sentence_transformers import CrossEncoder
 
-                try:
-                    model = CrossEncoder(self.source, device=self.runtime.device, max_length=self.max_length)
+                from reag_harness.models.strict_load import strict_transformers
+
+                try:  # missing / unexpected / mismatched weights: an error naming the keys
+                    with strict_transformers("critic cross-encoder"):
+                        model = CrossEncoder(self.source, device=self.runtime.device, max_length=self.max_length)
                 except OSError as exc:
                     raise HarnessError(f"critic cross-encoder: cannot load {self.source!r} (a local folder, or a hub "
                                        f"id in the local cache): {exc}") from exc

@@ -104,8 +104,11 @@ class DenseTextRetriever(PassageRetriever):
             if model is None:
                 from sentence_transformers import SentenceTransformer
 
-                try:
-                    model = SentenceTransformer(self.source, device=self.runtime.device)
+                from reag_harness.models.strict_load import strict_transformers
+
+                try:  # missing / unexpected / mismatched weights: an error naming the keys
+                    with strict_transformers("retriever dense-text"):
+                        model = SentenceTransformer(self.source, device=self.runtime.device)
                 except OSError as exc:
                     raise HarnessError(f"retriever dense-text: cannot load {self.source!r} (a local folder, or a hub "
                                        f"id in the local cache): {exc}") from exc

@@ -92,8 +92,11 @@ def _digest(obj: Any) -> str:
 class EvaClipRetriever(Component):
     """Image -> KB pages through a FAISS index in the released layout (``knn.index`` + ``knn.json``).
 
-    ``encoder="transformers"`` with ``model="BAAI/EVA-CLIP-8B"`` (``pretrained`` = a local copy)
-    is the encoder the released indexes were built with; it needs ``trust_remote_code=true``.
+    ``model="BAAI/EVA-CLIP-8B"`` (``pretrained`` = a local copy of the hub folder) is the encoder the released
+    indexes were built with: ``encoder="native"`` (the default) runs it with the project's own implementation
+    (:mod:`reag_harness.models.eva_clip_native`, no remote code); ``encoder="transformers"`` runs the hub's
+    remote code and needs ``trust_remote_code=true``. ``pretrained=tiny:eva-clip-8b`` is a tiny random
+    checkpoint of that architecture in the hub layout (tests, demo).
     ``encoder="open_clip"`` takes any open_clip model name and ``pretrained`` file or tag.
     ``crop=True`` crops the query image to the question's entity (``reag_harness.crop``) with
     ``crop_args``; ``cropper`` injects a ready cropper object (tests).
@@ -112,7 +115,7 @@ class EvaClipRetriever(Component):
         self,
         runtime: Runtime,
         index: str | None = None,
-        encoder: str = "transformers",
+        encoder: str = "native",
         model: str = EVA_CLIP_8B,
         pretrained: str | None = None,
         top_k: int = 20,
@@ -125,6 +128,9 @@ class EvaClipRetriever(Component):
         mmap: bool = True,
         cropper: Any = None,
     ) -> None:
+        from reag_harness.models.tiny_eva_clip_8b import resolve_tiny
+
+        pretrained = resolve_tiny(pretrained)
         super().__init__(runtime, index=index, encoder=encoder, model=model, pretrained=pretrained, top_k=top_k,
                          crop=crop, crop_args=crop_args or {}, trust_remote_code=trust_remote_code,
                          batch_size=batch_size, dtype=dtype, preprocess=preprocess, mmap=mmap)
@@ -152,7 +158,7 @@ class EvaClipRetriever(Component):
         ident = {"backend": self.encoder_backend, "model": self.model, "pretrained": self.pretrained,
                  "checkpoint": checkpoint_identity(self.pretrained or self.model),
                  "dtype": str(_torch_dtype(self.dtype, self.runtime.device)).replace("torch.", "")}
-        if self.encoder_backend == "transformers":
+        if self.encoder_backend in ("transformers", "native"):
             ident["preprocess"] = f"clip-l14-{self.preprocess}-224"
         if ident["dtype"] == "float16":
             ident["l2"] = "fp16-as-reference"  # fp16 outputs are normalised in fp16 (clip_encoders._l2)
@@ -225,8 +231,10 @@ class EvaClipRetriever(Component):
                 raise HarnessError(f"retriever {self.name}: no index given (index=DIR with knn.index + knn.json)")
             self._index = load_index(self.index_dir, self.runtime.device, self.mmap)
             built_with = self._index.meta.get("encoder", {})
-            if built_with and (built_with.get("model"), built_with.get("backend")) != (self.model,
-                                                                                        self.encoder_backend):
+            same_weights = {"transformers", "native"}  # EVA-CLIP-8B's hub weights, remote or native code
+            backends = {built_with.get("backend"), self.encoder_backend}
+            if built_with and (built_with.get("model") != self.model
+                               or (len(backends) > 1 and not backends <= same_weights)):
                 warnings.warn(f"index {self.index_dir} was built with {built_with.get('backend')}:"
                               f"{built_with.get('model')}, queries use {self.encoder_backend}:{self.model}",
                               stacklevel=2)

@@ -1,6 +1,6 @@
 """CLIP-style image and text encoders behind one small interface, loaded once per process.
 
-Three backends:
+Four backends:
 
 - ``open_clip``: any open_clip model name (EVA02 included) with ``pretrained`` a local
   checkpoint file or an open_clip pretrained tag; open_clip's own preprocessing.
@@ -8,6 +8,8 @@ Three backends:
   with), loaded with ``AutoModel.from_pretrained(..., trust_remote_code=True)`` only when the
   user asks for it; only its vision tower (``encode_image``) is used for images, with the
   ``openai/clip-vit-large-patch14`` preprocessing reimplemented here (:func:`clip_l14_preprocess`).
+- ``native``: the same ``BAAI/EVA-CLIP-8B`` hub checkpoint through the project's own implementation
+  (:mod:`reag_harness.models.eva_clip_native`), loaded strictly, no remote code; same preprocessing.
 - ``hf``: transformers' own CLIP / SigLIP / any dual encoder with ``get_image_features`` and
   ``get_text_features`` (``openai/clip-vit-large-patch14``, ``google/siglip-so400m-patch14-384``,
   a local folder), with the checkpoint's ``AutoProcessor``; no remote code.
@@ -31,7 +33,7 @@ from reag_harness.errors import HarnessError, InputError
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 EVA_CLIP_8B = "BAAI/EVA-CLIP-8B"
-BACKENDS = ("open_clip", "transformers", "hf")
+BACKENDS = ("open_clip", "transformers", "hf", "native")
 
 _ENCODERS: dict[tuple[Any, ...], ClipEncoder] = {}
 _LOCK = threading.Lock()
@@ -243,6 +245,21 @@ def _remote_code_error(source: str) -> HarnessError:
         "(retriever: --retriever-args trust_remote_code=true; index build: --trust-remote-code)")
 
 
+def load_clip_tokenizer(source: str) -> Any:
+    """The checkpoint's tokenizer by the class its ``tokenizer_config.json`` names (a transformers class), so that
+    ``AutoTokenizer`` never reads an ``auto_map`` config and asks to run remote code; else ``AutoTokenizer``."""
+    import json
+
+    import transformers
+
+    config = Path(source).expanduser() / "tokenizer_config.json"
+    name = json.loads(config.read_text()).get("tokenizer_class") if config.is_file() else None
+    cls = getattr(transformers, str(name), None) if name else None
+    if cls is None or not hasattr(cls, "from_pretrained"):
+        cls = transformers.AutoTokenizer
+    return cls.from_pretrained(source)
+
+
 class TransformersClipEncoder(ClipEncoder):
     """``BAAI/EVA-CLIP-8B`` through transformers remote code; images preprocessed like CLIP-L/14."""
 
@@ -254,24 +271,17 @@ class TransformersClipEncoder(ClipEncoder):
         source = pretrained or model
         if not trust_remote_code:
             raise _remote_code_error(source)
-        from transformers import AutoModel
-
         self.source, self.preprocess_backend, self.image_size = source, preprocess, int(image_size)
-        kwargs: dict[str, Any] = {"trust_remote_code": True, "dtype": dtype}
-        if device.startswith("cuda"):
-            kwargs["device_map"] = device
-        try:
-            self.model = AutoModel.from_pretrained(source, **kwargs)
-        except OSError as exc:
-            msg = f"cannot load {source!r} (a local folder or a reachable hub id is needed): {exc}"
-            raise HarnessError(msg) from exc
-        if not device.startswith("cuda"):
-            self.model.to(device)
-        self.model.eval()
+        self.model = self._load(source, device, dtype)
         if not hasattr(self.model, "encode_image"):
             raise HarnessError(f"{source!r} has no encode_image(): not an EVA-CLIP style remote-code model")
         self._tokenizer: Any = None
         self.dim = int(self.encode_images([Image.new("RGB", (8, 8))]).shape[-1])
+
+    def _load(self, source: str, device: str, dtype: torch.dtype) -> Any:
+        from .eva_clip_remote import load_remote_model
+
+        return load_remote_model(source, device, dtype)
 
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "preprocess": f"clip-l14-{self.preprocess_backend}-{self.image_size}"}
@@ -284,9 +294,7 @@ class TransformersClipEncoder(ClipEncoder):
 
     def _text_features(self, texts: Sequence[str]) -> torch.Tensor:
         if self._tokenizer is None:
-            from transformers import AutoTokenizer
-
-            self._tokenizer = AutoTokenizer.from_pretrained(self.source)
+            self._tokenizer = load_clip_tokenizer(self.source)
         ids = self._tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True, max_length=77)
         return self.model.encode_text(ids["input_ids"].to(self.device))
 
@@ -305,9 +313,11 @@ class HFClipEncoder(ClipEncoder):
         super().__init__(model, pretrained, device, dtype, batch_size)
         from transformers import AutoModel, AutoProcessor
 
+        from .strict_load import strict_from_pretrained
+
         self.source = pretrained or model
         try:
-            self.model = AutoModel.from_pretrained(self.source, dtype=dtype)
+            self.model = strict_from_pretrained(AutoModel, self.source, "CLIP encoder", dtype=dtype)
             self.processor = AutoProcessor.from_pretrained(self.source)
         except OSError as exc:
             raise HarnessError(f"cannot load {self.source!r} (a local folder, or a hub id in the local cache): "
@@ -387,8 +397,12 @@ def load_encoder(
         raise HarnessError(f"unknown encoder backend {backend!r}: use one of {', '.join(BACKENDS)}")
     if backend == "transformers" and not trust_remote_code:
         raise _remote_code_error(pretrained or model)
+    if backend in ("transformers", "native"):
+        from .tiny_eva_clip_8b import resolve_tiny
+
+        pretrained = resolve_tiny(pretrained)  # tiny:eva-clip-8b -> its folder (built on first use)
     tdtype = _torch_dtype(dtype, device)
-    key = (backend, model, pretrained, device, tdtype, preprocess if backend == "transformers" else None)
+    key = (backend, model, pretrained, device, tdtype, preprocess if backend in ("transformers", "native") else None)
     with _LOCK:
         enc = _ENCODERS.get(key)
         if enc is None:
@@ -396,6 +410,10 @@ def load_encoder(
                 enc = OpenClipEncoder(model, pretrained, device, tdtype, batch_size)
             elif backend == "hf":
                 enc = HFClipEncoder(model, pretrained, device, tdtype, batch_size)
+            elif backend == "native":
+                from .eva_clip_native import NativeEvaClipEncoder
+
+                enc = NativeEvaClipEncoder(model, pretrained, device, tdtype, batch_size, preprocess=preprocess)
             else:
                 enc = TransformersClipEncoder(model, pretrained, device, tdtype, batch_size,
                                               trust_remote_code=trust_remote_code, preprocess=preprocess)

@@ -212,8 +212,10 @@ def _load_model(resolved: str, pretrained: str, device: str, dtype: str, attn: s
         kwargs["trust_remote_code"] = True
     if device != "cpu" and importlib.util.find_spec("accelerate") is not None:
         kwargs["device_map"] = torch.device(device)  # load straight onto the GPU
-    try:
-        model = auto.from_pretrained(resolved, **kwargs)
+    from .strict_load import strict_from_pretrained
+
+    try:  # missing / unexpected / shape-mismatched weights are an error naming the keys
+        model = strict_from_pretrained(auto, resolved, "checkpoint", **kwargs)
     except (OSError, ValueError) as exc:
         raise _load_failure(pretrained, resolved, exc) from exc
     LOAD_COUNTS["model"] += 1
