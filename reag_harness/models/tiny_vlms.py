@@ -460,6 +460,12 @@ def build_llama(path: Path) -> Path:
     return _save(path, LlamaForCausalLM(config).eval(), tokenizer, [eot, end], end, bos)
 
 
+def _build_reflectiva(path: Path) -> Path:
+    from .tiny_reflectiva import build_reflectiva
+
+    return build_reflectiva(path)
+
+
 # ---------------------------------------------------------------------------------------
 # Names
 # ---------------------------------------------------------------------------------------
@@ -474,6 +480,7 @@ TINY_FAMILIES: dict[str, Callable[[Path], Path]] = {
     "gemma3": build_gemma3,
     "blip-2": build_blip2,
     "llama": build_llama,
+    "reflectiva": lambda path: _build_reflectiva(path),  # original llava_llama layout (tiny_reflectiva)
 }
 """``tiny:<name>`` -> builder. ``llama`` is a text-only LM (for ``hf-llm``); the rest are VLMs."""
 
