@@ -19,5 +19,7 @@ def register_critics(register):
     register("openai-critic", f"{_P}.openai_critic:OpenAICritic",
              description="ReAG critic prompt on an OpenAI-compatible server: P('Yes') from top_logprobs "
                          "(base_url=URL,model=NAME)")
+    register("reflectiva-rel", f"{_P}.reflectiva_rel:ReflectiVARelCritic",
+             description="ReflectiVA's [REL] token: p_yes = P([REL]) of the first token; fallback=random")
     register("hf-vlm-critic", f"{_P}.hf_vlm_critic:HFVLMCritic",
              description="ReAG critic prompt + P('Yes') on any chat VLM: pretrained=HUB_ID_OR_PATH or tiny:FAMILY")

@@ -112,7 +112,8 @@ def _module_class() -> Any:
             from transformers import CLIPVisionModel, LlamaConfig, LlamaForCausalLM
 
             super().__init__()
-            text = {k: v for k, v in config.items() if k not in MM_KEYS and k not in ("architectures", "model_type")}
+            text = {k: v for k, v in config.items()
+                    if k not in MM_KEYS and k not in ("architectures", "model_type", "_folder")}
             self.config = config
             self.text_config = LlamaConfig(**text)
             self.llm = LlamaForCausalLM(self.text_config)
@@ -226,6 +227,7 @@ def load_llava_llama(folder: str | Path, device: str = "cpu", dtype: str = "floa
 
     folder = Path(folder)
     config = read_config(folder)
+    config["_folder"] = str(folder)
     tower = vision_tower_path(folder, config)
     vision_config = CLIPVisionConfig.from_pretrained(tower)
     state = convert_keys(checkpoint_state(folder))

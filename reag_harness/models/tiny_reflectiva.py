@@ -64,10 +64,8 @@ def build_reflectiva(path: Path) -> Path:
     }
     torch.manual_seed(0)
     model = _module_class()(config, vision).eval()
-    with torch.no_grad():  # sharpen the reflective tokens so that the tiny gate and critic decide both ways
-        head = model.llm.lm_head.weight
-        for token in (*REFLECTIVE_TOKENS[:4], "Yes", "No"):
-            head[tokenizer.convert_tokens_to_ids(token)] *= 3.0
+    calibrate(model, tokenizer, CLIPImageProcessor(size={"shortest_edge": 56}, crop_size={"height": 56, "width": 56},
+                                                   image_mean=CLIP_MEAN, image_std=CLIP_STD))
     state = {original_key(k): v.contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path / "model.safetensors"), metadata={"format": "pt"})
     (path / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
@@ -75,3 +73,56 @@ def build_reflectiva(path: Path) -> Path:
                      max_new_tokens=16).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def _split_rows(model: object, hidden: object, pair: tuple[int, int], scale: float) -> None:
+    """Rows of ``pair`` (yes-like, no-like) = +-``scale`` times the main direction in which ``hidden`` varies,
+    centred: the tiny model then picks either token depending on the prompt (a random model barely does)."""
+    import torch
+
+    centred = hidden - hidden.mean(dim=0, keepdim=True)
+    direction = torch.linalg.svd(centred, full_matrices=False).Vh[0]
+    offset = float((hidden @ direction).median())
+    mean_dir = hidden.mean(dim=0)
+    row = direction - offset * mean_dir / float(mean_dir @ mean_dir)  # row @ h = direction @ h - offset (about)
+    row = row / float((hidden @ row).std().clamp_min(1e-6))  # unit spread of the logit across prompts
+    head = model.llm.lm_head.weight  # type: ignore[attr-defined]
+    head[pair[0]] = scale * row
+    head[pair[1]] = -scale * row
+
+
+def calibrate(model: object, tokenizer: object, image_processor: object) -> None:
+    """Make the tiny ``[RET]``/``[NORET]`` and ``[REL]``/``[NOREL]`` choices depend on the prompt (calibrated on
+    the demo task's questions and passages, so that a tiny demo run retrieves for some samples only)."""
+    import torch
+    from PIL import Image
+
+    from reag_harness.plugins.prompt_styles.reflectiva import opening, relevance_request
+
+    from .llava_llama import pixel_values, tokenizer_image_token
+    from .reflectiva_model import TINY_NAMES, render
+
+    ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in TINY_NAMES.items()}  # type: ignore[attr-defined]
+
+    from reag_harness.tasks.demo.task import DemoTask
+
+    demo = DemoTask()  # the demo's own questions, images and passages: the tiny run then shows both branches
+    samples = demo.samples()[:12]
+    kb = demo.knowledge_base()
+    passages = [kb.passages(k)[0] for k in list(kb.keys())[:4]]
+
+    def last_hidden(messages: list) -> object:
+        paths = [i["image"] for m in messages if isinstance(m["content"], list) for i in m["content"]
+                 if i.get("type") == "image"]
+        with Image.open(paths[0]) as im:
+            pixels = pixel_values(im.convert("RGB"), image_processor, model.config)  # type: ignore[attr-defined]
+        ids_ = tokenizer_image_token(render(tokenizer, messages), tokenizer)
+        embeds, mask = model.batch_embeds([ids_], [pixels])  # type: ignore[attr-defined]
+        return model.llm.model(inputs_embeds=embeds, attention_mask=mask).last_hidden_state[0, -1]  # type: ignore[attr-defined]
+
+    with torch.no_grad():
+        model.llm.lm_head.weight.mul_(0.05)  # soft next-token distributions: the reflective choice can win
+        gate = torch.stack([last_hidden(opening(s)) for s in samples])
+        _split_rows(model, gate, (ids["retrieval"], ids["no_retrieval"]), 4.0)
+        rel = torch.stack([last_hidden(relevance_request(s, p).messages) for s in samples for p in passages])
+        _split_rows(model, rel, (ids["relevant"], ids["no_relevant"]), 8.0)
