@@ -37,6 +37,18 @@ MM_KEYS = ("mm_vision_tower", "mm_hidden_size", "mm_projector_type", "mm_vision_
 IGNORED_KEYS = re.compile(r".*rotary_emb\.inv_freq$")  # buffers some old checkpoints saved
 
 
+def _clip_has_vision_model_prefix() -> bool:
+    """transformers < 5 nests ``CLIPVisionModel``'s weights under ``vision_model.``; 5 does not."""
+    try:
+        from transformers import CLIPVisionModel
+    except ImportError:  # pragma: no cover
+        return True
+    return "vision_model" in CLIPVisionModel.__init__.__code__.co_names
+
+
+CLIP_HAS_VISION_MODEL_PREFIX = _clip_has_vision_model_prefix()
+
+
 def read_config(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / "config.json"
     try:
@@ -205,6 +217,8 @@ def convert_keys(state: dict[str, Any]) -> dict[str, Any]:
             continue
         if key.startswith("model.vision_tower.vision_tower."):
             new = "vision_tower." + key[len("model.vision_tower.vision_tower."):]
+            if not CLIP_HAS_VISION_MODEL_PREFIX and new.startswith("vision_tower.vision_model."):
+                new = "vision_tower." + new[len("vision_tower.vision_model."):]  # transformers 5 flattened CLIP
         elif key.startswith("model.mm_projector."):
             new = "mm_projector." + key[len("model.mm_projector."):]
         elif key.startswith("model.") or key.startswith("lm_head."):

@@ -26,8 +26,9 @@ def original_key(name: str) -> str:
         return name[len("llm."):]
     if name.startswith("mm_projector."):
         return "model." + name
-    if name.startswith("vision_tower."):
-        return "model.vision_tower." + name
+    if name.startswith("vision_tower."):  # LLaVA saved a transformers 4 CLIPVisionModel: ``vision_model.`` inside
+        rest = name[len("vision_tower."):]
+        return "model.vision_tower.vision_tower." + (rest if rest.startswith("vision_model.") else "vision_model." + rest)
     raise ValueError(name)
 
 
