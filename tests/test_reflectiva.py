@@ -42,8 +42,14 @@ def reference_forward(folder: Path, image, prompt: str):
     import torch.nn.functional as F
     from PIL import Image
     from safetensors.torch import load_file
-    from transformers import AutoTokenizer, CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, LlamaConfig
-    from transformers import LlamaForCausalLM
+    from transformers import (
+        AutoTokenizer,
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        CLIPVisionModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+    )
 
     config = json.loads((folder / "config.json").read_text())
     state = load_file(str(folder / "model.safetensors"))
@@ -75,8 +81,8 @@ def reference_forward(folder: Path, image, prompt: str):
     ids = ids[1:]  # release_retrieval.py: tokenizer_image_token(...)[1:]
     with torch.no_grad():
         feats = vision(pixels, output_hidden_states=True).hidden_states[-2][:, 1:]
-        feats = F.linear(F.gelu(F.linear(feats, state["model.mm_projector.0.weight"], state["model.mm_projector.0.bias"])),
-                         state["model.mm_projector.2.weight"], state["model.mm_projector.2.bias"])[0]
+        hidden = F.gelu(F.linear(feats, state["model.mm_projector.0.weight"], state["model.mm_projector.0.bias"]))
+        feats = F.linear(hidden, state["model.mm_projector.2.weight"], state["model.mm_projector.2.bias"])[0]
         pos = ids.index(-200)
         emb = llm.get_input_embeddings()
         embeds = torch.cat([emb(torch.tensor(ids[:pos])), feats, emb(torch.tensor(ids[pos + 1:]))])[None]

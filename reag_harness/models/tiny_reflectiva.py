@@ -28,7 +28,8 @@ def original_key(name: str) -> str:
         return "model." + name
     if name.startswith("vision_tower."):  # LLaVA saved a transformers 4 CLIPVisionModel: ``vision_model.`` inside
         rest = name[len("vision_tower."):]
-        return "model.vision_tower.vision_tower." + (rest if rest.startswith("vision_model.") else "vision_model." + rest)
+        rest = rest if rest.startswith("vision_model.") else "vision_model." + rest
+        return "model.vision_tower.vision_tower." + rest
     raise ValueError(name)
 
 
