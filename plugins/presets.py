@@ -137,15 +137,16 @@ PRESETS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
         "Text-only LLaMA-3.1-8B-Instruct over every passage of the EVA-CLIP top 5 pages, greedy, no reranker "
         "(NOT EchoSight's published setting: that is the 'echosight' preset; no published number)",
         ("llama-3.1-8b-text-eva-clip",)),  # the old name, kept working: it never was EchoSight as published
-    "echosight": (preset(["hf-llm", {"pretrained": "meta-llama/Meta-Llama-3-8B-Instruct", "do_sample": True,
-                                     "temperature": ECHOSIGHT_TEMPERATURE}],
+    "echosight": (preset(["hf-llm", {"pretrained": "meta-llama/Llama-3.1-8B-Instruct", "max_new_tokens": 128,
+                                     "do_sample": True, "temperature": ECHOSIGHT_TEMPERATURE, "top_p": 0.9}],
                          ["eva-clip", {"top_k": 20, "crop": False}],
-                         ["qformer-reranker", {"top_n": 1, "fusion": 0.5, "threshold": None}],
+                         ["qformer-reranker", {"top_n": 1, "fusion": 0.5}],
                          ["echosight", {}]),
-                  "EchoSight as published (Go2Heart/EchoSight): EVA-CLIP top 20 pages, BLIP-2 Q-Former section "
-                  "reranker (reranker.pth) fused 0.5 visual + 0.5 Q-Former, top 1 section, 'Context / Question / "
-                  "The answer is:' prompt, LLaMA-3-8B-Instruct sampling at T=0.6 (published: EVQA SH 41.8, "
-                  "InfoSeek 31.3 in EchoSight's paper; see the leaderboard's provenance)", ()),
+                  "EchoSight's published pipeline (Go2Heart/EchoSight): EVA-CLIP image retrieval (top 20 rows), "
+                  "BLIP-2 Q-Former section reranker (reranker.pth: --critic-args checkpoint=PATH) fused 0.5 visual + "
+                  "0.5 Q-Former, the top section only, 'Context / Question / The answer is:' prompt, text-only "
+                  "LLaMA-3.1-8B-Instruct (the published re-implementation's LLM; EchoSight used LLaMA-3-8B or "
+                  "Mistral-7B) sampling at T=0.6, top_p 0.9 (published re-impl.: EVQA SH 26.4, InfoSeek 18.8)", ()),
     "reflectiva": (preset("reflectiva", ["eva-clip", {"top_k": REFLECTIVA_ENTITY_K, "crop": False}],
                           ["reflectiva-rel", {"threshold": 0.5, "fallback": "random"}], ["reflectiva", {}]),
                    "ReflectiVA (aimagelab/ReflectiVA): [RET] gate, EVA-CLIP-8B entity_k=5 pages, [REL] critic per "
