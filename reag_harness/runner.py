@@ -25,6 +25,7 @@ from typing import IO, Any, Callable, Iterator, Sequence, TypeVar
 from . import paths
 from .atomic import remove_stale, temp_tag
 from .config import RunConfig, parse_shard
+from .decoding import decoding_facts
 from .digests import digests
 from .errors import HarnessError
 from .input_checks import image_culprit
@@ -746,6 +747,7 @@ class Pipeline:
             if callable(fn):
                 facts[kind] = fn()
         facts["query_images"] = self.image_modes
+        facts["decoding"] = decoding_facts(self.generator, self.config.seed)
         return facts
 
 

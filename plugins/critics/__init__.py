@@ -21,5 +21,7 @@ def register_critics(register):
                          "(base_url=URL,model=NAME)")
     register("reflectiva-rel", f"{_P}.reflectiva_rel:ReflectiVARelCritic",
              description="ReflectiVA's [REL] token: p_yes = P([REL]) of the first token; fallback=random")
+    register("qformer-reranker", f"{_P}.qformer_reranker:QFormerRerankerCritic",
+             description="EchoSight's BLIP-2 Q-Former section reranker (checkpoint=reranker.pth); top_n=1, fusion=0.5")
     register("hf-vlm-critic", f"{_P}.hf_vlm_critic:HFVLMCritic",
              description="ReAG critic prompt + P('Yes') on any chat VLM: pretrained=HUB_ID_OR_PATH or tiny:FAMILY")
