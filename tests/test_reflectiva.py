@@ -159,3 +159,34 @@ def test_reflectiva_preset_records_the_ret_decision_and_rel_probabilities(tmp_pa
     assert sampling == {"do_sample": False, "temperature": 0.0, "top_p": None, "seed": 1234,
                         "reference_temperature": 0.2}
     assert results["runtime_facts"]["generator"]["reflective_tokens"]["retrieval"][1] == "[Retrieval]"
+
+
+def test_several_images_in_one_prompt(tiny, tmp_path):
+    """Each image item of a request becomes its own <image> with its own features (CoRe-MMRAG's page images
+    next to the query image), in the llava_llama renderer and in the shared HF VLM generator."""
+    from PIL import Image
+
+    from reag_harness.interfaces import Runtime
+    from reag_harness.models.llava_llama import IMAGE_TOKEN_INDEX
+    from reag_harness.models.reflectiva_model import ReflectiVAModel
+    from reag_harness.plugins.generators.hf_vlm import HFVLMGenerator
+    from reag_harness.records import ChatRequest
+
+    paths = []
+    for name, colour in (("query", (200, 30, 30)), ("page_a", (20, 200, 40)), ("page_b", (10, 20, 220))):
+        paths.append(tmp_path / f"{name}.png")
+        Image.new("RGB", (40, 30), colour).save(paths[-1])
+
+    def messages(second):
+        return [{"role": "user", "content": [{"type": "image", "image": str(paths[0])},
+                                             {"type": "image", "image": str(second)},
+                                             {"type": "text", "text": "\n\nWhich page shows the object?"}]}]
+
+    m = ReflectiVAModel(str(tiny), "cpu", "float32")
+    ids, pixels = m.inputs(messages(paths[1]))
+    assert ids.count(IMAGE_TOKEN_INDEX) == 2 and pixels.shape[0] == 2
+    a, b = m.next_token_probs(messages(paths[1])), m.next_token_probs(messages(paths[2]))
+    assert not torch.allclose(a, b)  # the second image reaches the model
+    gen = HFVLMGenerator(Runtime(), pretrained="tiny:qwen2.5-vl", max_new_tokens=3)
+    [text] = gen.generate([ChatRequest(messages=messages(paths[1]))])
+    assert isinstance(text, str)
