@@ -98,3 +98,26 @@ def test_echosight_preset_keeps_the_top_fused_section_and_records_sampling(tmp_p
     assert results["runtime_facts"]["decoding"] == {"do_sample": True, "temperature": 0.6, "top_p": 0.9,
                                                     "seed": 1234, "source": "generator arguments"}
     assert results["config"]["resolved"]["prompt_style"]["name"] == "echosight"
+
+
+def test_page_images_put_each_kept_page_image_after_the_query_image(tmp_path):
+    from reag_harness.errors import HarnessError
+    from reag_harness.interfaces import Runtime
+    from reag_harness.plugins.prompt_styles.direct import Direct
+    from reag_harness.records import Sample
+
+    (tmp_path / "a.png").write_bytes(b"")
+    mapping = tmp_path / "pages.json"
+    mapping.write_text(json.dumps({"page0": "a.png", "page1": str(tmp_path / "b.png")}))
+    style = Direct(Runtime(), page_images=str(mapping))
+    passages = [Passage("page1", 0, "x"), Passage("page0", 1, "y"), Passage("page1", 2, "z"), Passage("p9", 0, "w")]
+    request = style.build(Sample("s", "Which?", "/q.png"), passages, "evqa")
+    images = [i["image"] for i in request.messages[0]["content"] if i["type"] == "image"]
+    assert images == ["/q.png", str(tmp_path / "b.png"), str(tmp_path / "a.png")]
+    assert style.identity()["args"]["page_images"] == str(mapping)
+    assert "page_images" not in Direct(Runtime()).identity()["args"]  # unchanged cache keys without it
+    assert [i["type"] for i in style.build(Sample("s", "Which?", "/q.png"), None, "evqa").messages[0]["content"]] \
+        == ["image", "text"]
+    (tmp_path / "bad.json").write_text("[1]")
+    with pytest.raises(HarnessError, match="bad.json"):
+        Direct(Runtime(), page_images=str(tmp_path / "bad.json")).build(Sample("s", "q", None), passages, "evqa")
