@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .records import Retrieval, Sample
 from .store import StageStore, fingerprint
@@ -38,9 +38,17 @@ def gate_store(root: Path, components: dict[str, Any], enabled: bool) -> StageSt
     return StageStore(root, "gate", fp, {"gate": {kind: comp.identity()}}, enabled)
 
 
-def decide(components: dict[str, Any], samples: Sequence[Sample], store: StageStore | None,
-           check: Any) -> tuple[dict[str, dict[str, Any]], float]:
-    """Decisions by sample id (only samples with one) and the seconds spent computing them."""
+GateFn = Callable[[Sequence[Sample]], list[Any]]
+
+
+def decide(components: dict[str, Any], samples: Sequence[Sample], store: StageStore | None, check: Any,
+           isolate: Callable[[GateFn, Sequence[Sample]], list[Any]] | None = None,
+           failed: Callable[[Sample], bool] = lambda s: False) -> tuple[dict[str, dict[str, Any]], float]:
+    """Decisions by sample id (only samples with one) and the seconds spent computing them.
+
+    ``isolate(fn, samples)`` runs the gate under the runner's error isolation (``--on-error skip``);
+    a sample for which ``failed`` then holds is neither decided nor cached.
+    """
     gate = gating_component(components)
     if gate is None or store is None or not samples:
         return {}, 0.0
@@ -54,9 +62,11 @@ def decide(components: dict[str, Any], samples: Sequence[Sample], store: StageSt
         else:
             todo.append(s)
     t0 = time.perf_counter()
-    decisions = list(gate[1].retrieval_decision(todo)) if todo else []
-    store.put_many((s.id, check(s), {"decision": d}) for s, d in zip(todo, decisions))
-    for s, d in zip(todo, decisions):
+    fn = gate[1].retrieval_decision
+    decisions = (list(isolate(fn, todo)) if isolate is not None else list(fn(todo))) if todo else []
+    done = [(s, d) for s, d in zip(todo, decisions) if not failed(s)]
+    store.put_many((s.id, check(s), {"decision": d}) for s, d in done)
+    for s, d in done:
         if d is not None:
             out[s.id] = d
     return out, time.perf_counter() - t0

@@ -419,7 +419,9 @@ class Pipeline:
                              gate: StageStore | None) -> dict[str, Retrieval]:
         """Retrieval for the samples whose gate (:mod:`.retrieval_gate`) does not turn it down."""
         decisions, seconds = decide(self.components, [s for s in batch if s.id not in self.errors], gate,
-                                    lambda s: sample_check(s, self.generator))
+                                    lambda s: sample_check(s, self.generator),
+                                    isolate=lambda fn, xs: self._isolating("retrieve", fn, xs, lambda s: s),
+                                    failed=lambda s: s.id in self.errors)
         self.clocks["retrieve"].wall_s += seconds
         self.decisions.update(decisions)
         out = self.stage_retrieve([s for s in batch if not declined(decisions.get(s.id))], store, kb)

@@ -25,6 +25,13 @@ class GatedPrompt(ContextPrompt):
         return [{"retrieve": int(s.id[-1]) % 2 == 0, "by": "test"} for s in samples]
 
 
+class FailingGatePrompt(GatedPrompt):
+    def retrieval_decision(self, samples):
+        if any(s.id.endswith("3") for s in samples):
+            raise ValueError("gate broke on " + ",".join(s.id for s in samples))
+        return super().retrieval_decision(samples)
+
+
 class RandomFallbackCritic(OverlapCritic):
     fallback = "random"
 
@@ -33,6 +40,7 @@ class GatePlugin:
     @hookimpl
     def register_prompt_styles(self, register):
         register("test-gated", GatedPrompt)
+        register("test-gate-fails", FailingGatePrompt)
 
     @hookimpl
     def register_critics(self, register):
@@ -78,3 +86,11 @@ def test_the_random_fallback_keeps_one_seeded_passage_when_the_critic_keeps_none
     again = evaluate(**args, limit=4)
     rows2 = load_sample_logs(Path(again.config["output_dir"]) / again.run_id.rsplit("__", 1)[0])
     assert [[p["kept"] for p in r["passages"]] for r in rows] == [[p["kept"] for p in r["passages"]] for r in rows2]
+
+
+def test_a_failing_gate_is_one_recorded_sample_error_with_on_error_skip(lexical):
+    res = evaluate(**dict(lexical, prompt_style="test-gate-fails"), limit=5, on_error="skip")
+    rows = {r["id"]: r for r in load_sample_logs(Path(res.config["output_dir"]) / res.run_id.rsplit("__", 1)[0])}
+    assert rows["demo-003"]["error"].startswith("retrieve: ValueError: gate broke on demo-003")
+    assert all(rows[i]["error"] is None and rows[i]["retrieval_decision"] is not None
+               for i in ("demo-000", "demo-001", "demo-002", "demo-004"))
