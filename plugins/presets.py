@@ -61,6 +61,9 @@ WIKI_LLAVA_CHAIN: list[Any] = ["chain", {
     "passages_args": {"model": "facebook/contriever", "similarity": "dot"},
 }]
 
+ECHOSIGHT_TEMPERATURE = 0.6  # Go2Heart/EchoSight model/answer_generator.py
+REFLECTIVA_ENTITY_K = 5  # scripts/ReflectiVA_{infoseek,evqa}.sh --entity_k 5
+
 # name -> (configuration, description, aliases)
 PRESETS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
     # The paper's systems (published-results.md).
@@ -127,13 +130,40 @@ PRESETS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
     "internvl3-8b-zero-shot": (zero_shot(hf_vlm("OpenGVLab/InternVL3-8B-hf")),
                                "Baseline: InternVL3-8B (HF format), no retrieval, VQA_PROMPT (the base model of a "
                                "VLM-PRF row; no published zero-shot number)", ()),
-    "llama-3.1-8b-text-eva-clip": (preset(["hf-llm", {"pretrained": "meta-llama/Llama-3.1-8B-Instruct"}],
-                                          ["eva-clip", {"top_k": 5, "crop": False}], NO_CRITIC,
-                                          ["direct", {"text_only": True, "all_filtered": True}]),
-                                   "EchoSight-style text-only baseline: LLaMA-3.1-8B-Instruct answers from the "
-                                   "passages of the EVA-CLIP top 5 pages without seeing the image (published "
-                                   "EchoSight re-impl.: EVQA SH 26.4, InfoSeek 18.8; its Q-Former section "
-                                   "reranker is not ported)", ()),
+    "llama-3.1-8b-text-eva-clip-top5": (
+        preset(["hf-llm", {"pretrained": "meta-llama/Llama-3.1-8B-Instruct"}],
+               ["eva-clip", {"top_k": 5, "crop": False}], NO_CRITIC,
+               ["direct", {"text_only": True, "all_filtered": True}]),
+        "Text-only LLaMA-3.1-8B-Instruct over every passage of the EVA-CLIP top 5 pages, greedy, no reranker "
+        "(NOT EchoSight's published setting: that is the 'echosight' preset; no published number)",
+        ("llama-3.1-8b-text-eva-clip",)),  # the old name, kept working: it never was EchoSight as published
+    "echosight": (preset(["hf-llm", {"pretrained": "meta-llama/Llama-3.1-8B-Instruct", "max_new_tokens": 128,
+                                     "do_sample": True, "temperature": ECHOSIGHT_TEMPERATURE, "top_p": 0.9}],
+                         ["eva-clip", {"top_k": 20, "crop": False}],
+                         ["qformer-reranker", {"top_n": 1, "fusion": 0.5}],
+                         ["echosight", {}]),
+                  "EchoSight's published pipeline (Go2Heart/EchoSight): EVA-CLIP image retrieval (top 20 rows), "
+                  "BLIP-2 Q-Former section reranker (reranker.pth: --critic-args checkpoint=PATH) fused 0.5 visual + "
+                  "0.5 Q-Former, the top section only, 'Context / Question / The answer is:' prompt, text-only "
+                  "LLaMA-3.1-8B-Instruct (the published re-implementation's LLM; EchoSight used LLaMA-3-8B or "
+                  "Mistral-7B) sampling at T=0.6, top_p 0.9 (published re-impl.: EVQA SH 26.4, InfoSeek 18.8)", ()),
+    "reflectiva": (preset("reflectiva", ["eva-clip", {"top_k": REFLECTIVA_ENTITY_K, "crop": False}],
+                          ["reflectiva-rel", {"threshold": 0.5, "fallback": "random"}], ["reflectiva", {}]),
+                   "ReflectiVA (aimagelab/ReflectiVA): [RET] gate, EVA-CLIP-8B entity_k=5 pages, [REL] critic per "
+                   "passage (p_yes=P([REL]) > 0.5), a seeded random passage when none is kept, 'Give a short "
+                   "answer.' prompt; greedy (the reference samples at T=0.2: --generator-args temperature=0.2) "
+                   "(published: EVQA SH 35.5, InfoSeek 40.1)", ()),
+    "reflectiva-sampled": (preset(["reflectiva", {"temperature": 0.2}],
+                                  ["eva-clip", {"top_k": REFLECTIVA_ENTITY_K, "crop": False}],
+                                  ["reflectiva-rel", {"threshold": 0.5, "fallback": "random"}], ["reflectiva", {}]),
+                           "ReflectiVA with the reference's sampling (T=0.2, seeded by --seed; recorded in "
+                           "runtime_facts.generator.sampling)", ()),
+    "qwen2.5-vl-7b-eva-clip-top5": (preset("qwen2.5-vl-7b", ["eva-clip", {"top_k": 5, "crop": False}], NO_CRITIC,
+                                           ["direct", {"all_filtered": True}]),
+                                    "CC-VQA's baseline 'Qwen2.5-VL-7B + EVA-CLIP-8B' (CC-VQA README: 36.7 / 31.2 / "
+                                    "41.8): Qwen2.5-VL-7B-Instruct over the passages of the EVA-CLIP top 5 pages; "
+                                    "CC-VQA does not publish its k, prompt or decoding (our reading: k=5 as "
+                                    "EchoSight/ReflectiVA, VQA_PROMPT, greedy)", ()),
     "qwen2.5-vl-7b-eva-clip-reag-critic": (preset("qwen2.5-vl-7b", coarse(), REAG_CRITIC, PLAIN),
                                            "Critic without the ReAG generator: Qwen2.5-VL-7B-Instruct over EVA-CLIP "
                                            "top 20 pages filtered by ReAG-Critic thr 0.1, plain prompt (no "

@@ -5,8 +5,9 @@ Two kinds of entries exist and can never be confused:
 * ``source: "measured"``: a run of this harness (``leaderboard/leaderboard.json``), one per task, with
   the run id, components, versions, fingerprint, hardware and timings.
 * ``source: "reported"``: a number copied from a paper (``leaderboard/published.json``), with its
-  citation and setting, covering both tasks in one row, and exactly one of ``preset`` (the
-  preset that runs its setting, ``reag-eval ls presets``) or ``no_preset`` (a one-line reason).
+  citation, provenance (where each number was read and who measured it) and setting, covering both tasks
+  in one row, and exactly one of ``preset`` (the preset that runs its setting, ``reag-eval ls presets``)
+  or ``no_preset`` (a one-line reason).
 
 :data:`MEASURED_ENTRY_SCHEMA` and :data:`REPORTED_ROW_SCHEMA` are JSON Schema (draft 2020-12) documents;
 :func:`validate_entry` checks an entry against them (the subset of keywords they use) and adds the
@@ -114,15 +115,32 @@ MEASURED_ENTRY_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+#: Who measured a reported number: the citing document's authors ("own"), another paper ("copied"), the citing
+#: authors re-running someone else's method ("re-implementation"), or not stated ("unknown").
+MEASUREMENTS = ("own", "copied", "re-implementation", "unknown")
+
 REPORTED_ROW_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "reag-harness/leaderboard-reported-row/1",
     "title": "A reported (published) leaderboard row, copied from a paper",
     "type": "object",
-    "required": ["id", "source", "system", "pipeline", "generator", "metrics", "citation", "setting"],
+    "required": ["id", "source", "system", "pipeline", "generator", "metrics", "citation", "provenance", "setting"],
     "properties": {
         "id": {"type": "string", "minLength": 1},
         "source": {"const": "reported"},
+        # Where the numbers were read (document, exact location) and who measured them.
+        "provenance": {
+            "type": "object",
+            "required": ["document", "location", "measurement"],
+            "properties": {
+                "document": {"type": "string", "minLength": 1},  # paper, project page, README
+                "location": {"type": "string", "minLength": 1},  # table and row, with the commit of a page/README
+                "measurement": {"enum": list(MEASUREMENTS)},
+                "copied_from": {"type": "string", "minLength": 1},  # where the same figures appear / come from
+                "note": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
         "system": {"type": "string", "minLength": 1},
         "pipeline": {"type": "string"},
         "generator": {"type": "string"},

@@ -67,7 +67,7 @@ def _reported_rows(row: Mapping[str, Any]) -> list[dict[str, Any]]:
             "flags": flags, "smoke": False, "comparable": bool(row.get("comparable", True)),
             "date": None, "n": None, "coverage": None, "setting_columns": reported_setting(row, task),
             "links": citation_links(row["citation"]), "preset": row.get("preset"), "no_preset": row.get("no_preset"),
-            "retrieval": {}, "interval": None,
+            "retrieval": {}, "interval": None, "provenance": dict(row.get("provenance") or {}),
         })
     return out
 

@@ -110,6 +110,9 @@ class SampleLog:
     retrieval_info: dict[str, Any] = field(default_factory=dict)
     evidence_in_context: bool | None = None  # EVQA: the gold section among the kept passages (the reference's flag)
     passages_dropped: int = 0  # kept passages left out of the generator prompt by prompt_policy=truncate
+    # the gate's decision (reag_harness.retrieval_gate), e.g. ReflectiVA's [RET] token; None: no gate
+    retrieval_decision: dict[str, Any] | None = None
+    selection: dict[str, Any] = field(default_factory=dict)  # fallback used, fused scores (reag_harness.selection)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -25,6 +25,7 @@ from typing import IO, Any, Callable, Iterator, Sequence, TypeVar
 from . import paths
 from .atomic import remove_stale, temp_tag
 from .config import RunConfig, parse_shard
+from .decoding import decoding_facts
 from .digests import digests
 from .errors import HarnessError
 from .input_checks import image_culprit
@@ -35,8 +36,10 @@ from .progress import Progress
 from .prompt_budget import PromptTooLong, fit_request, length_summary
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
+from .retrieval_gate import decide, declined, gate_store, no_retrieval
 from .retrieval_quality import retrieval_quality
 from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
+from .selection import select
 from .store import StageStore, fingerprint
 from .submission import predict_only_mode, write_submission
 from .versions import git_hash, versions
@@ -316,6 +319,7 @@ class Pipeline:
         self.task = registry.create("task", config.task, self.runtime, dict(config.task_args))
         self.runtime.extra["component_args"] = self.task.component_args  # composed components (chain) use it
         self.choice = resolve_components(config, self.task)
+        self.runtime.extra["resolved_args"] = {k: dict(v.args) for k, v in self.choice.items()}  # e.g. a critic
         self.components: dict[str, Any] = {}
         for kind, chosen in self.choice.items():
             self.components[kind] = registry.create(kind, chosen.name, self.runtime, dict(chosen.args))
@@ -328,6 +332,7 @@ class Pipeline:
         self.predict_only = bool(config.predict_only)
         self.kb_keys = KBKeyCheck()
         self.image_modes: dict[str, Any] = {}
+        self.decisions: dict[str, dict[str, Any]] = {}  # sample id -> retrieval gate decision
 
     # ---- configuration facts -------------------------------------------------------------
     @property
@@ -350,7 +355,8 @@ class Pipeline:
         """The critic's identity without its threshold: a threshold sweep reuses stored p_yes."""
         ident = json.loads(json.dumps(self.critic.identity(), default=str))
         ident.get("args", {}).pop("threshold", None)
-        ident.get("args", {}).pop("top_n", None)
+        for key in ("top_n", "fusion", "fallback"):  # read when selecting, never part of the stored scores
+            ident.get("args", {}).pop(key, None)
         return ident
 
     def fingerprints(self, kb: Any) -> dict[str, str]:
@@ -407,6 +413,21 @@ class Pipeline:
             out[s.id] = r = without_blank_passages(r)
             clock.computed += 1
             clock.items += len(r.passages)
+        return out
+
+    def stage_gated_retrieve(self, batch: Sequence[Sample], store: StageStore, kb: Any,
+                             gate: StageStore | None) -> dict[str, Retrieval]:
+        """Retrieval for the samples whose gate (:mod:`.retrieval_gate`) does not turn it down."""
+        decisions, seconds = decide(self.components, [s for s in batch if s.id not in self.errors], gate,
+                                    lambda s: sample_check(s, self.generator),
+                                    isolate=lambda fn, xs: self._isolating("retrieve", fn, xs, lambda s: s),
+                                    failed=lambda s: s.id in self.errors)
+        self.clocks["retrieve"].wall_s += seconds
+        self.decisions.update(decisions)
+        out = self.stage_retrieve([s for s in batch if not declined(decisions.get(s.id))], store, kb)
+        for s in batch:
+            if declined(decisions.get(s.id)) and s.id not in self.errors:
+                out[s.id] = no_retrieval(s.id, decisions[s.id])
         return out
 
     def stage_judge(self, batch: Sequence[Sample], retrievals: dict[str, Retrieval],
@@ -468,7 +489,7 @@ class Pipeline:
         """None when no retrieval was used; [] when the critic filtered everything."""
         if not r.used:
             return None
-        return [r.passages[i] for i in j.kept(len(r.passages), *selection_rule(self.critic))]
+        return [r.passages[i] for i in select(r, j, self.critic, self.config.seed).kept]
 
     def stage_generate(self, batch: Sequence[Sample], retrievals: dict[str, Retrieval],
                        judgements: dict[str, Judgement], store: StageStore) -> dict[str, Generation]:
@@ -605,6 +626,7 @@ class Pipeline:
             "generate": StageStore(self.store_root, "generate", fps["generate"],
                                    {"generator": self.generator.identity()}, enabled),
         }
+        gate = gate_store(self.store_root, self.components, enabled)
         logs: list[SampleLog] = []
         scores: list[dict[str, Any]] = []
         progress = Progress(len(samples), disable=self.config.quiet, clocks=self.clocks)
@@ -614,7 +636,7 @@ class Pipeline:
             texts = PassageTextWriter(text_file)
             for batch in chunks(samples, self.config.chunk_size):
                 progress.begin("retrieve")
-                retrievals = self.stage_retrieve(batch, stores["retrieve"], kb)
+                retrievals = self.stage_gated_retrieve(batch, stores["retrieve"], kb, gate)
                 self.kb_keys.check(retrievals.values(), kb)
                 progress.update("retrieve", len(batch))
                 progress.begin("judge")
@@ -651,8 +673,11 @@ class Pipeline:
     def sample_log(self, s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None,
                    score: dict[str, Any]) -> SampleLog:
         passages: list[PassageLog] = []
+        selection: dict[str, Any] = {}
         if r is not None:
-            kept = set(j.kept(len(r.passages), *selection_rule(self.critic))) if j is not None else set()
+            chosen = select(r, j, self.critic, self.config.seed) if j is not None else None
+            kept = set(chosen.kept) if chosen is not None else set()
+            selection = chosen.to_json() if chosen is not None else {}
             p_yes = j.p_yes if j is not None and j.p_yes is not None else None
             passages = [PassageLog(p.page_key, p.index, p.text, None if p_yes is None else p_yes[i], i in kept)
                         for i, p in enumerate(r.passages)]
@@ -667,6 +692,7 @@ class Pipeline:
             retrieval_info=dict(r.info) if r else {},
             passages_dropped=self.passages_dropped.get(s.id, 0),
             evidence_in_context=evidence_in_context(s, r, kept_passages),
+            retrieval_decision=self.decisions.get(s.id), selection=selection,
         )
 
     def results(self, samples: list[Sample], scores: list[dict[str, Any]], logs: list[SampleLog],
@@ -723,6 +749,7 @@ class Pipeline:
             if callable(fn):
                 facts[kind] = fn()
         facts["query_images"] = self.image_modes
+        facts["decoding"] = decoding_facts(self.generator, self.config.seed)
         return facts
 
 

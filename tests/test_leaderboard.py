@@ -187,6 +187,10 @@ def test_repository_files_validate() -> None:
 # --------------------------------------------------------------------------- reported rows
 
 
+#: Rows added after the spec was written (issue 26: CC-VQA's retrieval baseline), each with its provenance.
+ROWS_AFTER_SPEC = {"cc-vqa-qwen2.5-vl-7b-eva-clip"}
+
+
 def _spec_rows() -> list[list[str]]:
     rows = []
     for line in SPEC.read_text(encoding="utf-8").splitlines():
@@ -198,7 +202,7 @@ def _spec_rows() -> list[list[str]]:
 
 @pytest.mark.skipif(not SPEC.is_file(), reason="shared/spec/published-results.md is not beside the checkout")
 def test_published_rows_match_the_spec_exactly() -> None:
-    published = lb.load_published()
+    published = [r for r in lb.load_published() if r["id"] not in ROWS_AFTER_SPEC]
     spec = _spec_rows()
     assert len(published) == len(spec) == 19
 

@@ -99,7 +99,7 @@ def test_page_renders_sorted_rows_with_the_measured_run(page: Path, tmp_path: Pa
     rows = view.rows
     assert {r["data-task"] for r in rows} == {"infoseek"}  # the first task by default
     reported = [r for r in rows if r["data-source"] == "reported"]
-    assert len(reported) == 19 and "smoke-1" not in [r["data-id"] for r in rows]  # smoke hidden by default
+    assert len(reported) == 20 and "smoke-1" not in [r["data-id"] for r in rows]  # smoke hidden by default
     ids = [r["data-id"] for r in rows]
     mine = rows[ids.index("measured-1")]
     assert mine["data-system"] == "</script><b>x</b> & co" and mine["col:system"].startswith("</script>")
@@ -113,7 +113,7 @@ def test_page_renders_sorted_rows_with_the_measured_run(page: Path, tmp_path: Pa
 def test_hash_filters_by_task_and_source_and_sorts(page: Path, tmp_path: Path) -> None:
     view = render(page, "#task=evqa&source=reported&sort=all&dir=asc", tmp_path / "profile")
     rows = view.rows
-    assert {(r["data-task"], r["data-source"]) for r in rows} == {("evqa", "reported")} and len(rows) == 19
+    assert {(r["data-task"], r["data-source"]) for r in rows} == {("evqa", "reported")} and len(rows) == 20
     alls = [r["col:all"] for r in rows]
     assert alls[0] == "12.4" and alls[1] == "16.9"  # BLIP-2, LLaVA-1.5: ascending by E-All
     values = [float(v) for v in alls if v != "–"]
@@ -130,7 +130,7 @@ def test_hash_shows_smoke_and_measured_only(page: Path, tmp_path: Path) -> None:
 def test_checked_in_page_loads(tmp_path: Path) -> None:
     page = lb.REPO_LEADERBOARD_DIR / "index.html"
     rows = render(page, "#task=infoseek", tmp_path / "profile").rows
-    assert sum(r["data-source"] == "reported" for r in rows) == 19
+    assert sum(r["data-source"] == "reported" for r in rows) == 20
 
 
 def write_measured_run(folder: Path) -> Path:
@@ -221,3 +221,18 @@ def test_every_reported_row_shows_its_preset_or_the_reason_there_is_none(page: P
                 assert cell == row["preset"], (r["data-id"], cell)
             else:
                 assert cell == "none: " + row["no_preset"], (r["data-id"], cell)
+
+
+def test_every_reported_row_shows_its_provenance_and_the_two_disagreements_are_flagged(page: Path,
+                                                                                      tmp_path: Path) -> None:
+    published = {r["id"]: r for r in lb.load_published()}
+    rows = render(page, "#task=infoseek&source=reported", tmp_path / "profile-prov").rows
+    assert len(rows) == 20
+    for r in rows:
+        prov = published[r["data-id"]]["provenance"]
+        assert "Read from: " + prov["location"] in r["col:citation"], r["data-id"]
+    by_id = {r["data-id"]: r["col:citation"] for r in rows}
+    assert "not the harmonic mean" in by_id["qwen2.5-vl-7b-zero-shot"] and "Copied" in by_id["qwen2.5-vl-7b-zero-shot"]
+    assert "30.4" in by_id["echosight-reimpl-visual"] and "Re-implemented" in by_id["echosight-reimpl-visual"]
+    html = page.read_text(encoding="utf-8")  # the footer's cautions (rendered by the page from its data)
+    assert "is not the harmonic mean (23.43)" in html and "disagrees with CC-VQA" in html

@@ -97,7 +97,8 @@ def test_every_published_row_names_a_registered_preset_or_a_reason():
     named = {r["id"]: r.get("preset") for r in rows}
     assert named["gpt-4v-zero-shot"] == "gpt-4v-zero-shot" and named["blip-2-zero-shot"] == "blip-2-zero-shot"
     assert named["llava-1.5-7b-zero-shot"] == "llava-1.5-7b-zero-shot"
-    assert named["echosight-reimpl-visual"] == "llama-3.1-8b-text-eva-clip"
+    assert named["echosight-reimpl-visual"] == "echosight"  # EchoSight as published (issue 26), not the text-only top 5
+    assert named["reflectiva"] == "reflectiva"
 
 
 def test_a_reported_row_needs_exactly_one_of_preset_and_no_preset():

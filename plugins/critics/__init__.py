@@ -19,5 +19,9 @@ def register_critics(register):
     register("openai-critic", f"{_P}.openai_critic:OpenAICritic",
              description="ReAG critic prompt on an OpenAI-compatible server: P('Yes') from top_logprobs "
                          "(base_url=URL,model=NAME)")
+    register("reflectiva-rel", f"{_P}.reflectiva_rel:ReflectiVARelCritic",
+             description="ReflectiVA's [REL] token: p_yes = P([REL]) of the first token; fallback=random")
+    register("qformer-reranker", f"{_P}.qformer_reranker:QFormerRerankerCritic",
+             description="EchoSight's BLIP-2 Q-Former section reranker (checkpoint=reranker.pth); top_n=1, fusion=0.5")
     register("hf-vlm-critic", f"{_P}.hf_vlm_critic:HFVLMCritic",
              description="ReAG critic prompt + P('Yes') on any chat VLM: pretrained=HUB_ID_OR_PATH or tiny:FAMILY")

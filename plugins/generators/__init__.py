@@ -21,5 +21,7 @@ def register_generators(register):
              description="Any text-only causal LM (no image): pretrained=HUB_ID_OR_PATH or tiny:llama")
     register("tiny-qwen2.5-vl", f"{_P}.qwen_vl:tiny_qwen25vl",
              description="A tiny random Qwen2.5-VL built on first use (tests, demo: meaningless answers)")
+    register("reflectiva", f"{_P}.reflectiva:ReflectiVAGenerator",
+             description="aimagelab/ReflectiVA (llava_llama: LLaMA-3.1-8B + CLIP-L/336), [RET] gate; tiny:reflectiva")
     register("openai", f"{_P}.openai_chat:OpenAIGenerator",
              description="Any OpenAI-compatible Chat Completions server: base_url=URL,model=NAME[,api_key_env=VAR]")

@@ -15,4 +15,8 @@ def register_prompt_styles(register):
     register("short", f"{_P}.short:ShortAnswer", description="Appends 'Give a short answer. Short answer:'")
     register("direct", f"{_P}.direct:Direct",
              description="No retrieval prompt: 'Answer the question based on the image above.' + question")
+    register("reflectiva", f"{_P}.reflectiva:ReflectiVAPrompt",
+             description="ReflectiVA: 'Consider this paragraph: <paragraph>...</paragraph>. Give a short answer.'")
+    register("echosight", f"{_P}.echosight:EchoSightPrompt",
+             description="EchoSight: 'Context: <section>\\nQuestion: ...\\nThe answer is:' (text only)")
     register("only-question", f"{_P}.direct:OnlyQuestion", description="The bare question")

@@ -15,6 +15,7 @@ reference flag         argument               effect
 --only_question        ``only_question``      no retrieval: the bare question, not VQA_PROMPT
 --max_new_tokens       ``max_new_tokens``     None leaves it to the generator (reference 4096)
 (not in the reference)  ``text_only``          no image item: for text-only generators (hf-llm)
+(not in the reference)  ``page_images``        the kept pages' images after the query image (page_images.py)
 =====================  =====================  ==============================================
 
 The user turn is the image, then the text; the text is, in order: the question wrapped with
@@ -31,6 +32,7 @@ from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Component, Runtime
 from reag_harness.records import ChatRequest, Passage, Sample
 
+from .page_images import page_image_items
 from .parsing import parse_plain_output, parse_reasoning_output
 
 FEW_SHOT_SETS = ("auto", "infoseek", "evqa")
@@ -91,19 +93,21 @@ class ReagPromptStyle(Component):
     only_question: bool = False
     max_new_tokens: int | None = None
     text_only: bool = False
+    page_images: str | None = None  # JSON {page key: image path}: page images after the query image
 
     def __init__(self, runtime: Runtime, *, extract_reasoning: bool | None = None, force_reasoning: bool | None = None,
                  strict: bool | None = None, all_filtered: bool | None = None, few_shots: bool | None = None,
                  few_shot_set: str | None = None, short_prompt: bool | None = None, only_question: bool | None = None,
-                 max_new_tokens: int | None = None, text_only: bool | None = None) -> None:
+                 max_new_tokens: int | None = None, text_only: bool | None = None,
+                 page_images: str | None = None) -> None:
         given = {"extract_reasoning": extract_reasoning, "force_reasoning": force_reasoning, "strict": strict,
                  "all_filtered": all_filtered, "few_shots": few_shots, "few_shot_set": few_shot_set,
                  "short_prompt": short_prompt, "only_question": only_question, "max_new_tokens": max_new_tokens,
-                 "text_only": text_only}
+                 "text_only": text_only, "page_images": page_images}
         given = {k: v for k, v in given.items() if v is not None}
         super().__init__(runtime, **given)
         for key, value in given.items():
-            setattr(self, key, value if key in ("few_shot_set", "max_new_tokens") else bool(value))
+            setattr(self, key, value if key in ("few_shot_set", "max_new_tokens", "page_images") else bool(value))
         if self.few_shot_set not in FEW_SHOT_SETS:
             raise HarnessError(f"few_shot_set must be one of {', '.join(FEW_SHOT_SETS)}, not '{self.few_shot_set}'")
 
@@ -120,6 +124,8 @@ class ReagPromptStyle(Component):
         }
         if self.text_only:
             options["text_only"] = True
+        if self.page_images:
+            options["page_images"] = self.page_images
         return options
 
     def identity(self) -> dict[str, Any]:
@@ -143,6 +149,8 @@ class ReagPromptStyle(Component):
         content: list[dict[str, Any]] = []
         if sample.image is not None and not self.text_only:  # text_only: the explicit drop hf-llm requires
             content.append({"type": "image", "image": sample.image})
+        if self.page_images and not self.text_only:  # several images in one prompt (page_images.py)
+            content += page_image_items(self.page_images, passages)
         content.append({"type": "text", "text": self.user_text(sample, passages, task)})
         messages.append({"role": "user", "content": content})
         return ChatRequest(

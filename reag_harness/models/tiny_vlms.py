@@ -460,6 +460,18 @@ def build_llama(path: Path) -> Path:
     return _save(path, LlamaForCausalLM(config).eval(), tokenizer, [eot, end], end, bos)
 
 
+def _build_blip2_reranker(path: Path) -> Path:
+    from .tiny_blip2_reranker import build_blip2_reranker
+
+    return build_blip2_reranker(path)
+
+
+def _build_reflectiva(path: Path) -> Path:
+    from .tiny_reflectiva import build_reflectiva
+
+    return build_reflectiva(path)
+
+
 # ---------------------------------------------------------------------------------------
 # Names
 # ---------------------------------------------------------------------------------------
@@ -474,6 +486,8 @@ TINY_FAMILIES: dict[str, Callable[[Path], Path]] = {
     "gemma3": build_gemma3,
     "blip-2": build_blip2,
     "llama": build_llama,
+    "reflectiva": lambda path: _build_reflectiva(path),  # original llava_llama layout (tiny_reflectiva)
+    "blip2-reranker": lambda path: _build_blip2_reranker(path),  # EchoSight's Q-Former (tiny_blip2_reranker)
 }
 """``tiny:<name>`` -> builder. ``llama`` is a text-only LM (for ``hf-llm``); the rest are VLMs."""
 

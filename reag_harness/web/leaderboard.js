@@ -69,9 +69,15 @@
       return (a.source === "measured" ? -1 : 1) - (b.source === "measured" ? -1 : 1) || (a.system < b.system ? -1 : 1);
     });
   }
+  var MEASUREMENT = { own: "The citing authors' own measurement", copied: "Copied from another paper",
+    "re-implementation": "Re-implemented and measured by the citing authors", unknown: "Who measured it is not stated" };
   function linksCell(r) {
     var td = el("td", { "class": "cite", "data-col": "citation" });
     td.appendChild(el("div", {}, r.citation));
+    if (r.provenance) td.appendChild(el("div", { "class": "provenance", "data-provenance": r.provenance.measurement },
+      "Read from: " + r.provenance.location + ". " + (MEASUREMENT[r.provenance.measurement] || r.provenance.measurement) +
+      (r.provenance.copied_from ? "; copied: " + r.provenance.copied_from : "") + "."));
+    Object.keys(r.flags || {}).forEach(function (k) { td.appendChild(el("div", { "class": "flag-text", "data-flag": k }, "\u2020 " + r.flags[k])); });
     var box = el("div", { "class": "links" }), L = r.links || {};
     Object.keys(L).forEach(function (k) {
       if (k === "viewer_hint") box.appendChild(el("span", { "class": "muted", title: "write the viewer page with: " + L[k] }, "viewer: run '" + L[k] + "'"));
