@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import math
 import os
 import random
 import sys
@@ -549,7 +550,7 @@ class Pipeline:
 
     # ---- the run ---------------------------------------------------------------------------------
     def select_samples(self) -> list[Sample]:
-        samples = self.task.samples(self.config.split, self.config.limit)
+        samples = self.task.samples(self.config.split, limit_count(self.config.limit, self.task, self.config.split))
         ids = [s.id for s in samples]
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
@@ -762,6 +763,15 @@ class KBKeyCheck:
 
     def summary(self) -> dict[str, Any]:
         return {"count": self.missing, "of": self.missing + self.found, "example": self.example}
+
+
+def limit_count(limit: int | float | None, task: Any, split: str | None) -> int | None:
+    """``--limit`` as a count: a share below 1 takes that share of the split's questions, rounded up."""
+    if limit is None or (isinstance(limit, int) and not isinstance(limit, bool)):
+        return limit
+    if float(limit) >= 1:
+        return int(limit)
+    return math.ceil(len(task.samples(split, None)) * float(limit))
 
 
 def unique_run_id(folder_name: str, now: datetime) -> str:
