@@ -251,6 +251,12 @@ def _results_dict(results: Any) -> dict[str, Any]:
     raise TypeError(f"expected RunResults, a results dict or a run folder, got {type(results).__name__}")
 
 
+def generator_display(components: Mapping[str, Any]) -> str:
+    from .run_identity import generator_display as display
+
+    return display(components)
+
+
 def entry_from_results(results: Any) -> dict[str, Any]:
     """The measured leaderboard entry of a run (``RunResults``, its JSON dict, or a run folder)."""
     r = _results_dict(results)
@@ -265,6 +271,8 @@ def entry_from_results(results: Any) -> dict[str, Any]:
             "name": c.get("name", ""),
             "args": dict(c.get("args") or {}),
             "checkpoint": c.get("checkpoint"),
+            "label": c.get("label"),
+            "n_params": c.get("n_params"),
             "identity": dict(c.get("identity") or {}),
             "plugin": c.get("plugin", ""),
             "distribution": c.get("distribution"),
@@ -272,7 +280,8 @@ def entry_from_results(results: Any) -> dict[str, Any]:
         for kind, c in r["components"].items()
     }
     gen = components.get("generator")
-    generator = (gen.get("checkpoint") or gen["name"]) if gen else ""
+    generator = generator_display(components) if gen and gen.get("label") else \
+        (gen.get("checkpoint") or gen["name"]) if gen else ""
     stages = [k for k in ("retriever", "critic") if k in components and components[k]["name"] != "none"]
     parts = [components[k]["name"] + (f"({_short_args(components[k]['args'])})" if components[k]["args"] else "")
              for k in stages]

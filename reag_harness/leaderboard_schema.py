@@ -38,6 +38,8 @@ _COMPONENT = {
         "name": {"type": "string", "minLength": 1},
         "args": {"type": "object"},
         "checkpoint": _STR_OR_NULL,
+        "label": _STR_OR_NULL,
+        "n_params": {"type": ["integer", "null"], "minimum": 0},
         "identity": {"type": "object"},
         "plugin": {"type": "string"},
         "distribution": _STR_OR_NULL,

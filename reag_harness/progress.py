@@ -67,6 +67,7 @@ class StageProgress:
         self.tty = self.stream.isatty() if tty is None else tty
         self.interval_s, self.disable = interval_s, disable
         self.done, self.busy_s = 0, 0.0
+        self.computed: int | None = None  # samples the stage computed (None: not told); 0 means a no-op stage
         self.started: float | None = None
         self.closed = False
         self._bar: Any = None
@@ -93,6 +94,8 @@ class StageProgress:
         return self.busy_s if self.busy_s > 0 else time.perf_counter() - (self.started or time.perf_counter())
 
     def _stats(self) -> str:
+        if self.computed == 0 and self.done:
+            return "cached"  # nothing computed: no rate (a no-op stage would show millions per second)
         elapsed = self._elapsed()
         rate = self.done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else None
@@ -103,13 +106,15 @@ class StageProgress:
         print(f"[{self.prefix}] {text}", file=self.stream, flush=True)
         self._last_line = time.perf_counter()
 
-    def update(self, n: int, busy_s: float | None = None) -> None:
+    def update(self, n: int, busy_s: float | None = None, computed: int | None = None) -> None:
         """``n`` more items done; the stage closes itself when all are done."""
         with self._lock:
             if self.closed:
                 return
             self.start()
             self.done += n
+            if computed is not None:
+                self.computed = computed
             if busy_s is not None:
                 self.busy_s = busy_s
             if self.disable:
@@ -140,7 +145,9 @@ class StageProgress:
                 self._bar.set_postfix_str(self._stats(), refresh=False)
                 self._bar.close()
             else:
-                self._line(f"{self.name}: done {self.done}/{self.total} {self.unit}s in {self._stats()}")
+                stats = self._stats()
+                how = "(cached)" if stats == "cached" else f"in {stats}"
+                self._line(f"{self.name}: done {self.done}/{self.total} {self.unit}s {how}")
 
 
 class Progress:
@@ -174,7 +181,7 @@ class Progress:
     def update(self, stage: str, n: int) -> None:
         if stage in self.stages:
             clock = self.clocks.get(stage)
-            self.stages[stage].update(n, getattr(clock, "wall_s", None) or None)
+            self.stages[stage].update(n, getattr(clock, "wall_s", None) or None, getattr(clock, "computed", None))
 
     def close(self) -> None:
         self._stop.set()

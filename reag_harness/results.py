@@ -24,6 +24,8 @@ class ComponentInfo:
     plugin: str = ""
     distribution: str | None = None
     checkpoint: str | None = None  # hub id or resolved local path, when there is one
+    label: str | None = None  # the checkpoint named for people: tiny-llava@1a2b3c4, aimagelab/ReAG-7B@5f2c1e0
+    n_params: int | None = None  # parameters of the checkpoint (safetensors headers), None when unknown
 
 
 @dataclass

@@ -36,8 +36,10 @@ from .progress import Progress
 from .prompt_budget import PromptTooLong, fit_request, length_summary
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
+from .results_files import move_foreign, new_results_path, write_results
 from .retrieval_quality import retrieval_quality
 from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
+from .run_identity import checkpoint_label, checkpoint_of, evaluated_split, folder_part, parameter_count
 from .store import StageStore, fingerprint
 from .submission import predict_only_mode, write_submission
 from .versions import git_hash, versions
@@ -562,7 +564,9 @@ class Pipeline:
 
     def run_folder(self) -> Path:
         c = self.config
-        name = f"{c.task}__{self.choice['generator'].name}__{self.config_fingerprint()[:10]}"
+        label = folder_part(checkpoint_label(self.generator))
+        name = f"{c.task}__{self.choice['generator'].name}__" + (f"{label}__" if label else "") + \
+            self.config_fingerprint()[:10]
         if self.shard is not None:
             name += f"__shard{self.shard[0]}of{self.shard[1]}"
         if c.predict_only:
@@ -596,6 +600,7 @@ class Pipeline:
         self.record_input_errors(samples)
         run_preflight(self.task, self.components)
         prepare_run_folder(folder)
+        move_foreign(folder, self.config_fingerprint())
         kb = self.task.knowledge_base()
         fps = self.fingerprints(kb)
         enabled = self.config.cache
@@ -646,7 +651,9 @@ class Pipeline:
         results = self.results(samples, scores, logs, folder)
         if submission is not None:
             results.config["submission"] = str(submission.resolve())
-        write_json_atomic(folder / "results.json", results.to_json())
+        path = new_results_path(folder)
+        results.config["results_file"] = path.name  # this invocation's; results.json is always the latest
+        write_results(path, results.to_json())
         return results
 
     def sample_log(self, s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None,
@@ -683,7 +690,8 @@ class Pipeline:
             comp = self.components[kind]
             effective = {**chosen.args, **getattr(comp, "args", {})}  # defaults the component filled in
             components[kind] = ComponentInfo(kind, chosen.name, effective, comp.identity(), entry.plugin,
-                                             entry.distribution, getattr(comp, "checkpoint", None))
+                                             entry.distribution, getattr(comp, "checkpoint", None) or
+                                             checkpoint_of(comp), checkpoint_label(comp), parameter_count(comp))
         task_entry = registry.get("task", self.config.task)
         components["task"] = ComponentInfo("task", self.task.name, dict(self.config.task_args),
                                            {"fingerprint": self.task.fingerprint()}, task_entry.plugin,
@@ -703,7 +711,8 @@ class Pipeline:
                                           "run_dir": str(folder.resolve())}
         now = datetime.now(timezone.utc)
         return RunResults(
-            run_id=unique_run_id(folder.name, now), task=self.task.name, split=self.config.split,
+            run_id=unique_run_id(folder.name, now), task=self.task.name,
+            split=evaluated_split(self.config.split, self.task, samples),
             n=len(samples), metrics=metrics, headline_metric=self.task.headline_metric, components=components,
             retrieval_quality=retrieval_quality(logs),
             errors={"count": len(self.errors), "by_stage": by_stage,
