@@ -125,3 +125,22 @@ def evaluated_split(asked: str | None, task: Any, samples: Any) -> str | None:
     seen = sorted({str(v) for s in samples for k in ("split", "data_split")
                    if (v := (getattr(s, "meta", None) or {}).get(k))})
     return "+".join(seen) if seen else None
+
+
+NO_BEM_NOTE = "no BEM: EM-only lower bound"
+
+
+def is_no_bem(results: Mapping[str, Any]) -> bool:
+    """An EVQA run or score output scored without BEM (the exact-match lower bound)."""
+    metrics = results.get("metrics") or {}
+    config = results.get("config") or {}
+    task_args = ((results.get("components") or {}).get("task") or {}).get("args") or {}
+    flags = (metrics.get("bem_used") is False if isinstance(metrics, Mapping) else False,
+             config.get("no_bem") is True, str(task_args.get("no_bem")).lower() in ("true", "1", "yes"),
+             "lower bound" in str(results.get("official_label") or metrics.get("metric") or ""))
+    return any(flags)
+
+
+def scoring_note(results: Mapping[str, Any]) -> str | None:
+    """A short mark for a run not scored by the official metric (EVQA without BEM), else None."""
+    return NO_BEM_NOTE if is_no_bem(results) else None

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from reag_harness.errors import HarnessError, InputError
 
@@ -379,7 +379,9 @@ def _score_infoseek(preds: Predictions, refs: list[InfoSeekReference]
         rows.append({"data_id": ref.data_id, "split": ref.data_split, "question_type": ref.question_type,
                      "correct": correct, "missing": pred is None})
         samples.append({"id": ref.data_id, "prediction": pred, "correct": int(correct), "missing": pred is None,
-                        "question_type": ref.question_type, "split": split_of(ref.data_split)})
+                        "question_type": ref.question_type, "split": split_of(ref.data_split),
+                        "answer": pred, "score": {"correct": int(correct)},
+                        "meta": {"question_type": ref.question_type, "split": split_of(ref.data_split)}})
     ids = [r.data_id for r in refs]
     known = set(ids)
     n_unknown = sum(1 for p in preds.by_id if p not in known)
@@ -400,7 +402,9 @@ def _score_evqa(preds: Predictions, refs: list[EvqaReference], bem: Any, candida
         samples.append({"id": ref.data_id, "prediction": pred, "correct": s["correct"],
                         "decided_by": s["decided_by"], "bem_prob": s["bem_prob"], "missing": s["missing"],
                         "question_type": ref.question_type, "empty_reference": s["empty_reference"],
-                        "bem_truncated": s["bem_truncated"]})
+                        "bem_truncated": s["bem_truncated"], "answer": pred,
+                        "score": {"correct": s["correct"], "decided_by": s["decided_by"], "bem_prob": s["bem_prob"]},
+                        "meta": {"question_type": ref.question_type}})
     ids = [r.data_id for r in refs]
     known = set(ids)
     n_unknown = sum(1 for p in preds.by_id if p not in known)
@@ -494,7 +498,11 @@ def score_predictions(
             "exact-match lower bound (--no-bem): NOT the official EVQA score, which also applies BEM"
         )
     results = {
+        "run_id": score_run_id(task, output_dir),
         "task": task,
+        "split": Path(references_path).stem,
+        "headline_metric": "final_score" if task == "infoseek" else "single_hop",
+        "components": scored_components(preds.sources),
         "n": len(ids),
         "metrics": agg,
         "official": official,
@@ -510,9 +518,30 @@ def score_predictions(
     with replace_at_end(out / "samples.jsonl") as fh:
         for s in samples:
             fh.write(json.dumps(s, ensure_ascii=False) + "\n")
-    with replace_at_end(out / "results.json") as fh:
-        fh.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    from reag_harness.results_files import new_results_path, write_results
+
+    write_results(new_results_path(out), results)  # results_<time>.json, and results.json the latest
     return results
+
+
+def score_run_id(task: str, output_dir: str | Path) -> str:
+    """``score__<task>__<folder>__<UTC time>``: a score output is a run folder that compare and view accept."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    return f"score__{task}__{Path(output_dir).resolve().name}__{stamp}"
+
+
+def scored_components(sources: Sequence[Any]) -> dict[str, Any]:
+    """The components of the run whose ``samples.jsonl`` was scored (from its results.json), else ``{}``."""
+    for source in sources:
+        path = Path(source)
+        if path.name == "samples.jsonl" and (path.parent / "results.json").is_file():
+            try:
+                data = json.loads((path.parent / "results.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return {}
+            comps = data.get("components") if isinstance(data, dict) else None
+            return {k: v for k, v in comps.items() if k != "task"} if isinstance(comps, dict) else {}
+    return {}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -61,6 +61,7 @@
     return rows.slice().sort(function (a, b) {
       var va = value(a, state.sort), vb = value(b, state.sort);
       if (a.comparable !== b.comparable) return a.comparable ? -1 : 1;
+      if (!!a.no_bem !== !!b.no_bem) return a.no_bem ? 1 : -1;  // EM-only lower bounds ranked apart
       if ((va === null || va === "") && (vb === null || vb === "")) return a.system < b.system ? -1 : 1;
       if (va === null || va === "") return 1;
       if (vb === null || vb === "") return -1;
@@ -116,10 +117,13 @@
       src.appendChild(el("span", { "class": "badge " + r.source }, r.source));
       if (r.smoke) src.appendChild(el("span", { "class": "badge smoke" }, "smoke"));
       if (!r.comparable && !r.smoke) src.appendChild(el("span", { "class": "badge oracle" }, "oracle"));
+      if (r.no_bem) src.appendChild(el("span", { "class": "badge nobem", title: r.flags.scoring }, "no BEM"));
       tr.appendChild(src);
       cols.forEach(function (c) {
         var td = el("td", { "class": "num" + (c === headline ? " headline" : ""), "data-col": c }, fmt(r.metrics[c]));
-        if (r.flags && r.flags[c]) td.appendChild(el("span", { "class": "flag", title: r.flags[c] }, "\u2020"));
+        if (r.flags && (r.flags[c] || r.no_bem)) {
+          td.appendChild(el("span", { "class": "flag", title: r.flags[c] || r.flags.scoring }, "\u2020"));
+        }
         tr.appendChild(td);
       });
       var ci = r.interval;
