@@ -251,6 +251,18 @@ def _results_dict(results: Any) -> dict[str, Any]:
     raise TypeError(f"expected RunResults, a results dict or a run folder, got {type(results).__name__}")
 
 
+def run_preset(r: Mapping[str, Any]) -> str | None:
+    """The preset a run used (``--preset``, or the generator-named one), with its departures named."""
+    config = r.get("config") or {}
+    resolved = config.get("resolved") or {}
+    sources = [str(v.get("source", "")) for v in resolved.values() if isinstance(v, Mapping)]
+    name = config.get("preset") or next((s.removeprefix("preset ") for s in sources if s.startswith("preset ")), None)
+    if not name:
+        return None
+    swaps = [f"{d.get('kind')} {d.get('used')}" for d in r.get("preset_departures") or [] if isinstance(d, Mapping)]
+    return str(name) + (f" (swapped: {', '.join(swaps)})" if swaps else "")
+
+
 def generator_display(components: Mapping[str, Any]) -> str:
     from .run_identity import generator_display as display
 
@@ -326,6 +338,7 @@ def entry_from_results(results: Any) -> dict[str, Any]:
         "deviations": [str(d) for d in r.get("deviations") or []],
         "shard": r.get("shard"),
         "smoke": bool(r.get("smoke")) or any(_is_tiny(c) for c in components.values()),
+        "preset": run_preset(r),
     }
     entry.update(run_extras(results, r))
     return entry

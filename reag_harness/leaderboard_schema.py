@@ -108,6 +108,7 @@ MEASURED_ENTRY_SCHEMA: dict[str, Any] = {
         "deviations": {"type": "array", "items": {"type": "string"}},
         "shard": _STR_OR_NULL,
         "smoke": {"type": "boolean"},
+        "preset": _STR_OR_NULL,
         "notes": {"type": "array", "items": {"type": "string"}},
         "run_dir": {"type": "string"},
         "retrieval_quality": {"type": "object"},

@@ -98,7 +98,8 @@ def _measured_row(entry: Mapping[str, Any], page_dir: Path | None = None) -> dic
         "setting": f"{entry['task']} {entry.get('split') or ''}".strip(), "notes": notes, "flags": flags,
         "smoke": bool(entry.get("smoke")), "comparable": not entry.get("smoke"),
         "date": entry.get("date"), "n": entry["n"], "coverage": cov, "setting_columns": measured_setting(entry),
-        "links": run_links(entry, page_dir), "preset": (entry.get("config") or {}).get("preset"), "no_preset": None,
+        "links": run_links(entry, page_dir), "preset": entry.get("preset") or (entry.get("config") or {}).get("preset"),
+        "no_preset": None,
         "retrieval": {k: v for k, v in (entry.get("retrieval_quality") or {}).items()
                       if k.startswith("recall@") and v is not None},
         "interval": entry.get("interval"), "no_bem": no_bem,

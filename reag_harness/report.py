@@ -68,7 +68,9 @@ def print_summary(results: RunResults, out: TextIO, verbose: bool = False) -> No
         mark = "  <- headline" if key == results.headline_metric else ""
         out.write(f"  {key:<{width}}  {value:g}{mark}{note}\n")
     rq = {k: v for k, v in results.retrieval_quality.items() if v is not None}
-    if rq:
+    if results.components["retriever"].name == "none":
+        out.write("\n  retrieval: none (recall –)\n")
+    elif rq:
         out.write("\n  retrieval: " + ", ".join(f"{k} {v}" for k, v in rq.items()) + "\n")
     out.write("  stages: " + ", ".join(stage_line(t) for t in results.timings) + "\n")
     if results.errors["count"]:
@@ -81,8 +83,9 @@ def print_summary(results: RunResults, out: TextIO, verbose: bool = False) -> No
         out.write(f"\n  predict-only: not scored; submission file (official format) {results.config['submission']}\n")
     run_dir = results.config.get("run_dir")
     if run_dir:
-        name = results.config.get("results_file") or "results.json"
-        out.write(f"\n  run id {results.run_id}\n  run folder   {run_dir}\n  results      {run_dir}/{name} "
-                  "(results.json: the latest)\n")
+        kept = results.config.get("results_file")
+        kept_line = f"  kept as      {run_dir}/{kept} (earlier runs' results_<time>.json stay)\n" if kept else ""
+        out.write(f"\n  run id {results.run_id}\n  run folder   {run_dir}\n{kept_line}  results      "
+                  f"{run_dir}/results.json\n")
     else:
         out.write(f"\n  run id {results.run_id} (folder under {results.config.get('output_dir', 'runs')}/)\n")

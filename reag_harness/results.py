@@ -70,6 +70,8 @@ class RunResults:
     # per stage ("judge", "generate"): prompt lengths in tokens {"n", "max", "p95", "mean"} of the prompts
     # computed in this run; "generate" adds the prompt policy and what it did (reag_harness.prompt_budget)
     prompts: dict[str, Any] = field(default_factory=dict)
+    # components swapped out of the run's preset: {kind, preset, preset_component, preset_args, used, carried_over}
+    preset_departures: list[dict[str, Any]] = field(default_factory=list)
     schema_version: int = RESULTS_SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

@@ -66,6 +66,7 @@ class Resolved:
     name: str
     args: dict[str, Any]
     source: str
+    departure: dict[str, Any] | None = None  # the preset's component this choice replaced (preset_departures)
 
 
 def resolve_device(device: str) -> str:
@@ -96,16 +97,19 @@ def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
     if config.preset:
         preset, preset_source = registry.get("preset", config.preset).factory, f"preset {config.preset}"
     elif config.generator and ("preset", config.generator) in registry:
-        chosen = [k for k in ("retriever", "critic", "prompt_style") if getattr(config, k)]
-        if not chosen:
-            preset, preset_source = registry.get("preset", config.generator).factory, f"preset {config.generator}"
+        preset, preset_source = registry.get("preset", config.generator).factory, f"preset {config.generator}"
     resolved: dict[str, Resolved] = {}
     for kind in ("retriever", "critic", "generator", "prompt_style"):
         name, args, source = getattr(config, kind), {}, "cli"
+        departure = None
         if name is None and kind in preset:
             name, args, source = preset[kind][0], dict(preset[kind][1]), preset_source
-        elif name is not None and kind in preset and preset[kind][0] == name:
+        elif name is not None and kind in preset and same_component(registry, kind, preset[kind][0], name):
             args = dict(preset[kind][1])
+        elif name is not None and kind in preset:  # a swap: the preset's arguments that apply carry over
+            args = carried_args(registry, kind, name, dict(preset[kind][1]))
+            departure = {"kind": kind, "preset": preset_source.removeprefix("preset "), "preset_component":
+                         preset[kind][0], "preset_args": dict(preset[kind][1]), "used": name, "carried_over": args}
         if name is None and kind in task.default_components:
             default_name, default_args = task.default_components[kind]
             name, args, source = default_name, dict(default_args), f"task {task.name} default"
@@ -115,8 +119,45 @@ def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
         name = registry.get(kind, name).name  # resolves aliases, fails with suggestions
         args = {**task_default_args(task, kind, name, registry), **args}
         merged = {**task.component_args(kind, name), **args, **getattr(config, f"{kind}_args")}
-        resolved[kind] = Resolved(name, merged, source)
+        resolved[kind] = Resolved(name, merged, source, departure)
     return with_generator_prompt_args(resolved, registry)
+
+
+def same_component(registry: Any, kind: str, a: str, b: str) -> bool:
+    """Whether two names (aliases included) are the same registered component."""
+    try:
+        return registry.get(kind, a).name == registry.get(kind, b).name
+    except HarnessError:
+        return a == b
+
+
+#: Preset arguments carried to a swapped component that takes ``**kwargs`` (one naming them is always given them)
+CARRIED_KEYS = ("crop", "crop_args", "top_k", "threshold", "top_n", "all_filtered")
+
+
+def carried_args(registry: Any, kind: str, name: str, preset_args: dict[str, Any]) -> dict[str, Any]:
+    """The preset's arguments for ``kind`` that the swapped-in component ``name`` takes (crop, top_k, ...)."""
+    if name == "none" or not preset_args:
+        return {}
+    try:
+        factory = registry.get(kind, name).load()
+        target = factory.__init__ if inspect.isclass(factory) else factory
+        params = inspect.signature(target).parameters
+    except (HarnessError, TypeError, ValueError):
+        return {}
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return {k: v for k, v in preset_args.items() if k in params or (var_kw and k in CARRIED_KEYS)}
+
+
+def announce_departures(resolved: dict[str, Resolved]) -> list[dict[str, Any]]:
+    """Print, at start, each component swapped out of the preset; return them for results.json."""
+    out = [r.departure for r in resolved.values() if r.departure]
+    for d in out:
+        carried = ", ".join(f"{k}={v}" for k, v in d["carried_over"].items()) or "nothing"
+        print(f"reag-eval: departing from preset {d['preset']}: {d['kind']} {d['preset_component']} replaced by "
+              f"{d['used']} (carried over: {carried}); this run is no longer the preset's setting",
+              file=sys.stderr)
+    return out
 
 
 def with_generator_prompt_args(resolved: dict[str, Resolved], registry: Any) -> dict[str, Resolved]:
@@ -319,6 +360,7 @@ class Pipeline:
         self.task = registry.create("task", config.task, self.runtime, dict(config.task_args))
         self.runtime.extra["component_args"] = self.task.component_args  # composed components (chain) use it
         self.choice = resolve_components(config, self.task)
+        self.preset_departures = announce_departures(self.choice)
         self.components: dict[str, Any] = {}
         for kind, chosen in self.choice.items():
             self.components[kind] = registry.create(kind, chosen.name, self.runtime, dict(chosen.args))
@@ -714,7 +756,7 @@ class Pipeline:
             run_id=unique_run_id(folder.name, now), task=self.task.name,
             split=evaluated_split(self.config.split, self.task, samples),
             n=len(samples), metrics=metrics, headline_metric=self.task.headline_metric, components=components,
-            retrieval_quality=retrieval_quality(logs),
+            retrieval_quality=retrieval_quality(logs, retrieval=self.choice["retriever"].name != "none"),
             errors={"count": len(self.errors), "by_stage": by_stage,
                     "skipped_input_lines": list(getattr(self.task, "skipped_inputs", []) or []),
                     "retrieved_pages_not_in_kb": self.kb_keys.summary()},
@@ -722,7 +764,7 @@ class Pipeline:
             git_hash=git_hash(), seed=self.config.seed, device=self.runtime.device, date=now.isoformat(),
             deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
             prompts=self.prompt_report(),
-            runtime_facts=self.runtime_facts(),
+            runtime_facts=self.runtime_facts(), preset_departures=self.preset_departures,
         )
 
     def runtime_facts(self) -> dict[str, Any]:
