@@ -572,7 +572,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-partial", action="store_true",
                         help="score even when some prediction ids match no reference or some references have no "
                              "prediction (missing ones count as wrong; coverage is printed). Default: exit 1")
-    parser.add_argument("--output-dir", required=True, metavar="DIR", help="where results.json and samples.jsonl go")
+    parser.add_argument("--output-dir", required=True, metavar="DIR",
+                        help="the run folder written: results.json (the latest), results_<time>.json and samples.jsonl "
+                             "(compare, view and leaderboard take it like a run folder)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show other libraries' logging (TensorFlow, transformers); silenced by default")
 
 
 def _fmt(x: Any) -> str:
@@ -581,6 +585,10 @@ def _fmt(x: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``reag-eval score``; print a short summary. Harness errors propagate to the CLI."""
+    if not getattr(args, "verbose", False):
+        from reag_harness.progress import quiet_third_party
+
+        quiet_third_party()
     results = score_predictions(
         args.task, args.predictions, args.references, qtypes_path=args.qtypes, bem_model=args.bem_model,
         bem_vocab=args.bem_vocab, no_bem=args.no_bem, output_dir=args.output_dir,
@@ -592,15 +600,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"{results['task']}: {cov['n_predicted']}/{cov['n_references']} references predicted "
           f"(coverage {100 * cov['fraction_predicted']:.1f}%), {cov['n_unknown_ids']} unknown ids")
     if results["task"] == "infoseek":
-        print(f"  final {_fmt(m['final_score'])}  unseen_question {_fmt(m['unseen_question']['score'])}  "
-              f"unseen_entity {_fmt(m['unseen_entity']['score'])}  (missing counted as wrong)")
-        print(f"  official printout: final {_fmt(off['final_score'])}  "
-              f"unseen_question {_fmt(off['unseen_question_score']['score'])}  "
-              f"unseen_entity {_fmt(off['unseen_entity_score']['score'])}")
+        ours = (m["final_score"], m["unseen_question"]["score"], m["unseen_entity"]["score"])
+        theirs = (off["final_score"], off["unseen_question_score"]["score"], off["unseen_entity_score"]["score"])
+        same = "; = the official infoseek_eval.py printout" if ours == theirs else ""
+        print(f"  final {_fmt(ours[0])}  unseen_question {_fmt(ours[1])}  unseen_entity {_fmt(ours[2])}  "
+              f"(missing counted as wrong{same})")
+        if not same:
+            print(f"  official printout: final {_fmt(theirs[0])}  unseen_question {_fmt(theirs[1])}  "
+                  f"unseen_entity {_fmt(theirs[2])}")
     else:
         print(f"  {m['metric']}: all {_fmt(m['all'])}  single_hop {_fmt(m['single_hop'])}  "
               f"two_hop {_fmt(m['two_hop'])}  (missing counted as wrong)")
-    print(f"  wrote {Path(args.output_dir) / 'results.json'} and samples.jsonl")
+    print(f"  wrote {Path(args.output_dir) / 'results.json'} (the latest; each run also keeps its "
+          "results_<time>.json) and samples.jsonl")
     return 0
 
 

@@ -43,6 +43,8 @@ class RowReader(HTMLParser):
             self.bars.append(a.get("data-id", ""))
         elif tag == "a" and self.rows and "data-link" in a:
             self.rows[-1]["link:" + a["data-link"]] = a.get("href", "")
+        elif tag == "span" and a.get("class") == "no-preset" and self.rows:
+            self.rows[-1]["title:preset"] = a.get("title", "")
         elif tag == "span" and a.get("class") == "tick":
             self.ticks.append("")
             self._col = "tick"
@@ -220,4 +222,4 @@ def test_every_reported_row_shows_its_preset_or_the_reason_there_is_none(page: P
             if "preset" in row:
                 assert cell == row["preset"], (r["data-id"], cell)
             else:
-                assert cell == "none: " + row["no_preset"], (r["data-id"], cell)
+                assert cell == "none \u24d8" and r["title:preset"] == row["no_preset"], (r["data-id"], cell)

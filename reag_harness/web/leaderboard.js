@@ -135,8 +135,10 @@
         var v = setting(r, k);
         tr.appendChild(el("td", { "class": "setting", "data-col": k }, v === null || v === "" ? "\u2013" : String(v)));
       });
-      var pc = el("td", { "class": "setting", "data-col": "preset" }, r.preset ? r.preset : r.no_preset ? "none: " : "\u2013");
-      if (!r.preset && r.no_preset) pc.appendChild(el("span", { "class": "muted no-preset" }, r.no_preset));
+      var pc = el("td", { "class": "setting", "data-col": "preset" }, r.preset ? r.preset : r.no_preset ? "" : "\u2013");
+      if (!r.preset && r.no_preset) {  // the reason on hover: inline it made each row a paragraph
+        pc.appendChild(el("span", { "class": "no-preset", title: r.no_preset, tabindex: "0" }, "none \u24d8"));
+      }
       tr.appendChild(pc);
       var n = el("td", { "class": "num", "data-col": "n" }, r.n === null ? "\u2013" : String(r.n));
       if (r.flags && r.flags.n) n.appendChild(el("span", { "class": "flag", title: r.flags.n }, "\u2020"));
