@@ -123,8 +123,12 @@ def _components_line(results: Mapping[str, Any]) -> str:
     for kind in ("retriever", "critic", "generator", "prompt_style"):
         c = comps.get(kind)
         if c:
-            parts.append(f"{kind.replace('_', ' ')} {c.get('name')}")
-    return ", ".join(parts) or "components unknown (no results.json)"
+            label = c.get("label") if kind == "generator" else None
+            parts.append(f"{kind.replace('_', ' ')} {c.get('name')}" + (f" {label}" if label else ""))
+    from .run_identity import scoring_note
+
+    note = scoring_note(results)
+    return ", ".join(parts + ([note] if note else [])) or "components unknown (no results.json)"
 
 
 def _run_info(label: str, folder: Path, results: Mapping[str, Any], n: int) -> dict[str, Any]:

@@ -31,6 +31,10 @@ def test_two_hf_vlm_checkpoints_are_named_everywhere(tmp_path: Path) -> None:
         assert gen.n_params and gen.n_params > 1000  # counted from the safetensors headers
     header = format_comparison(compare_runs(dirs[0], dirs[1], n_boot=50)).splitlines()[:2]
     assert "hf-vlm tiny-llava@" in header[0] and "hf-vlm tiny-gemma3@" in header[1]
+    from reag_harness.viewer import viewer_data
+
+    page = viewer_data([dirs[0], dirs[1]], tmp_path / "view.html")
+    assert "tiny-llava@" in page["runs"][0]["components"] and "tiny-gemma3@" in page["runs"][1]["components"]
     rows = view_rows(lb.load_leaderboard(board), task="demo", include_smoke=True)
     generators = sorted(r["generator"] for r in rows)
     assert generators[0].startswith("hf-vlm tiny-gemma3@") and generators[1].startswith("hf-vlm tiny-llava@")
