@@ -137,7 +137,7 @@
       });
       var pc = el("td", { "class": "setting", "data-col": "preset" }, r.preset ? r.preset : r.no_preset ? "" : "\u2013");
       if (!r.preset && r.no_preset) {  // the reason on hover: inline it made each row a paragraph
-        pc.appendChild(el("span", { "class": "no-preset", title: r.no_preset, tabindex: "0" }, "none \u24d8"));
+        pc.appendChild(el("span", { "class": "no-preset", title: r.no_preset, tabindex: "0" }, "none"));
       }
       tr.appendChild(pc);
       var n = el("td", { "class": "num", "data-col": "n" }, r.n === null ? "\u2013" : String(r.n));
