@@ -128,3 +128,28 @@ def test_compare_of_two_score_folders(tmp_path: Path) -> None:
     text = format_comparison(report)
     assert "score__infoseek__a__" in text and "split refs" in text
     assert len(history(a)) == 1  # a score output keeps its results_<time>.json too
+
+
+def test_split_evaluated_is_recorded() -> None:
+    from types import SimpleNamespace
+
+    from reag_harness.run_identity import evaluated_split
+
+    samples = [SimpleNamespace(meta={"split": "val_unseen_entity", "data_split": "val_unseen_entity"}),
+               SimpleNamespace(meta={"split": "val_unseen_question"})]
+    task = SimpleNamespace(args={})
+    assert evaluated_split(None, task, samples) == "val_unseen_entity+val_unseen_question"
+    assert evaluated_split("test", task, samples) == "test"
+    assert evaluated_split(None, SimpleNamespace(args={"split": "val"}), samples) == "val"
+    assert evaluated_split(None, task, [SimpleNamespace(meta={})]) is None
+
+
+def test_preset_runs_show_their_preset_and_swaps_on_the_leaderboard() -> None:
+    r = _evqa_results("preset-run", True, 50.0)
+    r.config = {"preset": None, "resolved": {"generator": {"name": "reag-7b", "args": {}, "source": "preset reag-7b"},
+                                             "retriever": {"name": "bm25", "args": {}, "source": "cli"}}}
+    r.preset_departures = [{"kind": "retriever", "used": "bm25"}]
+    entry = lb.entry_from_results(r)
+    assert entry["preset"] == "reag-7b (swapped: retriever bm25)"
+    (row,) = view_rows([entry], task="evqa")
+    assert row["preset"] == "reag-7b (swapped: retriever bm25)"
