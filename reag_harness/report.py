@@ -83,7 +83,7 @@ def print_summary(results: RunResults, out: TextIO, verbose: bool = False) -> No
         out.write(f"\n  predict-only: not scored; submission file (official format) {results.config['submission']}\n")
     run_dir = results.config.get("run_dir")
     if run_dir:
-        kept = results.config.get("results_file")
+        kept = getattr(results, "results_file", None)
         kept_line = f"  kept as      {run_dir}/{kept} (earlier runs' results_<time>.json stay)\n" if kept else ""
         out.write(f"\n  run id {results.run_id}\n  run folder   {run_dir}\n{kept_line}  results      "
                   f"{run_dir}/results.json\n")

@@ -72,6 +72,7 @@ class RunResults:
     prompts: dict[str, Any] = field(default_factory=dict)
     # components swapped out of the run's preset: {kind, preset, preset_component, preset_args, used, carried_over}
     preset_departures: list[dict[str, Any]] = field(default_factory=list)
+    results_file: str | None = None  # this invocation's results_<time>.json (results.json is the latest)
     schema_version: int = RESULTS_SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

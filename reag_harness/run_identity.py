@@ -100,11 +100,12 @@ def human_size(n_params: int | None) -> str | None:
 
 
 def folder_part(label: str | None) -> str:
-    """``label`` made safe as part of a folder name (``org/model@abc`` -> ``org--model@abc``)."""
+    """``label`` made safe as part of a folder name and of a W&B artifact name
+    (``org/model@abc1234`` -> ``org--model-abc1234``)."""
     if not label:
         return ""
-    text = label.replace("/", "--")
-    return re.sub(r"[^A-Za-z0-9._@+-]", "_", text)[:80]
+    text = label.replace("/", "--").replace("@", "-")
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:80]
 
 
 def generator_display(components: Mapping[str, Any]) -> str:

@@ -694,7 +694,7 @@ class Pipeline:
         if submission is not None:
             results.config["submission"] = str(submission.resolve())
         path = new_results_path(folder)
-        results.config["results_file"] = path.name  # this invocation's; results.json is always the latest
+        results.results_file = path.name  # this invocation's; results.json is always the latest
         write_results(path, results.to_json())
         return results
 

@@ -150,7 +150,7 @@ def viewer_data(runs: Sequence[str | Path], output: Path, thumbnails: str = "aut
         raise HarnessError("'reag-eval view' takes one run folder, or two to compare")
     folders = [run_folder(r) for r in runs]
     logs = [load_sample_logs(f) for f in folders]
-    results = [load_results(f) for f in folders]
+    results = [load_results(r) for r in runs]  # a run folder, or one of its results_<time>.json
     by_id = [{str(s["id"]): s for s in run_logs} for run_logs in logs]
     order = [str(s["id"]) for s in logs[0]]
     if len(runs) == 2:

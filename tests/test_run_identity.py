@@ -24,7 +24,7 @@ def test_two_hf_vlm_checkpoints_are_named_everywhere(tmp_path: Path) -> None:
     for r in (llava, gemma):
         lb.append_run(r, board)
     dirs = [Path(r.config["run_dir"]) for r in (llava, gemma)]
-    assert "tiny-llava@" in dirs[0].name and "tiny-gemma3@" in dirs[1].name
+    assert "__tiny-llava-" in dirs[0].name and "__tiny-gemma3-" in dirs[1].name
     for r, family in ((llava, "llava"), (gemma, "gemma3")):
         gen = r.components["generator"]
         assert gen.label.startswith(f"tiny-{family}@") and len(gen.label.split("@")[1]) == 7
@@ -52,13 +52,16 @@ def test_same_command_twice_keeps_both_results_files(tmp_path: Path) -> None:
     folder = Path(first.config["run_dir"])
     assert Path(second.config["run_dir"]) == folder
     kept = history(folder)
-    assert [p.name for p in kept] == sorted([first.config["results_file"], second.config["results_file"]])
+    assert [p.name for p in kept] == sorted([first.results_file, second.results_file])
     assert json.loads(kept[0].read_text())["run_id"] == first.run_id
     assert json.loads((folder / "results.json").read_text())["run_id"] == second.run_id  # the latest
     # a specific results file is accepted where a run folder is
     report = compare_runs(kept[0], folder / "results.json", n_boot=20)
     assert report["run_a"]["run_id"] == first.run_id and report["run_b"]["run_id"] == second.run_id
     assert lb.entry_from_results(kept[0])["run_id"] == first.run_id
+    from reag_harness.viewer import viewer_data
+
+    assert viewer_data([kept[0]], tmp_path / "v.html")["runs"][0]["run_id"] == first.run_id
 
 
 def test_foreign_results_are_moved_aside_not_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
