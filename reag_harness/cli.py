@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != module_name:
                 raise
             continue  # a subcommand not built yet
-        subparser = sub.add_parser(name, help=help_text, description=help_text)
+        # run: no abbreviations, so lmms-eval's --model is not taken for --model_args (it gets a hint instead)
+        subparser = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=name != "run")
         module.configure(subparser)
         subparser.set_defaults(_module=module)
     return parser

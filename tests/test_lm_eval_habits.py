@@ -43,6 +43,8 @@ def test_unknown_flag_prints_runs_usage_and_the_closest_option(capsys: pytest.Ca
     assert main(["--tasks", "demo", "--num_fewshot", "3"]) == 2
     err = capsys.readouterr().err
     assert "usage: reag-eval run" in err and "few_shot_set" in err and "'3'" not in err
+    assert main(["--model", "llava", "--model_args", "pretrained=x", "--tasks", "demo"]) == 2  # not --model_args
+    assert "the model is the generator: --generator NAME" in capsys.readouterr().err
 
 
 def test_fractional_limit_takes_that_share(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
