@@ -77,3 +77,18 @@ def test_identical_official_values_are_printed_once() -> None:
     assert "official.unseen_question_score.score" in keys  # a differing official value stays
     notes = {k: n for k, _, n in folded}
     assert "official.final_score" in notes["final_score"]
+
+
+def test_score_silences_tensorflows_start_up_chatter(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("tensorflow_text")
+    (tmp_path / "test.csv").write_text("question,answer,question_type,dataset_image_ids,wikipedia_url\n"
+                                       "Where is this tower?,Paris,templated,a,u\n")
+    (tmp_path / "preds.jsonl").write_text('{"data_id": "0", "prediction": "paris"}\n')
+    out = subprocess.run([sys.executable, "-m", "reag_harness.cli", "score", "--task", "evqa", "--predictions",
+                          str(tmp_path / "preds.jsonl"), "--references", str(tmp_path / "test.csv"), "--bem-model",
+                          "tiny", "--output-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stderr.strip() == "", out.stderr[-2000:]  # no oneDNN / cuda / absl lines unless -v
