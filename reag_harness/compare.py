@@ -304,8 +304,10 @@ def format_comparison(report: Mapping[str, Any]) -> str:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_a", metavar="RUN_A", help="run folder (results.json + samples.jsonl): the baseline")
-    parser.add_argument("run_b", metavar="RUN_B", help="run folder to compare with the baseline")
+    parser.add_argument("run_a", metavar="RUN_A",
+                        help="run folder (results.json + samples.jsonl; a score output too), or one of its "
+                             "results_<time>.json: the baseline")
+    parser.add_argument("run_b", metavar="RUN_B", help="run folder or results file to compare with the baseline")
     parser.add_argument("--n-boot", type=int, default=10000, help="bootstrap resamples (default 10000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")

@@ -449,7 +449,8 @@ def validate_leaderboard(path: str | Path | None = None, published: str | Path |
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", default="show", choices=("show", "validate", "append"),
                         help="show (default), validate the files, or append run folders")
-    parser.add_argument("runs", nargs="*", metavar="RUN_DIR", help="run folders to append (with 'append')")
+    parser.add_argument("runs", nargs="*", metavar="RUN_DIR",
+                        help="run folders (or one of their results_<time>.json) to append (with 'append')")
     parser.add_argument("--task", help="only this task (infoseek, evqa, demo, ...)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--file", type=Path, default=None,
