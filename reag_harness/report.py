@@ -22,7 +22,8 @@ def fold_official(rows: list[tuple[str, Any]]) -> list[tuple[str, Any, str]]:
     """``(key, value, note)``: an ``official.*`` value equal to ours is dropped and ours says so.
 
     ``official.final_score`` pairs with ``final_score``; ``official.unseen_entity_score.score`` with
-    ``unseen_entity.score``. Differing official values stay, on their own line.
+    ``unseen_entity.score``; ``official.templated`` with ``per_type.templated``.
+    Differing official values stay, on their own line.
     """
     ours = dict(rows)
     dropped: dict[str, str] = {}
@@ -30,7 +31,9 @@ def fold_official(rows: list[tuple[str, Any]]) -> list[tuple[str, Any, str]]:
         if not key.startswith("official."):
             continue
         head, _, tail = key[len("official."):].partition(".")
-        for mine in (f"{head}.{tail}" if tail else head, f"{head.removesuffix('_score')}.{tail}" if tail else ""):
+        candidates = (f"{head}.{tail}", f"{head.removesuffix('_score')}.{tail}") if tail else \
+            (head, f"per_type.{head}")  # EVQA: official.templated pairs with per_type.templated
+        for mine in candidates:
             if mine and mine in ours and ours[mine] == value:
                 dropped[key] = mine
                 break
