@@ -156,3 +156,43 @@ def test_preset_runs_show_their_preset_and_swaps_on_the_leaderboard() -> None:
     assert entry["preset"] == "reag-7b (swapped: retriever bm25)"
     (row,) = view_rows([entry], task="evqa")
     assert row["preset"] == "reag-7b (swapped: retriever bm25)"
+
+
+def test_compare_names_a_no_bem_score_output(tmp_path: Path) -> None:
+    from reag_harness.scoring import score_predictions
+
+    (tmp_path / "test.csv").write_text("question,answer,question_type,dataset_image_ids,wikipedia_url\n"
+                                       "Where is this tower?,Paris,templated,a,u\nWhat is it?,a bridge,automatic,b,u\n")
+    outs = []
+    for name, pred in (("a", "paris"), ("b", "rome")):
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps({"data_id": "0", "prediction": pred}) + "\n" +
+                                                json.dumps({"data_id": "1", "prediction": "a bridge"}) + "\n")
+        score_predictions("evqa", tmp_path / f"{name}.jsonl", tmp_path / "test.csv", no_bem=True,
+                          output_dir=tmp_path / name)
+        outs.append(tmp_path / name)
+    header = format_comparison(compare_runs(*outs, n_boot=20)).splitlines()[:2]
+    assert all("no BEM: EM-only lower bound" in line for line in header)
+
+
+def test_a_run_moves_foreign_files_aside_and_names_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from reag_harness.plugin_manager import register_plugin, unregister_plugin
+
+    from . import pipeline_plugin
+
+    register_plugin(pipeline_plugin, "test-pipeline")
+    try:
+        options = dict(task="demo", retriever="test-title", critic="test-overlap", generator="test-first-number",
+                       prompt_style="test-context", quiet=True, no_leaderboard=True, limit=2,
+                       output_dir=str(tmp_path / "runs"), cache_dir=str(tmp_path / "stages"))
+        folder = Path(evaluate(**options).config["run_dir"])
+        for name in ("results.json", "samples.jsonl"):
+            (folder / name).write_text('{"someone": "else"}\n')
+        for old in history(folder):
+            old.unlink()  # a folder holding only another tool's files
+        evaluate(**options)
+    finally:
+        unregister_plugin("test-pipeline")
+    aside = sorted(p.name.split(".foreign-")[0] for p in folder.glob("*.foreign-*"))
+    assert aside == ["passage_texts.jsonl", "results.json", "samples.jsonl"]
+    assert "moved aside" in capsys.readouterr().err
+    assert json.loads((folder / "results.json").read_text())["task"] == "demo"
