@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # torch/torchvision pinned to the builds this project is tested with (CUDA build, runs on CPU too).
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test lint bench browser clean
+.PHONY: install demo test lint bench browser screenshots clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 		echo "chromium not installed: the leaderboard browser test will be skipped"; }
+
+# docs/leaderboard.png and docs/viewer.png at 1400x1000 (fails when a column would be cut)
+screenshots: install browser
+	$(BIN)/python benchmarks/screenshots.py
 
 test: install browser
 	$(BIN)/python -m pytest -q

@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != module_name:
                 raise
             continue  # a subcommand not built yet
-        subparser = sub.add_parser(name, help=help_text, description=help_text)
+        # run: no abbreviations, so lmms-eval's --model is not taken for --model_args (it gets a hint instead)
+        subparser = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=name != "run")
         module.configure(subparser)
         subparser.set_defaults(_module=module)
     return parser
@@ -56,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "run")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        return unknown_options(parser, args, unknown)
     if args.version:
         from .versions import harness_version
 
@@ -73,6 +76,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reag-eval: interrupted; finished samples are kept, re-run to resume", file=sys.stderr)
         return 130
+
+
+LM_EVAL_HINTS = {  # lm-eval / lmms-eval options with no one-to-one counterpart here
+    "--num_fewshot": "few-shot examples are a prompt-style argument (--prompt-style-args few_shot_set=...)",
+    "--wandb_args": "use --wandb PROJECT",
+    "--model": "the model is the generator: --generator NAME (reag-eval ls generators)",
+    "--device_map": "use --device",
+}
+
+
+def unknown_options(parser: argparse.ArgumentParser, args: argparse.Namespace, unknown: list[str]) -> int:
+    """The subcommand's usage and, per unknown option, the closest known one (exit status 2)."""
+    import difflib
+
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub = subparsers.choices.get(getattr(args, "command", None) or "run", parser)
+    known = [o for a in sub._actions for o in a.option_strings]
+    lines = []
+    for i, flag in enumerate(unknown):
+        if not flag.startswith("-"):
+            if i == 0 or not unknown[i - 1].startswith("-"):  # not the value of an unknown option
+                lines.append(f"unexpected argument {flag!r}")
+            continue
+        name = flag.split("=")[0]
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        hint = LM_EVAL_HINTS.get(name) or (f"did you mean {close[0]}?" if close else "")
+        lines.append(f"unrecognized option {name!r}" + (f"; {hint}" if hint else ""))
+    sub.print_usage(sys.stderr)
+    for line in lines:
+        print(f"{sub.prog}: error: {line}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

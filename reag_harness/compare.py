@@ -117,7 +117,9 @@ def paired_scores(samples_a: Mapping[str, Mapping], samples_b: Mapping[str, Mapp
 def _load_run(run: str | Path) -> tuple[Path, dict[str, Any], dict[str, dict[str, Any]]]:
     path = Path(run)
     folder = path.parent if path.is_file() else path
-    results_path, samples_path = folder / "results.json", folder / "samples.jsonl"
+    from .results_files import results_path as results_file
+
+    results_path, samples_path = results_file(path), folder / "samples.jsonl"
     if not samples_path.is_file():
         raise HarnessError(f"{folder}: not a run folder (no samples.jsonl; run with sample logging)")
     results: dict[str, Any] = {}
@@ -171,6 +173,11 @@ def _warnings(res_a: Mapping, res_b: Mapping, sa: Mapping, sb: Mapping, ids: Seq
     for field in ("task", "split"):
         if res_a.get(field) != res_b.get(field):
             warns.append(f"the runs differ in {field}: {res_a.get(field)!r} vs {res_b.get(field)!r}")
+    from .run_identity import scoring_note
+
+    if scoring_note(res_a) != scoring_note(res_b):
+        warns.append(f"the runs are scored differently: A {scoring_note(res_a) or 'official metric'}, "
+                     f"B {scoring_note(res_b) or 'official metric'}: their numbers are not comparable")
     only_a, only_b = len(sa) - len(ids), len(sb) - len(ids)
     if only_a or only_b:
         warns.append(f"the runs differ in coverage: {only_a} samples only in A, {only_b} only in B; "
@@ -231,8 +238,12 @@ def compare_runs(dir_a: str | Path, dir_b: str | Path, n_boot: int = 10000, seed
                                 "diff": mean_b - mean_a, "ci": [lo, hi], "binary": binary, **test})
 
     def describe(folder: Path, res: Mapping[str, Any], samples: Mapping) -> dict[str, Any]:
+        from .run_identity import generator_display, scoring_note
+
         return {"dir": str(folder), "run_id": res.get("run_id", folder.name), "task": res.get("task"),
-                "split": res.get("split"), "n": len(samples), "headline_metric": res.get("headline_metric")}
+                "split": res.get("split"), "n": len(samples), "headline_metric": res.get("headline_metric"),
+                "generator": generator_display(res.get("components") or {}) or None,
+                "scoring": scoring_note(res)}
 
     run_metrics = {}
     for res, side in ((res_a, "a"), (res_b, "b")):
@@ -259,9 +270,14 @@ def format_comparison(report: Mapping[str, Any]) -> str:
     """The report as text: one line per metric and group (0/1 metrics in percentage points)."""
     a, b = report["run_a"], report["run_b"]
     level = round(100 * (1 - report["alpha"]))
+    def head(side: str, r: Mapping[str, Any]) -> str:
+        facts = [str(r["task"]), f"split {r['split'] or 'default'}", f"{r['n']} samples"]
+        facts += [x for x in (r.get("generator"), r.get("scoring")) if x]
+        return f"{side}: {r['run_id']}  ({', '.join(facts)})  {r['dir']}"
+
     lines = [
-        f"A: {a['run_id']}  ({a['task']}, {a['split']}, {a['n']} samples)  {a['dir']}",
-        f"B: {b['run_id']}  ({b['task']}, {b['split']}, {b['n']} samples)  {b['dir']}",
+        head("A", a),
+        head("B", b),
         f"shared samples: {report['n_shared']} (only in A: {report['only_a']}, only in B: {report['only_b']}); "
         f"paired bootstrap {report['n_boot']} resamples, seed {report['seed']}",
     ]
@@ -288,8 +304,10 @@ def format_comparison(report: Mapping[str, Any]) -> str:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_a", metavar="RUN_A", help="run folder (results.json + samples.jsonl): the baseline")
-    parser.add_argument("run_b", metavar="RUN_B", help="run folder to compare with the baseline")
+    parser.add_argument("run_a", metavar="RUN_A",
+                        help="run folder (results.json + samples.jsonl; a score output too), or one of its "
+                             "results_<time>.json: the baseline")
+    parser.add_argument("run_b", metavar="RUN_B", help="run folder or results file to compare with the baseline")
     parser.add_argument("--n-boot", type=int, default=10000, help="bootstrap resamples (default 10000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")

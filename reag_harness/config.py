@@ -13,6 +13,10 @@ import yaml
 from .errors import HarnessError, InputError
 
 KIND_OPTIONS = ("retriever", "critic", "generator", "prompt_style")
+# lm-eval / lmms-eval spellings accepted on the command line and in --config files
+OPTION_ALIASES = {"tasks": "task", "model_args": "generator_args", "output_path": "output_dir",
+                  "use_cache": "cache_dir", "gen_kwargs": "gen_kwargs", "batch_size": "batch_size"}
+IGNORED_OPTIONS = ("log_samples", "config")  # samples.jsonl is always written
 
 
 def parse_value(text: str) -> Any:
@@ -113,7 +117,7 @@ class RunConfig:
     prompt_style: str | None = None
     prompt_style_args: dict[str, Any] = field(default_factory=dict)
     split: str | None = None
-    limit: int | None = None
+    limit: int | float | None = None  # a count, or a share of the questions below 1 (rounded up)
     batch_size: int | str = 8
     chunk_size: int = 64
     device: str = "auto"
@@ -129,6 +133,7 @@ class RunConfig:
     quiet: bool = False
     predict_only: bool = False  # no scoring: write the task's official submission file (also when no references)
     wandb: str | None = None  # a Weights & Biases project to log the run to (offline without credentials)
+    verbose: bool = False  # other libraries' logging and every component argument
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -137,11 +142,21 @@ class RunConfig:
     def from_mapping(cls, data: Mapping[str, Any], source: str = "config") -> RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         clean: dict[str, Any] = {}
+        gen_kwargs: Any = None
         for key, value in data.items():
-            key = key.replace("-", "_")
+            key = OPTION_ALIASES.get(key, key).replace("-", "_")
+            if key in IGNORED_OPTIONS:
+                continue
+            if key == "gen_kwargs":
+                gen_kwargs = value
+                continue
+            if key == "no_cache":
+                key, value = "cache", not value
             if key not in names:
                 raise InputError(source, f"unknown option '{key}' (known: {', '.join(sorted(names))})", field=key)
             clean[key] = parse_kv(value, key) if key.endswith("_args") else value
+        if gen_kwargs:
+            clean["generator_args"] = {**clean.get("generator_args", {}), **parse_kv(gen_kwargs, "gen_kwargs")}
         return cls(**clean)
 
 

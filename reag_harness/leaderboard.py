@@ -251,6 +251,24 @@ def _results_dict(results: Any) -> dict[str, Any]:
     raise TypeError(f"expected RunResults, a results dict or a run folder, got {type(results).__name__}")
 
 
+def run_preset(r: Mapping[str, Any]) -> str | None:
+    """The preset a run used (``--preset``, or the generator-named one), with its departures named."""
+    config = r.get("config") or {}
+    resolved = config.get("resolved") or {}
+    sources = [str(v.get("source", "")) for v in resolved.values() if isinstance(v, Mapping)]
+    name = config.get("preset") or next((s.removeprefix("preset ") for s in sources if s.startswith("preset ")), None)
+    if not name:
+        return None
+    swaps = [f"{d.get('kind')} {d.get('used')}" for d in r.get("preset_departures") or [] if isinstance(d, Mapping)]
+    return str(name) + (f" (swapped: {', '.join(swaps)})" if swaps else "")
+
+
+def generator_display(components: Mapping[str, Any]) -> str:
+    from .run_identity import generator_display as display
+
+    return display(components)
+
+
 def entry_from_results(results: Any) -> dict[str, Any]:
     """The measured leaderboard entry of a run (``RunResults``, its JSON dict, or a run folder)."""
     r = _results_dict(results)
@@ -265,6 +283,8 @@ def entry_from_results(results: Any) -> dict[str, Any]:
             "name": c.get("name", ""),
             "args": dict(c.get("args") or {}),
             "checkpoint": c.get("checkpoint"),
+            "label": c.get("label"),
+            "n_params": c.get("n_params"),
             "identity": dict(c.get("identity") or {}),
             "plugin": c.get("plugin", ""),
             "distribution": c.get("distribution"),
@@ -272,7 +292,8 @@ def entry_from_results(results: Any) -> dict[str, Any]:
         for kind, c in r["components"].items()
     }
     gen = components.get("generator")
-    generator = (gen.get("checkpoint") or gen["name"]) if gen else ""
+    generator = generator_display(components) if gen and gen.get("label") else \
+        (gen.get("checkpoint") or gen["name"]) if gen else ""
     stages = [k for k in ("retriever", "critic") if k in components and components[k]["name"] != "none"]
     parts = [components[k]["name"] + (f"({_short_args(components[k]['args'])})" if components[k]["args"] else "")
              for k in stages]
@@ -317,6 +338,7 @@ def entry_from_results(results: Any) -> dict[str, Any]:
         "deviations": [str(d) for d in r.get("deviations") or []],
         "shard": r.get("shard"),
         "smoke": bool(r.get("smoke")) or any(_is_tiny(c) for c in components.values()),
+        "preset": run_preset(r),
     }
     entry.update(run_extras(results, r))
     return entry
@@ -427,7 +449,8 @@ def validate_leaderboard(path: str | Path | None = None, published: str | Path |
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", default="show", choices=("show", "validate", "append"),
                         help="show (default), validate the files, or append run folders")
-    parser.add_argument("runs", nargs="*", metavar="RUN_DIR", help="run folders to append (with 'append')")
+    parser.add_argument("runs", nargs="*", metavar="RUN_DIR",
+                        help="run folders (or one of their results_<time>.json) to append (with 'append')")
     parser.add_argument("--task", help="only this task (infoseek, evqa, demo, ...)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--file", type=Path, default=None,

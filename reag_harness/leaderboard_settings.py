@@ -65,9 +65,16 @@ def measured_setting(entry: Mapping[str, Any]) -> dict[str, Any]:
         "kb": Path(str(kb)).name if kb else f"{entry['task']} default",
         "retriever": retriever.get("name"), "k": _arg(retriever.get("args") or {}, "top_k", "k"),
         "critic": f"{critic['name']} ({', '.join(rule)})" if has_critic else "none",
-        "size": model_size(generator.get("checkpoint") or generator.get("name")),
+        "size": measured_size(generator),
         "training": "trained" if TRAINED_PATTERN.search(checkpoints) else "training-free",
     }
+
+
+def measured_size(generator: Mapping[str, Any]) -> str | None:
+    """The generator's parameter count from its checkpoint (never from a name); None when unknown."""
+    from .run_identity import human_size
+
+    return human_size(generator.get("n_params"))
 
 
 def run_extras(results: Any, r: Mapping[str, Any]) -> dict[str, Any]:

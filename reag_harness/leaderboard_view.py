@@ -87,6 +87,9 @@ def _measured_row(entry: Mapping[str, Any], page_dir: Path | None = None) -> dic
         flags["system"] = "smoke run on tiny random checkpoints: the numbers mean nothing"
     if entry.get("deviations"):
         notes.append("deviations: " + "; ".join(entry["deviations"]))
+    no_bem = measured_no_bem(entry)
+    if no_bem:
+        flags["scoring"] = NO_BEM_FLAG
     return {
         "source": "measured", "id": entry["run_id"], "task": family, "system": entry["system"],
         "pipeline": entry.get("pipeline", ""), "generator": entry.get("generator", ""),
@@ -95,16 +98,29 @@ def _measured_row(entry: Mapping[str, Any], page_dir: Path | None = None) -> dic
         "setting": f"{entry['task']} {entry.get('split') or ''}".strip(), "notes": notes, "flags": flags,
         "smoke": bool(entry.get("smoke")), "comparable": not entry.get("smoke"),
         "date": entry.get("date"), "n": entry["n"], "coverage": cov, "setting_columns": measured_setting(entry),
-        "links": run_links(entry, page_dir), "preset": (entry.get("config") or {}).get("preset"), "no_preset": None,
+        "links": run_links(entry, page_dir), "preset": entry.get("preset") or (entry.get("config") or {}).get("preset"),
+        "no_preset": None,
         "retrieval": {k: v for k, v in (entry.get("retrieval_quality") or {}).items()
                       if k.startswith("recall@") and v is not None},
-        "interval": entry.get("interval"),
+        "interval": entry.get("interval"), "no_bem": no_bem,
     }
+
+
+NO_BEM_FLAG = ("scored WITHOUT BEM (no_bem): the exact-match lower bound, not the official EVQA metric; "
+               "ranked apart from BEM-scored rows")
+
+
+def measured_no_bem(entry: Mapping[str, Any]) -> bool:
+    """An EVQA run scored without BEM (``no_bem=true``): its numbers are a lower bound, not comparable."""
+    from .run_identity import is_no_bem
+
+    return is_no_bem({"metrics": entry.get("raw_metrics") or {}, "components": entry.get("components") or {}})
 
 
 def _sort_key(row: Mapping[str, Any]) -> tuple:
     value = row.get("headline")
-    return (not row["comparable"], value is None, -(value or 0.0), row["source"] != "measured", row["system"])
+    return (not row["comparable"], bool(row.get("no_bem")), value is None, -(value or 0.0),
+            row["source"] != "measured", row["system"])
 
 
 def view_rows(
@@ -158,7 +174,7 @@ def _fmt(value: float | None) -> str:
 
 
 def _cell(row: Mapping[str, Any], col: str) -> str:
-    return _fmt(row["metrics"].get(col)) + ("†" if col in row["flags"] else "")
+    return _fmt(row["metrics"].get(col)) + ("†" if col in row["flags"] or row.get("no_bem") else "")
 
 
 def _table_data(rows: Sequence[Mapping[str, Any]], task: str) -> tuple[list[str], list[list[str]]]:
@@ -167,7 +183,8 @@ def _table_data(rows: Sequence[Mapping[str, Any]], task: str) -> tuple[list[str]
               "Citation / run"]
     body = []
     for i, r in enumerate(rows, 1):
-        source = r["source"] + (" (smoke)" if r["smoke"] else " (oracle)" if not r["comparable"] else "")
+        source = r["source"] + (" (smoke)" if r["smoke"] else " (oracle)" if not r["comparable"] else "") + \
+            (" (no BEM)" if r.get("no_bem") else "")
         n = "–" if r["n"] is None else str(r["n"]) + ("†" if "n" in r["flags"] else "")
         system = r["system"] + ("†" if "system" in r["flags"] else "")
         body.append([str(i), system, r["generator"], r["pipeline"], source, *[_cell(r, c) for c in cols], n,

@@ -92,7 +92,8 @@ def print_table(results: Sequence[RunResults], out: TextIO, verbose: bool = Fals
         value = value.get("score") if isinstance(value, dict) else value
         rq = r.retrieval_quality
         rows.append([r.task, str(r.n), "predict-only" if r.metrics.get("predict_only") else r.headline_metric,
-                     "–" if value is None else f"{value:g}", *(str(rq.get(k, "–")) for k in ("recall@1", "recall@5")),
+                     "–" if value is None else f"{value:g}",
+                     *("–" if rq.get(k) is None else str(rq[k]) for k in ("recall@1", "recall@5")),
                      str(r.errors.get("count", 0))])
     widths = [max(len(x[i]) for x in [header, *rows]) for i in range(len(header))]
     out.write("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip() + "\n")

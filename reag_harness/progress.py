@@ -10,20 +10,44 @@ shows up in the log. :func:`quiet_third_party` silences other libraries' bars an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import threading
 import time
 import warnings
-from typing import Any, Mapping, TextIO
+from typing import Any, Iterator, Mapping, TextIO
 
 INTERVAL_S = 30.0
 STAGES = ("retrieve", "judge", "generate", "score")
 
 
+QUIET = False  # set by quiet_third_party(): native libraries' start-up chatter is silenced too
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """While quiet, send file descriptor 2 to /dev/null (TensorFlow's C++ start-up lines ignore
+    ``TF_CPP_MIN_LOG_LEVEL`` before absl logging is initialised); Python exceptions still propagate."""
+    if not QUIET:
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def quiet_third_party() -> None:
     """Silence other libraries' progress bars, logging and warnings (``-v`` skips this)."""
+    global QUIET
+    QUIET = True
     for key, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
                        ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"), ("TF_CPP_MIN_LOG_LEVEL", "3"),
                        ("TOKENIZERS_PARALLELISM", "false"), ("DATASETS_VERBOSITY", "error")):
@@ -67,6 +91,7 @@ class StageProgress:
         self.tty = self.stream.isatty() if tty is None else tty
         self.interval_s, self.disable = interval_s, disable
         self.done, self.busy_s = 0, 0.0
+        self.computed: int | None = None  # samples the stage computed (None: not told); 0 means a no-op stage
         self.started: float | None = None
         self.closed = False
         self._bar: Any = None
@@ -93,6 +118,8 @@ class StageProgress:
         return self.busy_s if self.busy_s > 0 else time.perf_counter() - (self.started or time.perf_counter())
 
     def _stats(self) -> str:
+        if self.computed == 0 and self.done:
+            return "cached"  # nothing computed: no rate (a no-op stage would show millions per second)
         elapsed = self._elapsed()
         rate = self.done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else None
@@ -103,13 +130,15 @@ class StageProgress:
         print(f"[{self.prefix}] {text}", file=self.stream, flush=True)
         self._last_line = time.perf_counter()
 
-    def update(self, n: int, busy_s: float | None = None) -> None:
+    def update(self, n: int, busy_s: float | None = None, computed: int | None = None) -> None:
         """``n`` more items done; the stage closes itself when all are done."""
         with self._lock:
             if self.closed:
                 return
             self.start()
             self.done += n
+            if computed is not None:
+                self.computed = computed
             if busy_s is not None:
                 self.busy_s = busy_s
             if self.disable:
@@ -140,7 +169,9 @@ class StageProgress:
                 self._bar.set_postfix_str(self._stats(), refresh=False)
                 self._bar.close()
             else:
-                self._line(f"{self.name}: done {self.done}/{self.total} {self.unit}s in {self._stats()}")
+                stats = self._stats()
+                how = "(cached)" if stats == "cached" else f"in {stats}"
+                self._line(f"{self.name}: done {self.done}/{self.total} {self.unit}s {how}")
 
 
 class Progress:
@@ -174,7 +205,7 @@ class Progress:
     def update(self, stage: str, n: int) -> None:
         if stage in self.stages:
             clock = self.clocks.get(stage)
-            self.stages[stage].update(n, getattr(clock, "wall_s", None) or None)
+            self.stages[stage].update(n, getattr(clock, "wall_s", None) or None, getattr(clock, "computed", None))
 
     def close(self) -> None:
         self._stop.set()

@@ -24,6 +24,8 @@ class ComponentInfo:
     plugin: str = ""
     distribution: str | None = None
     checkpoint: str | None = None  # hub id or resolved local path, when there is one
+    label: str | None = None  # the checkpoint named for people: tiny-llava@1a2b3c4, aimagelab/ReAG-7B@5f2c1e0
+    n_params: int | None = None  # parameters of the checkpoint (safetensors headers), None when unknown
 
 
 @dataclass
@@ -68,6 +70,9 @@ class RunResults:
     # per stage ("judge", "generate"): prompt lengths in tokens {"n", "max", "p95", "mean"} of the prompts
     # computed in this run; "generate" adds the prompt policy and what it did (reag_harness.prompt_budget)
     prompts: dict[str, Any] = field(default_factory=dict)
+    # components swapped out of the run's preset: {kind, preset, preset_component, preset_args, used, carried_over}
+    preset_departures: list[dict[str, Any]] = field(default_factory=list)
+    results_file: str | None = None  # this invocation's results_<time>.json (results.json is the latest)
     schema_version: int = RESULTS_SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

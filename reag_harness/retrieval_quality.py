@@ -15,14 +15,19 @@ from .results import SampleLog
 RECALL_KS = (1, 5, 10, 20)
 
 
-def retrieval_quality(logs: Sequence[SampleLog]) -> dict[str, Any]:
-    with_gold = [log for log in logs if log.meta.get("gold_pages")]
+def retrieval_quality(logs: Sequence[SampleLog], retrieval: bool = True) -> dict[str, Any]:
+    """Recall@k and critic filtering; a run without retrieval (``retrieval=False``) has no recall (None)."""
+    with_gold = [log for log in logs if log.meta.get("gold_pages")] if retrieval else []
     out: dict[str, Any] = {"n_with_gold_page": len(with_gold)}
+    if not retrieval:
+        out["retrieval"] = "none: no recall (shown as –)"
     for k in RECALL_KS:
         hits = sum(1 for log in with_gold
                    if set(log.meta["gold_pages"]) & {key for key, _ in log.retrieved_pages[:k]})
         out[f"recall@{k}"] = round(100 * hits / len(with_gold), 2) if with_gold else None
     retrieved = [log for log in logs if log.passages]
+    if not retrieval:
+        return out
     n = len(retrieved) or 1
     out["passages_to_critic_mean"] = round(sum(len(log.passages) for log in retrieved) / n, 3)
     out["passages_kept_mean"] = round(sum(sum(p.kept for p in log.passages) for log in retrieved) / n, 3)

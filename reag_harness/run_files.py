@@ -91,10 +91,13 @@ def run_folder(run: str | Path) -> Path:
 
 
 def load_results(run_dir: str | Path) -> dict[str, Any]:
-    """The run's ``results.json`` (``{}`` when the run has none, e.g. killed before the end)."""
+    """The run's ``results.json``, or the results file given (``results_<time>.json``); ``{}`` when the run
+    has none (e.g. killed before the end)."""
     import json
 
-    path = run_folder(run_dir) / "results.json"
+    from .results_files import results_path
+
+    path = results_path(run_dir)
     if not path.is_file():
         return {}
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import math
 import os
 import random
 import sys
@@ -36,9 +37,11 @@ from .progress import Progress
 from .prompt_budget import PromptTooLong, fit_request, length_summary
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
+from .results_files import move_foreign, new_results_path, write_results
 from .retrieval_gate import decide, declined, gate_store, no_retrieval
 from .retrieval_quality import retrieval_quality
 from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
+from .run_identity import checkpoint_label, checkpoint_of, evaluated_split, folder_part, parameter_count
 from .selection import select
 from .store import StageStore, fingerprint
 from .submission import predict_only_mode, write_submission
@@ -66,6 +69,7 @@ class Resolved:
     name: str
     args: dict[str, Any]
     source: str
+    departure: dict[str, Any] | None = None  # the preset's component this choice replaced (preset_departures)
 
 
 def resolve_device(device: str) -> str:
@@ -96,16 +100,19 @@ def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
     if config.preset:
         preset, preset_source = registry.get("preset", config.preset).factory, f"preset {config.preset}"
     elif config.generator and ("preset", config.generator) in registry:
-        chosen = [k for k in ("retriever", "critic", "prompt_style") if getattr(config, k)]
-        if not chosen:
-            preset, preset_source = registry.get("preset", config.generator).factory, f"preset {config.generator}"
+        preset, preset_source = registry.get("preset", config.generator).factory, f"preset {config.generator}"
     resolved: dict[str, Resolved] = {}
     for kind in ("retriever", "critic", "generator", "prompt_style"):
         name, args, source = getattr(config, kind), {}, "cli"
+        departure = None
         if name is None and kind in preset:
             name, args, source = preset[kind][0], dict(preset[kind][1]), preset_source
-        elif name is not None and kind in preset and preset[kind][0] == name:
+        elif name is not None and kind in preset and same_component(registry, kind, preset[kind][0], name):
             args = dict(preset[kind][1])
+        elif name is not None and kind in preset:  # a swap: the preset's arguments that apply carry over
+            args = carried_args(registry, kind, name, dict(preset[kind][1]))
+            departure = {"kind": kind, "preset": preset_source.removeprefix("preset "), "preset_component":
+                         preset[kind][0], "preset_args": dict(preset[kind][1]), "used": name, "carried_over": args}
         if name is None and kind in task.default_components:
             default_name, default_args = task.default_components[kind]
             name, args, source = default_name, dict(default_args), f"task {task.name} default"
@@ -115,8 +122,45 @@ def resolve_components(config: RunConfig, task: Any) -> dict[str, Resolved]:
         name = registry.get(kind, name).name  # resolves aliases, fails with suggestions
         args = {**task_default_args(task, kind, name, registry), **args}
         merged = {**task.component_args(kind, name), **args, **getattr(config, f"{kind}_args")}
-        resolved[kind] = Resolved(name, merged, source)
+        resolved[kind] = Resolved(name, merged, source, departure)
     return with_generator_prompt_args(resolved, registry)
+
+
+def same_component(registry: Any, kind: str, a: str, b: str) -> bool:
+    """Whether two names (aliases included) are the same registered component."""
+    try:
+        return registry.get(kind, a).name == registry.get(kind, b).name
+    except HarnessError:
+        return a == b
+
+
+#: Preset arguments carried to a swapped component that takes ``**kwargs`` (one naming them is always given them)
+CARRIED_KEYS = ("crop", "crop_args", "top_k", "threshold", "top_n", "all_filtered")
+
+
+def carried_args(registry: Any, kind: str, name: str, preset_args: dict[str, Any]) -> dict[str, Any]:
+    """The preset's arguments for ``kind`` that the swapped-in component ``name`` takes (crop, top_k, ...)."""
+    if name == "none" or not preset_args:
+        return {}
+    try:
+        factory = registry.get(kind, name).load()
+        target = factory.__init__ if inspect.isclass(factory) else factory
+        params = inspect.signature(target).parameters
+    except (HarnessError, TypeError, ValueError):
+        return {}
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return {k: v for k, v in preset_args.items() if k in params or (var_kw and k in CARRIED_KEYS)}
+
+
+def announce_departures(resolved: dict[str, Resolved]) -> list[dict[str, Any]]:
+    """Print, at start, each component swapped out of the preset; return them for results.json."""
+    out = [r.departure for r in resolved.values() if r.departure]
+    for d in out:
+        carried = ", ".join(f"{k}={v}" for k, v in d["carried_over"].items()) or "nothing"
+        print(f"reag-eval: departing from preset {d['preset']}: {d['kind']} {d['preset_component']} replaced by "
+              f"{d['used']} (carried over: {carried}); this run is no longer the preset's setting",
+              file=sys.stderr)
+    return out
 
 
 def with_generator_prompt_args(resolved: dict[str, Resolved], registry: Any) -> dict[str, Resolved]:
@@ -320,6 +364,7 @@ class Pipeline:
         self.runtime.extra["component_args"] = self.task.component_args  # composed components (chain) use it
         self.choice = resolve_components(config, self.task)
         self.runtime.extra["resolved_args"] = {k: dict(v.args) for k, v in self.choice.items()}  # e.g. a critic
+        self.preset_departures = announce_departures(self.choice)
         self.components: dict[str, Any] = {}
         for kind, chosen in self.choice.items():
             self.components[kind] = registry.create(kind, chosen.name, self.runtime, dict(chosen.args))
@@ -570,7 +615,7 @@ class Pipeline:
 
     # ---- the run ---------------------------------------------------------------------------------
     def select_samples(self) -> list[Sample]:
-        samples = self.task.samples(self.config.split, self.config.limit)
+        samples = self.task.samples(self.config.split, limit_count(self.config.limit, self.task, self.config.split))
         ids = [s.id for s in samples]
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
@@ -582,7 +627,9 @@ class Pipeline:
 
     def run_folder(self) -> Path:
         c = self.config
-        name = f"{c.task}__{self.choice['generator'].name}__{self.config_fingerprint()[:10]}"
+        label = folder_part(checkpoint_label(self.generator))
+        name = f"{c.task}__{self.choice['generator'].name}__" + (f"{label}__" if label else "") + \
+            self.config_fingerprint()[:10]
         if self.shard is not None:
             name += f"__shard{self.shard[0]}of{self.shard[1]}"
         if c.predict_only:
@@ -616,6 +663,7 @@ class Pipeline:
         self.record_input_errors(samples)
         run_preflight(self.task, self.components)
         prepare_run_folder(folder)
+        move_foreign(folder, self.config_fingerprint())
         kb = self.task.knowledge_base()
         fps = self.fingerprints(kb)
         enabled = self.config.cache
@@ -667,7 +715,9 @@ class Pipeline:
         results = self.results(samples, scores, logs, folder)
         if submission is not None:
             results.config["submission"] = str(submission.resolve())
-        write_json_atomic(folder / "results.json", results.to_json())
+        path = new_results_path(folder)
+        results.results_file = path.name  # this invocation's; results.json is always the latest
+        write_results(path, results.to_json())
         return results
 
     def sample_log(self, s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None,
@@ -708,7 +758,8 @@ class Pipeline:
             comp = self.components[kind]
             effective = {**chosen.args, **getattr(comp, "args", {})}  # defaults the component filled in
             components[kind] = ComponentInfo(kind, chosen.name, effective, comp.identity(), entry.plugin,
-                                             entry.distribution, getattr(comp, "checkpoint", None))
+                                             entry.distribution, getattr(comp, "checkpoint", None) or
+                                             checkpoint_of(comp), checkpoint_label(comp), parameter_count(comp))
         task_entry = registry.get("task", self.config.task)
         components["task"] = ComponentInfo("task", self.task.name, dict(self.config.task_args),
                                            {"fingerprint": self.task.fingerprint()}, task_entry.plugin,
@@ -728,9 +779,10 @@ class Pipeline:
                                           "run_dir": str(folder.resolve())}
         now = datetime.now(timezone.utc)
         return RunResults(
-            run_id=unique_run_id(folder.name, now), task=self.task.name, split=self.config.split,
+            run_id=unique_run_id(folder.name, now), task=self.task.name,
+            split=evaluated_split(self.config.split, self.task, samples),
             n=len(samples), metrics=metrics, headline_metric=self.task.headline_metric, components=components,
-            retrieval_quality=retrieval_quality(logs),
+            retrieval_quality=retrieval_quality(logs, retrieval=self.choice["retriever"].name != "none"),
             errors={"count": len(self.errors), "by_stage": by_stage,
                     "skipped_input_lines": list(getattr(self.task, "skipped_inputs", []) or []),
                     "retrieved_pages_not_in_kb": self.kb_keys.summary()},
@@ -738,7 +790,7 @@ class Pipeline:
             git_hash=git_hash(), seed=self.config.seed, device=self.runtime.device, date=now.isoformat(),
             deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
             prompts=self.prompt_report(),
-            runtime_facts=self.runtime_facts(),
+            runtime_facts=self.runtime_facts(), preset_departures=self.preset_departures,
         )
 
     def runtime_facts(self) -> dict[str, Any]:
@@ -789,6 +841,15 @@ class KBKeyCheck:
 
     def summary(self) -> dict[str, Any]:
         return {"count": self.missing, "of": self.missing + self.found, "example": self.example}
+
+
+def limit_count(limit: int | float | None, task: Any, split: str | None) -> int | None:
+    """``--limit`` as a count: a share below 1 takes that share of the split's questions, rounded up."""
+    if limit is None or (isinstance(limit, int) and not isinstance(limit, bool)):
+        return limit
+    if float(limit) >= 1:
+        return int(limit)
+    return math.ceil(len(task.samples(split, None)) * float(limit))
 
 
 def unique_run_id(folder_name: str, now: datetime) -> str:

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from reag_harness.errors import HarnessError, InputError
 
@@ -379,7 +379,9 @@ def _score_infoseek(preds: Predictions, refs: list[InfoSeekReference]
         rows.append({"data_id": ref.data_id, "split": ref.data_split, "question_type": ref.question_type,
                      "correct": correct, "missing": pred is None})
         samples.append({"id": ref.data_id, "prediction": pred, "correct": int(correct), "missing": pred is None,
-                        "question_type": ref.question_type, "split": split_of(ref.data_split)})
+                        "question_type": ref.question_type, "split": split_of(ref.data_split),
+                        "answer": pred, "score": {"correct": int(correct)},
+                        "meta": {"question_type": ref.question_type, "split": split_of(ref.data_split)}})
     ids = [r.data_id for r in refs]
     known = set(ids)
     n_unknown = sum(1 for p in preds.by_id if p not in known)
@@ -400,7 +402,9 @@ def _score_evqa(preds: Predictions, refs: list[EvqaReference], bem: Any, candida
         samples.append({"id": ref.data_id, "prediction": pred, "correct": s["correct"],
                         "decided_by": s["decided_by"], "bem_prob": s["bem_prob"], "missing": s["missing"],
                         "question_type": ref.question_type, "empty_reference": s["empty_reference"],
-                        "bem_truncated": s["bem_truncated"]})
+                        "bem_truncated": s["bem_truncated"], "answer": pred,
+                        "score": {"correct": s["correct"], "decided_by": s["decided_by"], "bem_prob": s["bem_prob"]},
+                        "meta": {"question_type": ref.question_type}})
     ids = [r.data_id for r in refs]
     known = set(ids)
     n_unknown = sum(1 for p in preds.by_id if p not in known)
@@ -494,7 +498,11 @@ def score_predictions(
             "exact-match lower bound (--no-bem): NOT the official EVQA score, which also applies BEM"
         )
     results = {
+        "run_id": score_run_id(task, output_dir),
         "task": task,
+        "split": Path(references_path).stem,
+        "headline_metric": "final_score" if task == "infoseek" else "single_hop",
+        "components": scored_components(preds.sources),
         "n": len(ids),
         "metrics": agg,
         "official": official,
@@ -510,9 +518,30 @@ def score_predictions(
     with replace_at_end(out / "samples.jsonl") as fh:
         for s in samples:
             fh.write(json.dumps(s, ensure_ascii=False) + "\n")
-    with replace_at_end(out / "results.json") as fh:
-        fh.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    from reag_harness.results_files import new_results_path, write_results
+
+    write_results(new_results_path(out), results)  # results_<time>.json, and results.json the latest
     return results
+
+
+def score_run_id(task: str, output_dir: str | Path) -> str:
+    """``score__<task>__<folder>__<UTC time>``: a score output is a run folder that compare and view accept."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    return f"score__{task}__{Path(output_dir).resolve().name}__{stamp}"
+
+
+def scored_components(sources: Sequence[Any]) -> dict[str, Any]:
+    """The components of the run whose ``samples.jsonl`` was scored (from its results.json), else ``{}``."""
+    for source in sources:
+        path = Path(source)
+        if path.name == "samples.jsonl" and (path.parent / "results.json").is_file():
+            try:
+                data = json.loads((path.parent / "results.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return {}
+            comps = data.get("components") if isinstance(data, dict) else None
+            return {k: v for k, v in comps.items() if k != "task"} if isinstance(comps, dict) else {}
+    return {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,7 +572,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-partial", action="store_true",
                         help="score even when some prediction ids match no reference or some references have no "
                              "prediction (missing ones count as wrong; coverage is printed). Default: exit 1")
-    parser.add_argument("--output-dir", required=True, metavar="DIR", help="where results.json and samples.jsonl go")
+    parser.add_argument("--output-dir", required=True, metavar="DIR",
+                        help="the run folder written: results.json (the latest), results_<time>.json and samples.jsonl "
+                             "(compare, view and leaderboard take it like a run folder)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show other libraries' logging (TensorFlow, transformers); silenced by default")
 
 
 def _fmt(x: Any) -> str:
@@ -552,6 +585,10 @@ def _fmt(x: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``reag-eval score``; print a short summary. Harness errors propagate to the CLI."""
+    if not getattr(args, "verbose", False):
+        from reag_harness.progress import quiet_third_party
+
+        quiet_third_party()
     results = score_predictions(
         args.task, args.predictions, args.references, qtypes_path=args.qtypes, bem_model=args.bem_model,
         bem_vocab=args.bem_vocab, no_bem=args.no_bem, output_dir=args.output_dir,
@@ -563,15 +600,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"{results['task']}: {cov['n_predicted']}/{cov['n_references']} references predicted "
           f"(coverage {100 * cov['fraction_predicted']:.1f}%), {cov['n_unknown_ids']} unknown ids")
     if results["task"] == "infoseek":
-        print(f"  final {_fmt(m['final_score'])}  unseen_question {_fmt(m['unseen_question']['score'])}  "
-              f"unseen_entity {_fmt(m['unseen_entity']['score'])}  (missing counted as wrong)")
-        print(f"  official printout: final {_fmt(off['final_score'])}  "
-              f"unseen_question {_fmt(off['unseen_question_score']['score'])}  "
-              f"unseen_entity {_fmt(off['unseen_entity_score']['score'])}")
+        ours = (m["final_score"], m["unseen_question"]["score"], m["unseen_entity"]["score"])
+        theirs = (off["final_score"], off["unseen_question_score"]["score"], off["unseen_entity_score"]["score"])
+        same = "; = the official infoseek_eval.py printout" if ours == theirs else ""
+        print(f"  final {_fmt(ours[0])}  unseen_question {_fmt(ours[1])}  unseen_entity {_fmt(ours[2])}  "
+              f"(missing counted as wrong{same})")
+        if not same:
+            print(f"  official printout: final {_fmt(theirs[0])}  unseen_question {_fmt(theirs[1])}  "
+                  f"unseen_entity {_fmt(theirs[2])}")
     else:
         print(f"  {m['metric']}: all {_fmt(m['all'])}  single_hop {_fmt(m['single_hop'])}  "
               f"two_hop {_fmt(m['two_hop'])}  (missing counted as wrong)")
-    print(f"  wrote {Path(args.output_dir) / 'results.json'} and samples.jsonl")
+    print(f"  wrote {Path(args.output_dir) / 'results.json'} (the latest; each run also keeps its "
+          "results_<time>.json) and samples.jsonl")
     return 0
 
 

@@ -123,8 +123,12 @@ def _components_line(results: Mapping[str, Any]) -> str:
     for kind in ("retriever", "critic", "generator", "prompt_style"):
         c = comps.get(kind)
         if c:
-            parts.append(f"{kind.replace('_', ' ')} {c.get('name')}")
-    return ", ".join(parts) or "components unknown (no results.json)"
+            label = c.get("label") if kind == "generator" else None
+            parts.append(f"{kind.replace('_', ' ')} {c.get('name')}" + (f" {label}" if label else ""))
+    from .run_identity import scoring_note
+
+    note = scoring_note(results)
+    return ", ".join(parts + ([note] if note else [])) or "components unknown (no results.json)"
 
 
 def _run_info(label: str, folder: Path, results: Mapping[str, Any], n: int) -> dict[str, Any]:
@@ -146,7 +150,7 @@ def viewer_data(runs: Sequence[str | Path], output: Path, thumbnails: str = "aut
         raise HarnessError("'reag-eval view' takes one run folder, or two to compare")
     folders = [run_folder(r) for r in runs]
     logs = [load_sample_logs(f) for f in folders]
-    results = [load_results(f) for f in folders]
+    results = [load_results(r) for r in runs]  # a run folder, or one of its results_<time>.json
     by_id = [{str(s["id"]): s for s in run_logs} for run_logs in logs]
     order = [str(s["id"]) for s in logs[0]]
     if len(runs) == 2:

@@ -57,7 +57,10 @@ def test_terminal_shows_one_bar_per_stage_and_ends_with_the_results_path(tmp_pat
     assert "\r" not in log.stderr and "%|" not in log.stderr
     for stage in STAGES:
         assert f"[reag-eval] {stage}: started (3 samples)" in log.stderr
-        assert re.search(rf"\[reag-eval\] {stage}: done 3/3 samples in ", log.stderr), log.stderr
+        # this second run computes nothing but the scores: a no-op stage says "cached", not a rate
+        done = "in " if stage == "score" else r"\(cached\)"
+        assert re.search(rf"\[reag-eval\] {stage}: done 3/3 samples {done}", log.stderr), log.stderr
+    assert "stages: retrieve cached (3), judge cached (3), generate cached (3), score" in log.stdout
 
 
 def test_log_mode_prints_a_progress_line_during_a_long_stage() -> None:

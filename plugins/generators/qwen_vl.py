@@ -66,7 +66,7 @@ class QwenVLGenerator(QwenVLComponent):
         self,
         runtime: Runtime,
         pretrained: str,
-        max_new_tokens: int | None = DEFAULT_MAX_NEW_TOKENS,
+        max_new_tokens: int | None = None,
         batch_size: int | str | None = None,
         backend: str = "transformers",
         min_pixels: int | None = QWEN_MIN_PIXELS,

@@ -14,27 +14,29 @@ KINDS = ("retriever", "critic", "generator", "prompt-style")
 def configure(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--config", help="YAML run configuration (keys = these long options); the CLI overrides it")
-    a("--task", help="task name (reag-eval ls tasks), several separated by commas, or a group (kbvqa = infoseek,"
-                     "evqa): the same components, loaded once; default demo")
+    a("--task", "--tasks", help="task name (reag-eval ls tasks), several separated by commas, or a group "
+                                "(kbvqa = infoseek,evqa): the same components, loaded once; default demo")
     a("--task-args", help="task arguments k=v,... (e.g. queries=FILE,images=DIR,kb=DIR); a value with commas "
       "or a dict as JSON (k=\"a,b\", k={...}), or the whole option as a JSON object; with several tasks, "
       "task.k=v goes to one task")
     a("--preset", help="a named configuration (reag-eval ls presets)")
     for kind in KINDS:
         a(f"--{kind}", help=f"{kind} name (reag-eval ls {kind}s)")
-        a(f"--{kind}-args", help=f"{kind} arguments k=v,... (e.g. pretrained=/local/path); JSON values "
-          "(k={{...}}) or a JSON object")
-    a("--gen-kwargs", help="generation overrides k=v,... (merged into --generator-args)")
+        names = [f"--{kind}-args"] + (["--model_args"] if kind == "generator" else [])
+        a(*names, help=f"{kind} arguments k=v,... (e.g. pretrained=/local/path); JSON values "
+          "(k={...}) or a JSON object")
+    a("--gen-kwargs", "--gen_kwargs", help="generation overrides k=v,... (merged into --generator-args)")
     a("--split", help="task split")
-    a("--limit", type=int, help="only the first N samples")
-    a("--batch-size", help="batch size per model call, or 'auto' (backs off on out-of-memory)")
+    a("--limit", type=limit_value, help="only the first N samples; a fraction below 1 (0.25) takes that share "
+                                        "of the questions, rounded up (as lm-eval)")
+    a("--batch-size", "--batch_size", help="batch size per model call, or 'auto' (backs off on out-of-memory)")
     a("--chunk-size", type=int, help="samples per pipeline chunk (records are written per chunk)")
     a("--device", help="auto (default), cpu, cuda, cuda:N")
     a("--dtype", help="float32, bfloat16, float16 (default: bf16 on GPU, fp32 on CPU)")
     a("--seed", type=int)
-    a("--output-dir", help="where run folders go (default ./runs)")
+    a("--output-dir", "--output_path", help="where run folders go (default ./runs)")
     a("--no-cache", dest="no_cache", action="store_true", default=None, help="recompute every stage, store nothing")
-    a("--cache-dir", help="stage cache root (default $REAG_HARNESS_CACHE/stages)")
+    a("--cache-dir", "--use_cache", help="stage cache root (default $REAG_HARNESS_CACHE/stages)")
     a("--on-error", choices=("stop", "skip"), help="skip: record a failing sample as an error and go on")
     a("--shard", help="i/n: run only shard i of n (0-based); merge with 'reag-eval merge'")
     a("--leaderboard", help="leaderboard JSON to append the run to")
@@ -45,19 +47,39 @@ def configure(parser: argparse.ArgumentParser) -> None:
            "without references, e.g. InfoSeek test)")
     a("--wandb", metavar="PROJECT", help="log results, the per-sample table and the run files to Weights & Biases "
                                         "(offline mode without credentials; needs the 'tracking' extra)")
+    a("--log_samples", action="store_true", default=None,
+      help="accepted for lm-eval habits: samples.jsonl is always written")
     a("-v", "--verbose", action="store_true", default=None,
       help="show other libraries' progress bars and warnings, and every component argument")
+
+
+def limit_value(text: str) -> int | float:
+    """``--limit``: a count (``10``) or, below 1, a share of the questions (``0.25``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count (10) or a share (0.25), got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive count or share, got {text!r}")
+    if value < 1:
+        return value
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"a count must be whole (or a share below 1), got {text!r}")
+    return int(value)
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Defaults < --config file < CLI flags."""
     data: dict[str, Any] = load_config_file(args.config) if args.config else {}
     for key, value in vars(args).items():
-        if key in ("config", "command", "_module", "version", "gen_kwargs", "no_cache", "verbose") or value is None:
+        if key in ("config", "command", "_module", "version", "gen_kwargs", "no_cache", "verbose",
+                   "log_samples") or value is None:
             continue
         data[key] = value
     if args.no_cache:
         data["cache"] = False
+    if args.verbose:
+        data["verbose"] = True
     cfg = RunConfig.from_mapping(data, source=args.config or "command line")
     if args.gen_kwargs:
         from ..config import parse_kv
@@ -72,11 +94,12 @@ def run(args: argparse.Namespace) -> int:
     from ..api import evaluate
     from ..report import print_summary
 
+    cfg = config_from_args(args)
+    args.verbose = cfg.verbose
     if not args.verbose:
         from ..progress import quiet_third_party
 
         quiet_third_party()
-    cfg = config_from_args(args)
     from ..multitask import evaluate_tasks, is_multi, print_table
 
     if is_multi(cfg.task):

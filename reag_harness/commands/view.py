@@ -6,7 +6,8 @@ import argparse
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="a run folder, or two to show side by side")
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR",
+                        help="a run folder (or one of its results_<time>.json), or two to show side by side")
     parser.add_argument("--output", "-o", help="the HTML file (default RUN_DIR/viewer.html; two runs: "
                                                "RUN_A/viewer_vs_<RUN_B>.html)")
     parser.add_argument("--thumbnails", choices=("auto", "embed", "link", "none"), default="auto",

@@ -61,6 +61,7 @@
     return rows.slice().sort(function (a, b) {
       var va = value(a, state.sort), vb = value(b, state.sort);
       if (a.comparable !== b.comparable) return a.comparable ? -1 : 1;
+      if (!!a.no_bem !== !!b.no_bem) return a.no_bem ? 1 : -1;  // EM-only lower bounds ranked apart
       if ((va === null || va === "") && (vb === null || vb === "")) return a.system < b.system ? -1 : 1;
       if (va === null || va === "") return 1;
       if (vb === null || vb === "") return -1;
@@ -122,10 +123,13 @@
       src.appendChild(el("span", { "class": "badge " + r.source }, r.source));
       if (r.smoke) src.appendChild(el("span", { "class": "badge smoke" }, "smoke"));
       if (!r.comparable && !r.smoke) src.appendChild(el("span", { "class": "badge oracle" }, "oracle"));
+      if (r.no_bem) src.appendChild(el("span", { "class": "badge nobem", title: r.flags.scoring }, "no BEM"));
       tr.appendChild(src);
       cols.forEach(function (c) {
         var td = el("td", { "class": "num" + (c === headline ? " headline" : ""), "data-col": c }, fmt(r.metrics[c]));
-        if (r.flags && r.flags[c]) td.appendChild(el("span", { "class": "flag", title: r.flags[c] }, "\u2020"));
+        if (r.flags && (r.flags[c] || r.no_bem)) {
+          td.appendChild(el("span", { "class": "flag", title: r.flags[c] || r.flags.scoring }, "\u2020"));
+        }
         tr.appendChild(td);
       });
       var ci = r.interval;
@@ -137,8 +141,10 @@
         var v = setting(r, k);
         tr.appendChild(el("td", { "class": "setting", "data-col": k }, v === null || v === "" ? "\u2013" : String(v)));
       });
-      var pc = el("td", { "class": "setting", "data-col": "preset" }, r.preset ? r.preset : r.no_preset ? "none: " : "\u2013");
-      if (!r.preset && r.no_preset) pc.appendChild(el("span", { "class": "muted no-preset" }, r.no_preset));
+      var pc = el("td", { "class": "setting", "data-col": "preset" }, r.preset ? r.preset : r.no_preset ? "" : "\u2013");
+      if (!r.preset && r.no_preset) {  // the reason on hover: inline it made each row a paragraph
+        pc.appendChild(el("span", { "class": "no-preset", title: r.no_preset, tabindex: "0" }, "none"));
+      }
       tr.appendChild(pc);
       var n = el("td", { "class": "num", "data-col": "n" }, r.n === null ? "\u2013" : String(r.n));
       if (r.flags && r.flags.n) n.appendChild(el("span", { "class": "flag", title: r.flags.n }, "\u2020"));

@@ -32,17 +32,38 @@
     return true;
   }
   function pageText(k) { return D.pages[k]; }
+  /* A long text (an unparsed raw output can run to thousands of characters) shows its first lines and a
+     button that unfolds the rest; a short one is shown whole. */
+  var FOLD_CHARS = 280, FOLD_LINES = 4;
+  function folded(tag, attrs, text) {
+    var lines = text.split("\n");
+    if (text.length <= FOLD_CHARS && lines.length <= FOLD_LINES) return el(tag, attrs, text);
+    var head = lines.slice(0, FOLD_LINES).join("\n").slice(0, FOLD_CHARS) + " \u2026";
+    var box = el("span", { "class": "fold", "data-length": String(text.length) });
+    var body = el(tag, attrs, head);
+    var btn = el("button", { type: "button", "class": "unfold" }, "show all (" + text.length + " characters)");
+    btn.addEventListener("click", function () {
+      var open = box.getAttribute("data-open") === "1";
+      body.textContent = open ? head : text;
+      btn.textContent = open ? "show all (" + text.length + " characters)" : "fold";
+      box.setAttribute("data-open", open ? "0" : "1");
+    });
+    box.appendChild(body);
+    box.appendChild(btn);
+    return box;
+  }
   function renderRun(s, r, label, more) {
     var box = el("div", { "class": "run", "data-run": label });
     if (PAIR) box.appendChild(el("h3", {}, "Run " + label));
     if (!r) { box.appendChild(el("p", { "class": "muted" }, "not in this run")); return box; }
     var verdict = el("div", { "class": "verdict" });
     verdict.appendChild(el("span", {}, "Answer: "));
-    verdict.appendChild(el("span", { "class": "answer" }, r.answer === null ? "(none)" : r.answer));
+    verdict.appendChild(r.answer === null ? el("span", { "class": "answer" }, "(none)")
+                                          : folded("span", { "class": "answer" }, r.answer));
     if (r.c === 1) verdict.appendChild(el("span", { "class": "badge ok" }, "correct"));
     else if (r.c === 0) verdict.appendChild(el("span", { "class": "badge bad" }, "wrong"));
     box.appendChild(verdict);
-    if (r.error) box.appendChild(el("div", { "class": "error" }, "Error: " + r.error));
+    if (r.error) box.appendChild(folded("div", { "class": "error" }, "Error: " + r.error));
     if (r.crop) {
       box.appendChild(el("div", { "class": "crop muted" }, "Query crop: " + (r.crop.used ? "used" : "not used") +
         (r.crop.entity ? ", entity '" + r.crop.entity + "'" : "") + (r.crop.reason ? " (" + r.crop.reason + ")" : "") +
@@ -51,7 +72,7 @@
     var gold = s.gold || [];
     r = Object.assign({}, r, more);
     if (r.pages.length) {
-      var det = el("details", { "class": "pages-box" });
+      var det = el("details", { "class": "pages-box", open: "" });  // pages first, open; long texts come folded
       var hit = r.gr === true ? " \u00b7 gold retrieved" : r.gr === false ? " \u00b7 gold not retrieved" : "";
       det.appendChild(el("summary", {}, "Retrieved pages (" + r.pages.length + ")" + hit));
       var ol = el("ol", { "class": "pages" });
@@ -85,13 +106,13 @@
     if (r.reasoning) {
       var rd = el("details", { "class": "reasoning-box" });
       rd.appendChild(el("summary", {}, "Reasoning"));
-      rd.appendChild(el("pre", {}, r.reasoning));
+      rd.appendChild(folded("pre", {}, r.reasoning));
       box.appendChild(rd);
     }
     if (r.raw) {
       var raw = el("details", {});
       raw.appendChild(el("summary", {}, "Raw output"));
-      raw.appendChild(el("pre", {}, r.raw));
+      raw.appendChild(folded("pre", {}, r.raw));
       box.appendChild(raw);
     }
     return box;

@@ -42,7 +42,7 @@ class DemoTask:
     headline_metric = "accuracy"
     default_components: Mapping[str, tuple[str, Mapping[str, Any]]] = {
         "retriever": ("tiny-eva-clip", {"top_k": 5}),
-        "critic": ("tiny-critic", {"threshold": 0.0}),
+        "critic": ("tiny-critic", {"threshold": 0.1}),  # the paper's operating point: the demo shows filtering
         "generator": ("tiny-qwen2.5-vl", {}),
         "prompt_style": ("reag-reasoning", {}),
     }

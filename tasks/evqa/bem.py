@@ -123,9 +123,12 @@ def require_tensorflow() -> tuple[Any, Any]:
         import triton  # noqa: F401  # triton loaded *after* TensorFlow segfaults (torch 2.14 + TF 2.21): load it first
     except ImportError:
         pass
+    from reag_harness.progress import native_stderr_silenced
+
     try:
-        import tensorflow as tf
-        import tensorflow_text as text
+        with native_stderr_silenced():  # TensorFlow's start-up chatter, unless -v
+            import tensorflow as tf
+            import tensorflow_text as text
     except ImportError as exc:
         raise MissingDependencyError(
             f"EVQA scoring with BEM needs TensorFlow and tensorflow-text ({exc.name} is missing): "
