@@ -120,10 +120,25 @@ def _config_model_type(resolved: str, trust_remote_code: bool) -> str | None:
         return None
 
 
-def checkpoint_problems(pretrained: str) -> list[str]:
+def checkpoint_problems(pretrained: str, kind: str | None = None, trust_remote_code: bool = True) -> list[str]:
     """Pre-flight lines for a checkpoint: a missing local folder, a hub id absent from the local
-    cache while the hub is offline, a family's missing optional package. Cheap; no network."""
+    cache while the hub is offline, a family's missing optional package; with ``kind`` (the auto
+    class, e.g. ``"vlm"``) also its weights against the model its config builds, and modelling code
+    it ships that ``trust_remote_code`` does not allow (:mod:`reag_harness.model_check`). No network."""
     name = str(pretrained)
+    problems = _location_problems(name)
+    resolved, _ = resolve_checkpoint(name)
+    if problems or kind is None or not os.path.isdir(resolved):
+        return problems
+    from reag_harness.model_check import remote_code_problem, weight_problems
+
+    if (why := remote_code_problem(resolved, name, trust_remote_code)) is not None:
+        return [why]
+    return weight_problems(resolved, kind, name)
+
+
+def _location_problems(name: str) -> list[str]:
+    """The checkpoint's folder, its cache entry, its family's optional packages."""
     resolved, _ = resolve_checkpoint(name)
     if name.startswith(("/", "./", "../", "~")) and not os.path.isdir(resolved):
         return [f"no checkpoint folder at '{name}': pass pretrained=/path/to/checkpoint (a local folder or a hub id)"]
@@ -509,7 +524,7 @@ class VLMComponent(Component):
 
     def preflight(self) -> list[str]:
         """What would stop the checkpoint from loading, found without loading it (no network)."""
-        return checkpoint_problems(self.pretrained)
+        return checkpoint_problems(self.pretrained, self.model_kind, self.trust_remote_code)
 
     def identity(self) -> dict[str, Any]:
         """Name, arguments (``identity_excludes`` left out), dtype and the checkpoint's identity."""
