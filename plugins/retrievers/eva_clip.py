@@ -130,11 +130,6 @@ class EvaClipRetriever(Component):
                          batch_size=batch_size, dtype=dtype, preprocess=preprocess, mmap=mmap)
         if int(top_k) < 1:
             raise HarnessError(f"retriever {self.name}: top_k must be at least 1, got {top_k}")
-        if encoder == "transformers" and not trust_remote_code:
-            # Fail at construction, before any stage runs (the message says why it is needed).
-            from reag_harness.models.clip_encoders import _remote_code_error
-
-            raise _remote_code_error(pretrained or model)
         self.index_dir = index
         self.encoder_backend, self.model, self.pretrained = encoder, model, pretrained
         self.top_k, self.crop = int(top_k), bool(crop)
@@ -178,12 +173,15 @@ class EvaClipRetriever(Component):
     # -- data checks ---------------------------------------------------------------------------
     def data_checks(self) -> list[Any]:
         """Its index readable, rows = keys, dimension = the encoder's (from its config, no weights)."""
-        from reag_harness.data_check import SKIP, Check, index_check
+        from reag_harness.data_check import FAIL, SKIP, Check, index_check
         from reag_harness.models.clip_encoders import encoder_dim
 
-        if self.index_dir in (None, "", TITLES_INDEX):
-            return [Check(f"retriever {self.name}", SKIP, "index built on first use from the KB's page titles"
-                          if self.index_dir == TITLES_INDEX else "no index given")]
+        if self.index_dir == TITLES_INDEX:
+            return [Check(f"retriever {self.name}", SKIP, "index built on first use from the KB's page titles")]
+        if not self.index_dir:  # retrieval would stop at its first question: a failure, not a skip
+            return [Check(f"retriever {self.name} index", FAIL, "no index given: pass index=DIR (knn.index + "
+                          f"knn.json; --retriever-args index=DIR or --task-args index=DIR), or index={TITLES_INDEX} "
+                          "to build one over the KB's page titles")]
         try:
             dim = encoder_dim(self.encoder_backend, self.model, self.pretrained)
         except Exception:  # noqa: BLE001 - an unknown model is reported when it loads
@@ -198,6 +196,10 @@ class EvaClipRetriever(Component):
         from reag_harness.data_check import failures
 
         problems = failures(self.data_checks())
+        if self.encoder_backend == "transformers" and not self.trust_remote_code:
+            from reag_harness.models.clip_encoders import _remote_code_error
+
+            problems.append(str(_remote_code_error(self.pretrained or self.model)))  # reported with the others
         if not self.crop or self._cropper is not None:
             return problems
         from reag_harness.crop import DEFAULT_DETECTOR, detector_problem, spacy_problem
