@@ -471,8 +471,37 @@ def check_prompt_lengths(model: Any, lengths: Sequence[int]) -> None:
     limit = max_positions(model)
     if limit and lengths and max(lengths) > limit:
         raise HarnessError(f"a prompt of {max(lengths)} tokens is longer than the model's {limit} positions: "
-                           "give it fewer or shorter passages (e.g. a smaller retriever top_k) or use a longer-context "
-                           "model")
+                           f"set the generator's max_prompt_tokens (at most {limit} minus max_new_tokens; 'auto' "
+                           "does this) with prompt_policy=truncate (drop the last passages) or prompt_policy=error "
+                           "(that sample scored wrong), give it fewer passages (a smaller retriever top_k) or use a "
+                           "longer-context model")
+
+
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
+
+
+def context_length(pretrained: str) -> tuple[int | None, int | None]:
+    """``(context length, generation_config max_new_tokens)`` of a local or cached checkpoint, read from its
+    ``config.json`` (the text config of a VLM) and ``generation_config.json``; None for what is not there."""
+    resolved, _ = resolve_checkpoint(pretrained)
+    root = Path(resolved)
+    try:
+        config = json.loads((root / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    context = None
+    for part in (config.get("text_config"), config.get("llm_config"), config):
+        if isinstance(part, dict):
+            found = [int(part[k]) for k in CONTEXT_KEYS if isinstance(part.get(k), int) and part[k] > 0]
+            if found:
+                context = found[0]
+                break
+    try:
+        generation = json.loads((root / "generation_config.json").read_text(encoding="utf-8"))
+        new = generation.get("max_new_tokens")
+    except (OSError, ValueError, AttributeError):
+        new = None
+    return context, new if isinstance(new, int) and new > 0 else None
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
