@@ -9,6 +9,7 @@ run never dies after hours of retrieval because the scorer's model was missing.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Mapping, Sequence
 
 from .errors import HarnessError
@@ -39,6 +40,9 @@ def run_preflight(task: Any, components: Mapping[str, Any], first: Sequence[str]
     """
     found = collect_problems(task, components)
     problems = [p for p in first if not any(p.split(": ", 1)[-1] in q for q in found)] + found
+    for who, obj in [("task", task), *components.items()]:
+        for line in getattr(obj, "preflight_warnings", None) or []:  # each once, the run goes on
+            print(f"reag-eval: warning: {who.replace('_', '-')} {getattr(obj, 'name', '')}: {line}", file=sys.stderr)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise PreflightError(f"pre-flight found {len(problems)} problem(s) before any stage ran:\n{lines}")

@@ -68,6 +68,9 @@ class RunResults:
     # per stage ("judge", "generate"): prompt lengths in tokens {"n", "max", "p95", "mean"} of the prompts
     # computed in this run; "generate" adds the prompt policy and what it did (reag_harness.prompt_budget)
     prompts: dict[str, Any] = field(default_factory=dict)
+    # what the pre-flight found about released inputs: kb_sha256, kb_matches_published, queries_rows, ...,
+    # standard_data (False: a checksum or row count differs from the published file; data_check.published_facts)
+    inputs: dict[str, Any] = field(default_factory=dict)
     schema_version: int = RESULTS_SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

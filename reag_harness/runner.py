@@ -719,6 +719,7 @@ class Pipeline:
             deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
             prompts=self.prompt_report(),
             runtime_facts=self.runtime_facts(),
+            inputs=dict(getattr(self.task, "input_facts", None) or {}),
         )
 
     def runtime_facts(self) -> dict[str, Any]:
