@@ -21,9 +21,20 @@ REASONING: list[Any] = ["reag-reasoning", {"all_filtered": True}]
 PLAIN: list[Any] = ["direct", {"all_filtered": True}]
 
 
+#: What every preset gives the ``eva-clip`` retriever to load EVA-CLIP-8B: the one place to change it.
+#: Its hub code is remote code, so the presets opt in (the run says so in one line). When a native
+#: EVA-CLIP-8B encoder lands, this becomes e.g. ``{"encoder": "native"}``.
+EVA_CLIP_ARGS: dict[str, Any] = {"trust_remote_code": True}
+
+
+def eva_clip(**args: Any) -> list[Any]:
+    """The ``eva-clip`` retriever with :data:`EVA_CLIP_ARGS` and ``args``."""
+    return ["eva-clip", {**args, **EVA_CLIP_ARGS}]
+
+
 def coarse(crop: bool = False) -> list[Any]:
     """EVA-CLIP image -> page retrieval, top 20 pages, optionally with the query-image crop."""
-    return ["eva-clip", {"top_k": TOP_K, "crop": crop}]
+    return eva_clip(top_k=TOP_K, crop=crop)
 
 
 def preset(generator: str | list[Any], retriever: list[Any], critic: list[Any],
@@ -128,7 +139,7 @@ PRESETS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
                                "Baseline: InternVL3-8B (HF format), no retrieval, VQA_PROMPT (the base model of a "
                                "VLM-PRF row; no published zero-shot number)", ()),
     "llama-3.1-8b-text-eva-clip": (preset(["hf-llm", {"pretrained": "meta-llama/Llama-3.1-8B-Instruct"}],
-                                          ["eva-clip", {"top_k": 5, "crop": False}], NO_CRITIC,
+                                          eva_clip(top_k=5, crop=False), NO_CRITIC,
                                           ["direct", {"text_only": True, "all_filtered": True}]),
                                    "EchoSight-style text-only baseline: LLaMA-3.1-8B-Instruct answers from the "
                                    "passages of the EVA-CLIP top 5 pages without seeing the image (published "
