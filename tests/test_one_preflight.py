@@ -66,3 +66,17 @@ def test_remote_code_is_said_in_one_line(infoseek: dict[str, Path], tmp_path: Pa
     line = remote_code_notice(choice)
     assert line is not None and "\n" not in line and "retriever eva-clip (preset reag-7b)" in line
     assert remote_code_notice({"generator": Resolved("reag-7b", {}, "cli")}) is None
+
+
+def test_an_eva_clip_encoder_folder_without_weights_is_a_preflight_problem(tmp_path: Path) -> None:
+    from plugins.retrievers.eva_clip import EvaClipRetriever
+    from reag_harness.interfaces import Runtime
+
+    folder = tmp_path / "eva"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "evaclip", "auto_map": {"AutoModel": "m.M"}}))
+    problems = EvaClipRetriever(Runtime(), index="titles", pretrained=str(folder), trust_remote_code=True).preflight()
+    assert any("no weights in" in p for p in problems), problems
+    missing = EvaClipRetriever(Runtime(), index="titles", pretrained=str(tmp_path / "nope"),
+                               trust_remote_code=True).preflight()
+    assert any("no checkpoint folder" in p for p in missing), missing

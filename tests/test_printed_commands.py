@@ -134,6 +134,10 @@ def stand_ins(tmp_path_factory) -> dict[str, Any]:
     auto_map = {"AutoConfig": "configuration_tiny_eva.TinyEvaConfig", "AutoModel": "modeling_tiny_eva.TinyEvaModel"}
     (eva / "config.json").write_text(json.dumps({"model_type": "reag_tiny_remote_eva", "embed_dim": 16,
                                                  "auto_map": auto_map, "architectures": ["TinyEvaModel"]}))
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(eva, trust_remote_code=True)
+    AutoModel.from_config(config, trust_remote_code=True).save_pretrained(eva)  # the hub layout: weights too
     indexes = {}
     for task in ("infoseek", "evqa"):
         keys = list(json.loads((root / f"{task}_kb.json").read_text()))

@@ -196,10 +196,14 @@ class EvaClipRetriever(Component):
         from reag_harness.data_check import failures
 
         problems = failures(self.data_checks())
-        if self.encoder_backend == "transformers" and not self.trust_remote_code:
+        if self.encoder_backend == "transformers":
             from reag_harness.models.clip_encoders import _remote_code_error
+            from reag_harness.models.hf_vlm import checkpoint_problems
 
-            problems.append(str(_remote_code_error(self.pretrained or self.model)))  # reported with the others
+            if not self.trust_remote_code:
+                problems.append(str(_remote_code_error(self.pretrained or self.model)))  # reported with the others
+            # the encoder's folder (or cache entry offline), config and weight files (its own code is not run)
+            problems += checkpoint_problems(self.pretrained or self.model, "model", trust_remote_code=True)
         if not self.crop or self._cropper is not None:
             return problems
         from reag_harness.crop import DEFAULT_DETECTOR, detector_problem, spacy_problem
