@@ -5,6 +5,11 @@ Any task or component may define ``preflight(self) -> list[str]``: one line per 
 and must not load a model or touch the network: look for files, folders and cache entries.
 :func:`run_preflight` asks every one of them and fails once, listing every problem, so a
 run never dies after hours of retrieval because the scorer's model was missing.
+
+A check that informs rather than refuses (a released file's checksum or row count differs) puts
+its lines in the object's ``preflight_warnings``: printed once, and the run goes on. Model
+checkpoints are checked by :mod:`reag_harness.model_check` (weights against the config's model,
+no weight loaded) through each component's ``preflight``.
 """
 
 from __future__ import annotations
@@ -41,8 +46,14 @@ def run_preflight(task: Any, components: Mapping[str, Any], first: Sequence[str]
     found = collect_problems(task, components)
     problems = [p for p in first if not any(p.split(": ", 1)[-1] in q for q in found)] + found
     for who, obj in [("task", task), *components.items()]:
+        shown = getattr(obj, "_preflight_warned", set())
         for line in getattr(obj, "preflight_warnings", None) or []:  # each once, the run goes on
-            print(f"reag-eval: warning: {who.replace('_', '-')} {getattr(obj, 'name', '')}: {line}", file=sys.stderr)
+            if line not in shown:
+                print(f"reag-eval: warning: {who.replace('_', '-')} {getattr(obj, 'name', '')}: {line}",
+                      file=sys.stderr)
+                shown.add(line)
+        if shown:
+            obj._preflight_warned = shown
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise PreflightError(f"pre-flight found {len(problems)} problem(s) before any stage ran:\n{lines}")

@@ -80,3 +80,16 @@ def test_an_eva_clip_encoder_folder_without_weights_is_a_preflight_problem(tmp_p
     missing = EvaClipRetriever(Runtime(), index="titles", pretrained=str(tmp_path / "nope"),
                                trust_remote_code=True).preflight()
     assert any("no checkpoint folder" in p for p in missing), missing
+
+
+def test_several_tasks_list_every_problem_in_one_error(infoseek: dict[str, Path], tmp_path: Path) -> None:
+    from reag_harness.config import RunConfig
+    from reag_harness.multitask import evaluate_tasks
+
+    cfg = RunConfig.from_mapping({
+        "task": "infoseek,evqa", "retriever": "oracle-page", "critic": "none", "generator": "tiny-qwen2.5-vl",
+        "task_args": {"kb": str(infoseek["kb"]), "queries": str(tmp_path / "nope.jsonl"), "evqa.no_bem": "true"},
+        "output_dir": str(tmp_path / "runs"), "no_leaderboard": True, "quiet": True}, source="test")
+    with pytest.raises(PreflightError) as err:
+        evaluate_tasks(cfg)
+    assert "task infoseek:" in str(err.value) and "task evqa:" in str(err.value)
