@@ -22,7 +22,8 @@ from typing import Any
 SHOWN = 5  # keys named per problem line
 
 AUTO_CLASSES = {"vlm": "AutoModelForImageTextToText", "causal-lm": "AutoModelForCausalLM",
-                "sequence-classification": "AutoModelForSequenceClassification", "model": "AutoModel"}
+                "sequence-classification": "AutoModelForSequenceClassification", "model": "AutoModel",
+                "zero-shot-detection": "AutoModelForZeroShotObjectDetection"}
 
 
 def weight_files(folder: Path) -> tuple[list[Path], list[str]]:

@@ -74,3 +74,18 @@ def test_a_run_with_a_damaged_generator_stops_in_preflight(tiny_path: Path, tmp_
                  output_dir=str(tmp_path / "runs"), cache_dir=str(tmp_path / "stages"))
     assert "before any stage ran" in str(err.value)
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("results.json"))
+
+
+def test_a_local_grounding_dino_is_checked_like_the_others(tmp_path: Path) -> None:
+    from reag_harness.crop import detector_problem
+    from reag_harness.models.tiny_grounding_dino import tiny_grounding_dino_path
+
+    source = tiny_grounding_dino_path()
+    assert detector_problem(str(source)) is None
+    shutil.copytree(source, tmp_path / "gd")
+    weights = load_file(str(tmp_path / "gd" / "model.safetensors"))
+    dropped = sorted(weights)[0]
+    del weights[dropped]
+    save_file(weights, str(tmp_path / "gd" / "model.safetensors"), metadata={"format": "pt"})
+    why = detector_problem(str(tmp_path / "gd"))
+    assert why is not None and "crop detector" in why and dropped.split(".")[-2] in why

@@ -93,3 +93,21 @@ def test_several_tasks_list_every_problem_in_one_error(infoseek: dict[str, Path]
     with pytest.raises(PreflightError) as err:
         evaluate_tasks(cfg)
     assert "task infoseek:" in str(err.value) and "task evqa:" in str(err.value)
+
+
+def test_data_check_reports_bem_and_the_retriever_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "tfhub"))  # no BEM anywhere
+    mk = synth()
+    mk.write_kb(tmp_path / "kb.json", 6, "evqa")
+    q = mk.write_evqa_queries(tmp_path / "q", 2, 6)
+    args = f"kb={tmp_path / 'kb.json'},queries={q['queries']},images={q['images']}"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["data", "check", "--task", "evqa", "--task-args", args, "--retriever", "eva-clip",
+                     "--retriever-args", f"index=titles,trust_remote_code=true,pretrained={tmp_path / 'no-eva'}",
+                     "--json"])
+    rows = [c for c in json.loads(out.getvalue())["checks"]]
+    assert code == 1
+    assert any(r["name"] == "bem" and r["status"] == "fail" for r in rows), rows
+    assert any(r["name"] == "retriever eva-clip models" and r["status"] == "fail" and "no-eva" in r["detail"]
+               for r in rows), rows

@@ -191,18 +191,25 @@ class EvaClipRetriever(Component):
         return [check]
 
     def preflight(self) -> list[str]:
-        """Its index against its encoder (:meth:`data_checks`); with ``crop``: a detector that cannot load
-        offline, a missing spaCy pipeline (BRIEF contract 2)."""
+        """Its index against its encoder (:meth:`data_checks`), remote code allowed, and the models it will
+        load (:meth:`model_problems`)."""
         from reag_harness.data_check import failures
 
         problems = failures(self.data_checks())
-        if self.encoder_backend == "transformers":
+        if self.encoder_backend == "transformers" and not self.trust_remote_code:
             from reag_harness.models.clip_encoders import _remote_code_error
+
+            problems.append(str(_remote_code_error(self.pretrained or self.model)))  # reported with the others
+        return problems + self.model_problems()
+
+    def model_problems(self) -> list[str]:
+        """The transformers encoder's folder (or cache entry offline), config and weight files (its own code
+        is not run); with ``crop``: a detector that cannot load offline or whose weights do not match its
+        config, a missing spaCy pipeline (BRIEF contract 2)."""
+        problems: list[str] = []
+        if self.encoder_backend == "transformers":
             from reag_harness.models.hf_vlm import checkpoint_problems
 
-            if not self.trust_remote_code:
-                problems.append(str(_remote_code_error(self.pretrained or self.model)))  # reported with the others
-            # the encoder's folder (or cache entry offline), config and weight files (its own code is not run)
             problems += checkpoint_problems(self.pretrained or self.model, "model", trust_remote_code=True)
         if not self.crop or self._cropper is not None:
             return problems
