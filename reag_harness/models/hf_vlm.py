@@ -127,14 +127,26 @@ def checkpoint_problems(pretrained: str, kind: str | None = None, trust_remote_c
     it ships that ``trust_remote_code`` does not allow (:mod:`reag_harness.model_check`). No network."""
     name = str(pretrained)
     problems = _location_problems(name)
-    resolved, _ = resolve_checkpoint(name)
+    resolved, revision = resolve_checkpoint(name)
     if problems or kind is None or not os.path.isdir(resolved):
         return problems
-    from reag_harness.model_check import remote_code_problem, weight_problems
+    from reag_harness.model_check import remote_code_problem, weight_files, weight_problems
 
     if (why := remote_code_problem(resolved, name, trust_remote_code)) is not None:
         return [why]
+    if revision is not None and not _hub_offline() and (not weight_files(Path(resolved))[0]
+                                                        or weight_files(Path(resolved))[1]):
+        return []  # a partly downloaded hub snapshot: from_pretrained fetches the rest
     return weight_problems(resolved, kind, name)
+
+
+def _hub_offline() -> bool:
+    try:
+        from huggingface_hub import constants
+
+        return bool(constants.HF_HUB_OFFLINE)
+    except ImportError:
+        return False
 
 
 def _location_problems(name: str) -> list[str]:
@@ -143,13 +155,7 @@ def _location_problems(name: str) -> list[str]:
     if name.startswith(("/", "./", "../", "~")) and not os.path.isdir(resolved):
         return [f"no checkpoint folder at '{name}': pass pretrained=/path/to/checkpoint (a local folder or a hub id)"]
     if not os.path.isdir(resolved):
-        try:
-            from huggingface_hub import constants
-
-            offline = bool(constants.HF_HUB_OFFLINE)
-        except ImportError:
-            offline = False
-        if offline:
+        if _hub_offline():
             return [f"checkpoint '{name}' is not in the local Hugging Face cache and the hub is offline "
                     "(HF_HUB_OFFLINE): download it, or pass pretrained=/path/to/checkpoint"]
         return []
