@@ -477,7 +477,7 @@ def check_prompt_lengths(model: Any, lengths: Sequence[int]) -> None:
     limit = max_positions(model)
     if limit and lengths and max(lengths) > limit:
         raise HarnessError(f"a prompt of {max(lengths)} tokens is longer than the model's {limit} positions: "
-                           f"set the generator's max_prompt_tokens (at most {limit} minus max_new_tokens; 'auto' "
+                           f"set max_prompt_tokens (at most {limit} minus max_new_tokens; 'auto' "
                            "does this) with prompt_policy=truncate (drop the last passages) or prompt_policy=error "
                            "(that sample scored wrong), give it fewer passages (a smaller retriever top_k) or use a "
                            "longer-context model")
