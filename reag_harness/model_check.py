@@ -168,3 +168,11 @@ def _native(model_type: str) -> bool:
     except ImportError:
         return False
     return model_type in CONFIG_MAPPING_NAMES
+
+
+def accelerate_problem(device: str, who: str) -> str | None:
+    """A loader that passes ``device_map`` on CUDA needs ``accelerate`` (transformers refuses without it)."""
+    if not str(device).startswith("cuda") or importlib.util.find_spec("accelerate") is not None:
+        return None
+    return (f"{who} loads with device_map on {device}, which needs the package 'accelerate': "
+            "pip install accelerate (the gpu extra)")

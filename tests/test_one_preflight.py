@@ -111,3 +111,18 @@ def test_data_check_reports_bem_and_the_retriever_models(tmp_path: Path, monkeyp
     assert any(r["name"] == "bem" and r["status"] == "fail" for r in rows), rows
     assert any(r["name"] == "retriever eva-clip models" and r["status"] == "fail" and "no-eva" in r["detail"]
                for r in rows), rows
+
+
+def test_a_cuda_run_of_the_transformers_encoder_without_accelerate_is_named(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from plugins.retrievers.eva_clip import EvaClipRetriever
+    from reag_harness.interfaces import Runtime
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "accelerate" else real(name, *a))
+    cuda = EvaClipRetriever(Runtime(device="cuda"), index="titles", trust_remote_code=True).preflight()
+    assert any("accelerate" in p for p in cuda), cuda
+    cpu = EvaClipRetriever(Runtime(device="cpu"), index="titles", trust_remote_code=True).preflight()
+    assert not any("accelerate" in p for p in cpu)

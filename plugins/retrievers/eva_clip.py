@@ -211,6 +211,11 @@ class EvaClipRetriever(Component):
             from reag_harness.models.hf_vlm import checkpoint_problems
 
             problems += checkpoint_problems(self.pretrained or self.model, "model", trust_remote_code=True)
+            # TransformersClipEncoder passes device_map on CUDA: drop this once it no longer needs accelerate
+            from reag_harness.model_check import accelerate_problem
+
+            if why := accelerate_problem(self.runtime.device, f"retriever {self.name}'s transformers encoder"):
+                problems.append(why)
         if not self.crop or self._cropper is not None:
             return problems
         from reag_harness.crop import DEFAULT_DETECTOR, detector_problem, spacy_problem
