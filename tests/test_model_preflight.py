@@ -89,3 +89,19 @@ def test_a_local_grounding_dino_is_checked_like_the_others(tmp_path: Path) -> No
     save_file(weights, str(tmp_path / "gd" / "model.safetensors"), metadata={"format": "pt"})
     why = detector_problem(str(tmp_path / "gd"))
     assert why is not None and "crop detector" in why and dropped.split(".")[-2] in why
+
+
+def test_the_cross_encoder_critic_checkpoint_is_checked(tmp_path: Path) -> None:
+    from plugins.critics.cross_encoder import CrossEncoderCritic
+    from reag_harness.interfaces import Runtime
+    from reag_harness.models.tiny_cross_encoder import tiny_cross_encoder_path
+
+    source = tiny_cross_encoder_path()
+    assert CrossEncoderCritic(Runtime(), model=str(source)).preflight() == []
+    shutil.copytree(source, tmp_path / "ce")
+    weights = load_file(str(tmp_path / "ce" / "model.safetensors"))
+    dropped = next(k for k in sorted(weights) if k.endswith("weight") and "classifier" not in k)
+    del weights[dropped]
+    save_file(weights, str(tmp_path / "ce" / "model.safetensors"), metadata={"format": "pt"})
+    problems = CrossEncoderCritic(Runtime(), model=str(tmp_path / "ce")).preflight()
+    assert len(problems) == 1 and dropped.split(".", 1)[-1] in problems[0], problems
