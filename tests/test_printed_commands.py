@@ -127,17 +127,7 @@ def stand_ins(tmp_path_factory) -> dict[str, Any]:
     infoseek = mk.write_infoseek_queries(root / "infoseek", 3, 12)
     mk.write_kb(root / "evqa_kb.json", 12, "evqa")
     evqa = mk.write_evqa_queries(root / "evqa", 3, 12)
-    eva = root / "tiny_remote_eva"
-    eva.mkdir()
-    (eva / "configuration_tiny_eva.py").write_text(textwrap.dedent(_CONFIG_PY))
-    (eva / "modeling_tiny_eva.py").write_text(textwrap.dedent(_MODELING_PY))
-    auto_map = {"AutoConfig": "configuration_tiny_eva.TinyEvaConfig", "AutoModel": "modeling_tiny_eva.TinyEvaModel"}
-    (eva / "config.json").write_text(json.dumps({"model_type": "reag_tiny_remote_eva", "embed_dim": 16,
-                                                 "auto_map": auto_map, "architectures": ["TinyEvaModel"]}))
-    from transformers import AutoConfig, AutoModel
-
-    config = AutoConfig.from_pretrained(eva, trust_remote_code=True)
-    AutoModel.from_config(config, trust_remote_code=True).save_pretrained(eva)  # the hub layout: weights too
+    eva = tiny_remote_eva(root / "tiny_remote_eva")
     indexes = {}
     for task in ("infoseek", "evqa"):
         keys = list(json.loads((root / f"{task}_kb.json").read_text()))
@@ -161,6 +151,21 @@ def default_pretrained(kind: str, name: str) -> str | None:
     except (TypeError, ValueError):
         return None
     return param.default if param is not None and isinstance(param.default, str) else None
+
+
+def tiny_remote_eva(folder: Path) -> Path:
+    """A tiny EVA-CLIP-style remote-code model (16-d ``encode_image`` / ``encode_text``) with its weights."""
+    folder.mkdir(parents=True)
+    (folder / "configuration_tiny_eva.py").write_text(textwrap.dedent(_CONFIG_PY))
+    (folder / "modeling_tiny_eva.py").write_text(textwrap.dedent(_MODELING_PY))
+    auto_map = {"AutoConfig": "configuration_tiny_eva.TinyEvaConfig", "AutoModel": "modeling_tiny_eva.TinyEvaModel"}
+    (folder / "config.json").write_text(json.dumps({"model_type": "reag_tiny_remote_eva", "embed_dim": 16,
+                                                    "auto_map": auto_map, "architectures": ["TinyEvaModel"]}))
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
+    AutoModel.from_config(config, trust_remote_code=True).save_pretrained(folder)  # the hub layout: weights too
+    return folder
 
 
 def substituted(argv: list[str], stand_ins: dict[str, Any]) -> tuple[Any, dict[str, str]]:

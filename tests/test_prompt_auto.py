@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from plugins.generators.hf_llm import HFLLMGenerator
@@ -14,6 +15,7 @@ from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.models.hf_vlm import check_prompt_lengths
 from reag_harness.models.tiny_vlms import tiny_checkpoint
+from reag_harness.retrieval.faiss_index import build_index
 from tests.kbdata import synth
 
 
@@ -47,15 +49,23 @@ def test_too_long_error_names_the_two_arguments() -> None:
 
 
 def test_llama_text_preset_on_a_4096_position_model_runs_as_is(tmp_path: Path) -> None:
+    from tests.test_printed_commands import tiny_remote_eva
+
     mk = synth()
     mk.write_kb(tmp_path / "kb.json", 12, "infoseek", seed=3)
     data = mk.write_infoseek_queries(tmp_path / "q", 2, 12, seed=3)
+    keys = list(json.loads((tmp_path / "kb.json").read_text()))
+    build_index(np.random.default_rng(0).standard_normal((len(keys), 16)).astype(np.float32), keys, tmp_path / "idx")
+    # the preset's own retriever (eva-clip, remote code as the preset allows it); only EVA-CLIP-8B's checkpoint
+    # and its index are swapped for tiny ones, and the generator for a 4096-position tiny Llama
     results = evaluate(preset="llama-3.1-8b-text-eva-clip", task="infoseek",
                        task_args={"kb": str(tmp_path / "kb.json"), "queries": str(data["queries"]),
                                   "images": str(data["images"]), "qtypes": str(data["qtypes"])},
-                       retriever="tiny-eva-clip",  # the substitution: EVA-CLIP-8B and its index are not here
+                       retriever_args={"pretrained": str(tiny_remote_eva(tmp_path / "eva")),
+                                       "index": str(tmp_path / "idx")},
                        generator_args={"pretrained": "tiny:llama"}, quiet=True, no_leaderboard=True,
                        output_dir=str(tmp_path / "runs"), cache_dir=str(tmp_path / "stages"))
+    assert results.components["retriever"].name == "eva-clip"
     report = results.prompts["generate"]
     assert report["max_prompt_tokens"] == 4096 - 16 and report["policy"] == "truncate"
     assert results.errors["count"] == 0, results.errors
