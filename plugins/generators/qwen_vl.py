@@ -93,7 +93,7 @@ class QwenVLGenerator(QwenVLComponent):
         self.gen_kwargs = dict(gen_kwargs)
         self.max_batch_tokens = resolve_batch_tokens(max_batch_tokens, runtime.device)
         self._prompt_bound_arg = max_prompt_tokens
-        self._prompt_bound: tuple[int | None] | None = None  # resolved on first use (reads the config)
+        self._bound: tuple[int | None] | None = None  # resolved on first use (reads the config)
         _prompt_bound(max_prompt_tokens, int(model_max_length))  # a bad value fails at construction
         if prompt_policy not in POLICIES:
             raise HarnessError(f"prompt_policy={prompt_policy!r}: use one of {', '.join(POLICIES)}")
@@ -104,17 +104,22 @@ class QwenVLGenerator(QwenVLComponent):
     def max_prompt_tokens(self) -> int | None:
         """The prompt bound; ``"auto"``: the model's context length (its config) minus ``max_new_tokens``,
         at most ``model_max_length`` (the reference's 16384); :func:`auto_prompt_bound`."""
-        if self._prompt_bound is None:
-            model_max_length = int(self.processor_args["model_max_length"])
-            if str(self._prompt_bound_arg).strip().lower() == "auto":
-                self._prompt_bound = (auto_prompt_bound(self.pretrained, model_max_length, self.max_new_tokens),)
-            else:
-                self._prompt_bound = (_prompt_bound(self._prompt_bound_arg, model_max_length),)
-        return self._prompt_bound[0]
+        if self._bound is not None:
+            return self._bound[0]
+        model_max_length = int(self.processor_args["model_max_length"])
+        if str(self._prompt_bound_arg).strip().lower() != "auto":
+            self._bound = (_prompt_bound(self._prompt_bound_arg, model_max_length),)
+            return self._bound[0]
+        from reag_harness.models.hf_vlm import context_length
+
+        bound = auto_prompt_bound(self.pretrained, model_max_length, self.max_new_tokens)
+        if context_length(self.pretrained)[0] is not None:  # else asked again once the hub download is there
+            self._bound = (bound,)
+        return bound
 
     @max_prompt_tokens.setter
     def max_prompt_tokens(self, value: int | None) -> None:
-        self._prompt_bound = (None if value is None else int(value),)
+        self._bound = (None if value is None else int(value),)
 
     def prompt_tokens(self, request: ChatRequest) -> int:
         """Tokens of the request's prompt (text and image tokens), without loading the model."""
