@@ -105,3 +105,19 @@ def test_the_cross_encoder_critic_checkpoint_is_checked(tmp_path: Path) -> None:
     save_file(weights, str(tmp_path / "ce" / "model.safetensors"), metadata={"format": "pt"})
     problems = CrossEncoderCritic(Runtime(), model=str(tmp_path / "ce")).preflight()
     assert len(problems) == 1 and dropped.split(".", 1)[-1] in problems[0], problems
+
+
+def test_a_bin_checkpoint_is_read_memory_mapped(tmp_path: Path) -> None:
+    import torch
+
+    from reag_harness.models.tiny_vlms import tiny_checkpoint
+
+    shutil.copytree(tiny_checkpoint("llama"), tmp_path / "c")
+    weights = load_file(str(tmp_path / "c" / "model.safetensors"))
+    (tmp_path / "c" / "model.safetensors").unlink()
+    torch.save(weights, tmp_path / "c" / "pytorch_model.bin")  # the layout of older hub checkpoints
+    assert weight_problems(tmp_path / "c", "causal-lm") == []
+    del weights["model.norm.weight"]
+    torch.save(weights, tmp_path / "c" / "pytorch_model.bin")
+    problems = weight_problems(tmp_path / "c", "causal-lm")
+    assert len(problems) == 1 and "model.norm.weight" in problems[0]
