@@ -114,9 +114,29 @@ def key_mismatch(model: Any, keys: list[str]) -> tuple[list[str], list[str]]:
     ignore_missing = getattr(model, "_keys_to_ignore_on_load_missing", None)
     ignore_unexpected = getattr(model, "_keys_to_ignore_on_load_unexpected", None)
     missing = sorted(k for k in expected if k not in renamed and k not in tied and not _ignored(k, ignore_missing))
+    missing = [_with_checkpoint_name(k, renamed) for k in missing]
     unexpected = sorted(src for tgt, src in renamed.items()
                         if tgt not in expected and not _ignored(src, ignore_unexpected))
     return missing, unexpected
+
+
+def _with_checkpoint_name(key: str, renamed: dict[str, str]) -> str:
+    """``key`` plus the name the checkpoint would give it, guessed from the renamings seen on the other
+    keys (a transformers-4 checkpoint: ``model.layers.0...`` for ``model.language_model.layers.0...``)."""
+    prefixes: dict[str, str] = {}
+    for target, source in renamed.items():
+        if target == source:
+            continue
+        t_parts, s_parts = target.split("."), source.split(".")
+        n = 0  # name parts in common at the end, the shorter name's first part excluded
+        while n < min(len(t_parts), len(s_parts)) - 1 and t_parts[-1 - n] == s_parts[-1 - n]:
+            n += 1
+        t_prefix = ".".join(t_parts[:len(t_parts) - n]) + "."
+        prefixes.setdefault(t_prefix, ".".join(s_parts[:len(s_parts) - n]) + "." if len(s_parts) > n else "")
+    for t_prefix in sorted(prefixes, key=len, reverse=True):
+        if t_prefix and key.startswith(t_prefix):
+            return f"{key} (in the checkpoint: {prefixes[t_prefix]}{key[len(t_prefix):]})"
+    return key
 
 
 def _named(keys: list[str]) -> str:
