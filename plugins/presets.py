@@ -21,9 +21,20 @@ REASONING: list[Any] = ["reag-reasoning", {"all_filtered": True}]
 PLAIN: list[Any] = ["direct", {"all_filtered": True}]
 
 
+#: What every preset gives the ``eva-clip`` retriever to load EVA-CLIP-8B: the one place to change it.
+#: The project's native EVA-CLIP-8B (reag_harness.models.eva_clip_native) loads the hub checkpoint strictly
+#: and runs no remote code; ``encoder=transformers,trust_remote_code=true`` runs the hub's own code instead.
+EVA_CLIP_ARGS: dict[str, Any] = {"encoder": "native"}
+
+
+def eva_clip(**args: Any) -> list[Any]:
+    """The ``eva-clip`` retriever with :data:`EVA_CLIP_ARGS` and ``args``."""
+    return ["eva-clip", {**args, **EVA_CLIP_ARGS}]
+
+
 def coarse(crop: bool = False) -> list[Any]:
     """EVA-CLIP image -> page retrieval, top 20 pages, optionally with the query-image crop."""
-    return ["eva-clip", {"top_k": TOP_K, "crop": crop}]
+    return eva_clip(top_k=TOP_K, crop=crop)
 
 
 def preset(generator: str | list[Any], retriever: list[Any], critic: list[Any],
@@ -132,14 +143,14 @@ PRESETS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
                                "VLM-PRF row; no published zero-shot number)", ()),
     "llama-3.1-8b-text-eva-clip-top5": (
         preset(["hf-llm", {"pretrained": "meta-llama/Llama-3.1-8B-Instruct"}],
-               ["eva-clip", {"top_k": 5, "crop": False}], NO_CRITIC,
+               eva_clip(top_k=5, crop=False), NO_CRITIC,
                ["direct", {"text_only": True, "all_filtered": True}]),
         "Text-only LLaMA-3.1-8B-Instruct over every passage of the EVA-CLIP top 5 pages, greedy, no reranker "
         "(NOT EchoSight's published setting: that is the 'echosight' preset; no published number)",
         ("llama-3.1-8b-text-eva-clip",)),  # the old name, kept working: it never was EchoSight as published
     "echosight": (preset(["hf-llm", {"pretrained": "meta-llama/Llama-3.1-8B-Instruct", "max_new_tokens": 128,
                                      "do_sample": True, "temperature": ECHOSIGHT_TEMPERATURE, "top_p": 0.9}],
-                         ["eva-clip", {"top_k": 20, "crop": False}],
+                         eva_clip(top_k=20, crop=False),
                          ["qformer-reranker", {"top_n": 1, "fusion": 0.5}],
                          ["echosight", {}]),
                   "EchoSight's published pipeline (Go2Heart/EchoSight): EVA-CLIP image retrieval (top 20 rows), "
@@ -147,18 +158,18 @@ PRESETS: dict[str, tuple[dict[str, Any], str, tuple[str, ...]]] = {
                   "0.5 Q-Former, the top section only, 'Context / Question / The answer is:' prompt, text-only "
                   "LLaMA-3.1-8B-Instruct (the published re-implementation's LLM; EchoSight used LLaMA-3-8B or "
                   "Mistral-7B) sampling at T=0.6, top_p 0.9 (published re-impl.: EVQA SH 26.4, InfoSeek 18.8)", ()),
-    "reflectiva": (preset("reflectiva", ["eva-clip", {"top_k": REFLECTIVA_ENTITY_K, "crop": False}],
+    "reflectiva": (preset("reflectiva", eva_clip(top_k=REFLECTIVA_ENTITY_K, crop=False),
                           ["reflectiva-rel", {"threshold": 0.5, "fallback": "random"}], ["reflectiva", {}]),
                    "ReflectiVA (aimagelab/ReflectiVA): [RET] gate, EVA-CLIP-8B entity_k=5 pages, [REL] critic per "
                    "passage (p_yes=P([REL]) > 0.5), a seeded random passage when none is kept, 'Give a short "
                    "answer.' prompt; greedy (the reference samples at T=0.2: --generator-args temperature=0.2) "
                    "(published: EVQA SH 35.5, InfoSeek 40.1)", ()),
     "reflectiva-sampled": (preset(["reflectiva", {"temperature": 0.2}],
-                                  ["eva-clip", {"top_k": REFLECTIVA_ENTITY_K, "crop": False}],
+                                  eva_clip(top_k=REFLECTIVA_ENTITY_K, crop=False),
                                   ["reflectiva-rel", {"threshold": 0.5, "fallback": "random"}], ["reflectiva", {}]),
                            "ReflectiVA with the reference's sampling (T=0.2, seeded by --seed; recorded in "
                            "runtime_facts.generator.sampling)", ()),
-    "qwen2.5-vl-7b-eva-clip-top5": (preset("qwen2.5-vl-7b", ["eva-clip", {"top_k": 5, "crop": False}], NO_CRITIC,
+    "qwen2.5-vl-7b-eva-clip-top5": (preset("qwen2.5-vl-7b", eva_clip(top_k=5, crop=False), NO_CRITIC,
                                            ["direct", {"all_filtered": True}]),
                                     "CC-VQA's baseline 'Qwen2.5-VL-7B + EVA-CLIP-8B' (CC-VQA README: 36.7 / 31.2 / "
                                     "41.8): Qwen2.5-VL-7B-Instruct over the passages of the EVA-CLIP top 5 pages; "

@@ -104,8 +104,13 @@ def detector_problem(detector: str) -> str | None:
     """
     import os
 
-    if detector == "tiny-grounding-dino" or os.path.isdir(os.path.expanduser(detector)):
+    if detector == "tiny-grounding-dino":
         return None
+    if os.path.isdir(os.path.expanduser(detector)):  # its weights against its config (none loaded)
+        from .model_check import weight_problems
+
+        problems = weight_problems(os.path.expanduser(detector), "zero-shot-detection", f"crop detector {detector}")
+        return "; ".join(problems) if problems else None
     try:
         from huggingface_hub import try_to_load_from_cache
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -50,6 +50,7 @@ class Check:
     name: str
     status: str
     detail: str
+    facts: dict[str, Any] = field(default_factory=dict)  # recorded in results.json "inputs" (published_facts)
 
     def line(self) -> str:
         return f"{self.name}: {self.detail}"
@@ -58,6 +59,23 @@ class Check:
 def failures(checks: Iterable[Check]) -> list[str]:
     """The failed checks as pre-flight lines."""
     return [c.line() for c in checks if c.status == FAIL]
+
+
+def warnings_of(checks: Iterable[Check]) -> list[str]:
+    """The warnings as pre-flight lines (shown once; the run goes on)."""
+    return [c.line() for c in checks if c.status == WARN]
+
+
+def published_facts(checks: Iterable[Check]) -> dict[str, Any]:
+    """What the checks found about released files (``kb_sha256``, ``kb_matches_published``, ``queries_rows``, ...)
+    and ``standard_data``: False when any of them differs from the published file (None when none was compared)."""
+    facts: dict[str, Any] = {}
+    for c in checks:
+        facts.update(c.facts)
+    matches = [v for k, v in facts.items() if k.endswith("_matches_published") and v is not None]
+    if matches:
+        facts["standard_data"] = all(matches)
+    return facts
 
 
 def table(checks: Sequence[Check]) -> str:
@@ -107,29 +125,45 @@ def remembered_sha256(path: str | os.PathLike[str], compute: bool = True) -> str
     return digest
 
 
-def known_file_check(name: str, path: str, sha256: str | None = None, deep: bool = True) -> Check | None:
-    """Compare a released file with its published checksum (None when nothing is known)."""
+def known_file_check(name: str, path: str, sha256: str | None = None, deep: bool = True,
+                     fact: str = "kb") -> Check | None:
+    """Compare a released file with its published checksum (None when nothing is known).
+
+    A mismatch is a warning, never a failure: a subset, a rebuilt or a synthetic file under the
+    released name is legitimate data. The facts (``{fact}_sha256``, ``{fact}_matches_published``)
+    go to results.json and the leaderboard marks the row as non-standard data.
+    """
     known = KNOWN_FILES.get(Path(path).name)
     if known is None:
         return None
     if sha256 is None and os.path.isfile(path):
         sha256 = remembered_sha256(path, compute=deep)
+    facts: dict[str, Any] = {f"{fact}_file": Path(path).name, f"{fact}_sha256": sha256,
+                             f"{fact}_published_sha256": known["sha256"]}
     if sha256 is None:
-        return Check(name, SKIP, f"{Path(path).name}: sha256 not computed yet (run 'reag-eval data check' once)")
+        return Check(name, SKIP, f"{Path(path).name}: sha256 not computed yet (run 'reag-eval data check' once)",
+                     {**facts, f"{fact}_matches_published": None})
     if sha256 != known["sha256"]:
-        return Check(name, FAIL, f"{Path(path).name}: sha256 {sha256[:16]}... differs from the published "
-                                 f"{known['sha256'][:16]}... ({known['source']}): a corrupt or different file")
-    return Check(name, OK, f"{Path(path).name}: sha256 matches the published one ({known['source']})")
+        return Check(name, WARN, f"{Path(path).name}: sha256 {sha256[:16]}... differs from the published "
+                                 f"{known['sha256'][:16]}... ({known['source']}): a subset, rebuilt or other "
+                                 "file; the run goes on and records it as non-standard data",
+                     {**facts, f"{fact}_matches_published": False})
+    return Check(name, OK, f"{Path(path).name}: sha256 matches the published one ({known['source']})",
+                 {**facts, f"{fact}_matches_published": True})
 
 
-def known_count_check(name: str, path: str, rows: int) -> Check | None:
+def known_count_check(name: str, path: str, rows: int, fact: str = "queries") -> Check | None:
+    """Compare a released file's row count with the published one: a mismatch is a warning (see above)."""
     known = KNOWN_COUNTS.get(Path(path).name)
     if known is None:
         return None
+    facts: dict[str, Any] = {f"{fact}_file": Path(path).name, f"{fact}_rows": rows,
+                             f"{fact}_published_rows": known["rows"]}
     if rows != known["rows"]:
-        return Check(name, FAIL, f"{Path(path).name} has {rows} rows, the released file {known['rows']} "
-                                 f"({known['source']}): truncated or another version")
-    return Check(name, OK, f"{Path(path).name}: {rows} rows as released")
+        return Check(name, WARN, f"{Path(path).name} has {rows} rows, the released file {known['rows']} "
+                                 f"({known['source']}): a subset or another version; the run goes on and records "
+                                 "it as non-standard data", {**facts, f"{fact}_matches_published": False})
+    return Check(name, OK, f"{Path(path).name}: {rows} rows as released", {**facts, f"{fact}_matches_published": True})
 
 
 # -- samples, images, KB ------------------------------------------------------------------------------

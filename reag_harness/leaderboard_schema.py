@@ -114,6 +114,7 @@ MEASURED_ENTRY_SCHEMA: dict[str, Any] = {
         "run_dir": {"type": "string"},
         "retrieval_quality": {"type": "object"},
         "interval": {"type": "object", "required": ["lo", "hi", "level"]},
+        "nonstandard_data": {"type": "array", "items": {"type": "string"}},
     },
     "additionalProperties": False,
 }

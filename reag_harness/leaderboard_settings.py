@@ -85,6 +85,11 @@ def run_extras(results: Any, r: Mapping[str, Any]) -> dict[str, Any]:
         run_dir = str(Path(results).parent if Path(results).is_file() else Path(results))
     if run_dir:
         extras["run_dir"] = str(Path(run_dir).resolve())
+    inputs = r.get("inputs") or {}
+    differs = [f"{inputs.get(k[:-len('_matches_published')] + '_file') or k}" for k, v in inputs.items()
+               if k.endswith("_matches_published") and v is False]
+    if differs:  # a checksum or row count differs from the published file (data_check.published_facts)
+        extras["nonstandard_data"] = differs
     rq = {k: v for k, v in (r.get("retrieval_quality") or {}).items() if isinstance(v, (int, float))}
     if rq:
         extras["retrieval_quality"] = rq

@@ -85,6 +85,9 @@ def _measured_row(entry: Mapping[str, Any], page_dir: Path | None = None) -> dic
         flags["n"] = f"subset: {entry['n']} of the standard {standard} samples; not comparable with full-split numbers"
     if entry.get("smoke"):
         flags["system"] = "smoke run on tiny random checkpoints: the numbers mean nothing"
+    if entry.get("nonstandard_data"):
+        flags["data"] = ("non-standard data: " + ", ".join(entry["nonstandard_data"]) + " differ(s) from the "
+                         "published file (checksum or row count); not comparable with published numbers")
     if entry.get("deviations"):
         notes.append("deviations: " + "; ".join(entry["deviations"]))
     no_bem = measured_no_bem(entry)
@@ -186,7 +189,7 @@ def _table_data(rows: Sequence[Mapping[str, Any]], task: str) -> tuple[list[str]
         source = r["source"] + (" (smoke)" if r["smoke"] else " (oracle)" if not r["comparable"] else "") + \
             (" (no BEM)" if r.get("no_bem") else "")
         n = "–" if r["n"] is None else str(r["n"]) + ("†" if "n" in r["flags"] else "")
-        system = r["system"] + ("†" if "system" in r["flags"] else "")
+        system = r["system"] + ("†" if "system" in r["flags"] or "data" in r["flags"] else "")
         body.append([str(i), system, r["generator"], r["pipeline"], source, *[_cell(r, c) for c in cols], n,
                      r["citation"]])
     return header, body

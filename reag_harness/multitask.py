@@ -55,7 +55,7 @@ def task_config(cfg: RunConfig, task: str, tasks: Sequence[str]) -> RunConfig:
 def evaluate_tasks(cfg: RunConfig, leaderboard: bool = False) -> list[RunResults]:
     """Run every task of ``cfg.task`` with the same components; returns their results in order."""
     from .api import append_results, track
-    from .preflight import run_preflight
+    from .preflight import PreflightError, run_preflight
     from .runner import Pipeline
 
     tasks = expand_tasks(cfg.task)
@@ -64,8 +64,14 @@ def evaluate_tasks(cfg: RunConfig, leaderboard: bool = False) -> list[RunResults
 
         require_wandb()
     pipelines = [Pipeline(task_config(cfg, t, tasks)) for t in tasks]
-    for p in pipelines:  # every task's missing pieces before the first stage of any
-        run_preflight(p.task, p.components)
+    failed = []
+    for p in pipelines:  # every task's missing pieces before the first stage of any, in one error
+        try:
+            run_preflight(p.task, p.components)
+        except PreflightError as exc:
+            failed.append(f"task {p.task.name}: {exc}")
+    if failed:
+        raise PreflightError("\n".join(failed))
     out = []
     for p in pipelines:
         results = p.run()

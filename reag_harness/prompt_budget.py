@@ -67,7 +67,8 @@ def fit_request(build: Callable[[Sequence[Passage] | None], ChatRequest], passag
         else:
             hi = k - 1
     if best is None:
-        raise PromptTooLong(f"prompt is over max_prompt_tokens={max_tokens} even without passages")
+        raise PromptTooLong(f"prompt is over max_prompt_tokens={max_tokens} even without passages "
+                            f"(prompt_policy={policy})")
     kept = lo - 1
     return Fitted(best[0], best[1], len(passages) - kept)
 

@@ -73,6 +73,9 @@ class RunResults:
     # components swapped out of the run's preset: {kind, preset, preset_component, preset_args, used, carried_over}
     preset_departures: list[dict[str, Any]] = field(default_factory=list)
     results_file: str | None = None  # this invocation's results_<time>.json (results.json is the latest)
+    # what the pre-flight found about released inputs: kb_sha256, kb_matches_published, queries_rows, ...,
+    # standard_data (False: a checksum or row count differs from the published file; data_check.published_facts)
+    inputs: dict[str, Any] = field(default_factory=dict)
     schema_version: int = RESULTS_SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from .errors import HarnessError
 from .input_checks import image_culprit
 from .interfaces import Runtime
 from .plugin_manager import get_registry
-from .preflight import run_preflight
+from .preflight import remote_code_notice, run_preflight
 from .progress import Progress
 from .prompt_budget import PromptTooLong, fit_request, length_summary
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
@@ -657,11 +657,17 @@ class Pipeline:
                   file=sys.stderr)
 
     def run(self) -> RunResults:
-        samples = self.select_samples()
+        try:
+            samples = self.select_samples()
+        except HarnessError as exc:  # reported with every other problem of the run, then stop
+            run_preflight(self.task, self.components, first=[f"task {self.task.name}: {exc}"])
+            raise
         self.predict_only = predict_only_mode(self.config.predict_only, samples, self.task.name)
         folder = prepare_run_folder(self.run_folder(), create=False)  # a file in the way: fail before anything
         self.record_input_errors(samples)
         run_preflight(self.task, self.components)
+        if (notice := remote_code_notice(self.choice)) and not self.config.quiet:
+            print(notice, file=sys.stderr)
         prepare_run_folder(folder)
         move_foreign(folder, self.config_fingerprint())
         kb = self.task.knowledge_base()
@@ -791,6 +797,7 @@ class Pipeline:
             deviations=deviations, smoke=smoke, shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
             prompts=self.prompt_report(),
             runtime_facts=self.runtime_facts(), preset_departures=self.preset_departures,
+            inputs=dict(getattr(self.task, "input_facts", None) or {}),
         )
 
     def runtime_facts(self) -> dict[str, Any]:

@@ -30,6 +30,11 @@ def test_the_tiny_detector_and_a_local_folder_pass(tmp_path: Path) -> None:
 
     ok = tiny_eva_clip(Runtime(), crop=True, crop_args={"detector": "tiny-grounding-dino"})
     assert [p for p in ok.preflight() if "detector" in p] == []
-    local = tiny_eva_clip(Runtime(), crop=True, crop_args={"detector": str(tmp_path)})
+    from reag_harness.models.tiny_grounding_dino import tiny_grounding_dino_path
+
+    # a local checkpoint folder (its weights are checked against its config since issue 20: an empty one fails)
+    local = tiny_eva_clip(Runtime(), crop=True, crop_args={"detector": str(tiny_grounding_dino_path())})
     assert [p for p in local.preflight() if "detector" in p] == []
+    empty = tiny_eva_clip(Runtime(), crop=True, crop_args={"detector": str(tmp_path)})
+    assert any("no config.json" in p for p in empty.preflight())
     assert tiny_eva_clip(Runtime()).preflight() == []

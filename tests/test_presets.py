@@ -40,7 +40,10 @@ def test_paper_rows_are_there():
                  "ablation-3b-coarse-critic", "ablation-3b-coarse-critic-crop", "reag-7b-oracle-pages"):
         assert ("preset", name) in REGISTRY
     full = REGISTRY.get("preset", "reag-3b").factory
-    assert full["retriever"] == ["eva-clip", {"top_k": 20, "crop": True}]
+    from plugins.presets import EVA_CLIP_ARGS
+
+    # the preset carries what EVA-CLIP-8B needs to load (issue 20: presets run as printed)
+    assert full["retriever"] == ["eva-clip", {"top_k": 20, "crop": True, **EVA_CLIP_ARGS}]
     assert full["critic"] == ["reag-critic", {"threshold": 0.1}]
     assert full["prompt_style"][0] == "reag-reasoning"
     # the brief's names resolve too

@@ -50,6 +50,12 @@ class CrossEncoderCritic(Component):
         self.batch_size = int(batch_size or (rb if isinstance(rb, int) else 32))
         self.max_length, self.query = max_length, query
 
+    def preflight(self) -> list[str]:
+        """Its checkpoint (folder or cache entry offline, config, weights against the config's model)."""
+        from reag_harness.models.hf_vlm import checkpoint_problems
+
+        return checkpoint_problems(self.source, "sequence-classification", trust_remote_code=False)
+
     def identity(self) -> dict[str, Any]:
         args = {k: v for k, v in self.args.items() if k != "batch_size"}
         return {"name": self.name, "version": self.version, "args": args,

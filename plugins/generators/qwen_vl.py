@@ -49,10 +49,11 @@ class QwenVLGenerator(QwenVLComponent):
 
     Every model batch holds at most ``max_batch_tokens`` prompt tokens (``"auto"``: the
     device default of :func:`reag_harness.models.batching.default_batch_tokens`). Prompts
-    are bounded by ``max_prompt_tokens`` (``"auto"``: ``model_max_length``, the reference's
-    16384) under ``prompt_policy`` (``truncate`` drops the last passages, ``error`` records the
-    sample as an error): the runner fits each request before generating
-    (:mod:`reag_harness.prompt_budget`); a longer prompt given directly is an error.
+    are bounded by ``max_prompt_tokens`` (``"auto"``: the model's context length minus
+    ``max_new_tokens``, at most ``model_max_length``, the reference's 16384) under
+    ``prompt_policy`` (``truncate`` drops the last passages, ``error`` records the sample as an error):
+    the runner fits each request before generating (:mod:`reag_harness.prompt_budget`); a longer
+    prompt given directly is an error.
     """
 
     name = "qwen-vl"
@@ -91,11 +92,34 @@ class QwenVLGenerator(QwenVLComponent):
         self.max_new_tokens = None if max_new_tokens is None else int(max_new_tokens)
         self.gen_kwargs = dict(gen_kwargs)
         self.max_batch_tokens = resolve_batch_tokens(max_batch_tokens, runtime.device)
-        self.max_prompt_tokens = _prompt_bound(max_prompt_tokens, int(model_max_length))
+        self._prompt_bound_arg = max_prompt_tokens
+        self._bound: tuple[int | None] | None = None  # resolved on first use (reads the config)
+        _prompt_bound(max_prompt_tokens, int(model_max_length))  # a bad value fails at construction
         if prompt_policy not in POLICIES:
             raise HarnessError(f"prompt_policy={prompt_policy!r}: use one of {', '.join(POLICIES)}")
         self.prompt_policy = prompt_policy
         self._sizes: dict[str, tuple[int, int]] = {}
+
+    @property
+    def max_prompt_tokens(self) -> int | None:
+        """The prompt bound; ``"auto"``: the model's context length (its config) minus ``max_new_tokens``,
+        at most ``model_max_length`` (the reference's 16384); :func:`auto_prompt_bound`."""
+        if self._bound is not None:
+            return self._bound[0]
+        model_max_length = int(self.processor_args["model_max_length"])
+        if str(self._prompt_bound_arg).strip().lower() != "auto":
+            self._bound = (_prompt_bound(self._prompt_bound_arg, model_max_length),)
+            return self._bound[0]
+        from reag_harness.models.hf_vlm import context_length
+
+        bound = auto_prompt_bound(self.pretrained, model_max_length, self.max_new_tokens)
+        if context_length(self.pretrained)[0] is not None:  # else asked again once the hub download is there
+            self._bound = (bound,)
+        return bound
+
+    @max_prompt_tokens.setter
+    def max_prompt_tokens(self, value: int | None) -> None:
+        self._bound = (None if value is None else int(value),)
 
     def prompt_tokens(self, request: ChatRequest) -> int:
         """Tokens of the request's prompt (text and image tokens), without loading the model."""
@@ -132,7 +156,8 @@ class QwenVLGenerator(QwenVLComponent):
         too_long = [n for n in lengths if self.max_prompt_tokens is not None and n > self.max_prompt_tokens]
         if too_long:
             raise HarnessError(f"a prompt of {max(too_long)} tokens is over max_prompt_tokens="
-                               f"{self.max_prompt_tokens}; the runner fits prompts first (prompt_policy)")
+                               f"{self.max_prompt_tokens}; the runner fits prompts first (prompt_policy="
+                               f"{self.prompt_policy})")
         groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
         for i, r in enumerate(requests):
             groups.setdefault((tuple(r.stop), int(r.max_new_tokens or default_max_new)), []).append(i)
@@ -184,6 +209,23 @@ def _prompt_bound(value: int | str | None, model_max_length: int) -> int | None:
         return int(value)
     except ValueError:
         raise HarnessError(f"max_prompt_tokens={value!r}: use a positive integer, 'auto' or 'none'") from None
+
+
+def auto_prompt_bound(pretrained: str, model_max_length: int, max_new_tokens: int | None) -> int:
+    """``max_prompt_tokens=auto``: the model's own context length minus the tokens it will generate.
+
+    The context length comes from the checkpoint's config (no weights: :func:`context_length`);
+    ``max_new_tokens=None`` takes the checkpoint's ``generation_config.json`` (else 4096), and at
+    most half the context is kept for the answer (generation stops at the last position anyway).
+    Never above ``model_max_length``; an unreadable config (a hub id not downloaded) gives it.
+    """
+    from reag_harness.models.hf_vlm import context_length
+
+    context, configured_new = context_length(pretrained)
+    if context is None:
+        return model_max_length
+    new = max_new_tokens if max_new_tokens is not None else (configured_new or DEFAULT_MAX_NEW_TOKENS)
+    return max(1, min(model_max_length, context - min(int(new), context // 2)))
 
 
 def reag_3b(runtime: Runtime, pretrained: str = "aimagelab/ReAG-3B", **kwargs: Any) -> QwenVLGenerator:

@@ -136,11 +136,6 @@ class EvaClipRetriever(Component):
                          batch_size=batch_size, dtype=dtype, preprocess=preprocess, mmap=mmap)
         if int(top_k) < 1:
             raise HarnessError(f"retriever {self.name}: top_k must be at least 1, got {top_k}")
-        if encoder == "transformers" and not trust_remote_code:
-            # Fail at construction, before any stage runs (the message says why it is needed).
-            from reag_harness.models.clip_encoders import _remote_code_error
-
-            raise _remote_code_error(pretrained or model)
         self.index_dir = index
         self.encoder_backend, self.model, self.pretrained = encoder, model, pretrained
         self.top_k, self.crop = int(top_k), bool(crop)
@@ -184,12 +179,15 @@ class EvaClipRetriever(Component):
     # -- data checks ---------------------------------------------------------------------------
     def data_checks(self) -> list[Any]:
         """Its index readable, rows = keys, dimension = the encoder's (from its config, no weights)."""
-        from reag_harness.data_check import SKIP, Check, index_check
+        from reag_harness.data_check import FAIL, SKIP, Check, index_check
         from reag_harness.models.clip_encoders import encoder_dim
 
-        if self.index_dir in (None, "", TITLES_INDEX):
-            return [Check(f"retriever {self.name}", SKIP, "index built on first use from the KB's page titles"
-                          if self.index_dir == TITLES_INDEX else "no index given")]
+        if self.index_dir == TITLES_INDEX:
+            return [Check(f"retriever {self.name}", SKIP, "index built on first use from the KB's page titles")]
+        if not self.index_dir:  # retrieval would stop at its first question: a failure, not a skip
+            return [Check(f"retriever {self.name} index", FAIL, "no index given: pass index=DIR (knn.index + "
+                          f"knn.json; --retriever-args index=DIR or --task-args index=DIR), or index={TITLES_INDEX} "
+                          "to build one over the KB's page titles")]
         try:
             dim = encoder_dim(self.encoder_backend, self.model, self.pretrained)
         except Exception:  # noqa: BLE001 - an unknown model is reported when it loads
@@ -199,11 +197,51 @@ class EvaClipRetriever(Component):
         return [check]
 
     def preflight(self) -> list[str]:
-        """Its index against its encoder (:meth:`data_checks`); with ``crop``: a detector that cannot load
-        offline, a missing spaCy pipeline (BRIEF contract 2)."""
+        """Its index against its encoder (:meth:`data_checks`), remote code allowed, and the models it will
+        load (:meth:`model_problems`)."""
         from reag_harness.data_check import failures
 
         problems = failures(self.data_checks())
+        if self.encoder_backend == "transformers" and not self.trust_remote_code:
+            from reag_harness.models.clip_encoders import _remote_code_error
+
+            problems.append(str(_remote_code_error(self.pretrained or self.model)))  # reported with the others
+        return problems + self.model_problems()
+
+    def native_problems(self) -> list[str]:
+        """The native EVA-CLIP-8B checkpoint: found (offline), an EVA-CLIP config, and its key set and shapes
+        against the model built on the meta device (no weights loaded)."""
+        from reag_harness.errors import HarnessError
+        from reag_harness.models.eva_clip_native import check_checkpoint, is_eva_clip_checkpoint
+        from reag_harness.models.hf_vlm import checkpoint_problems, resolve_checkpoint
+        from reag_harness.models.tiny_eva_clip_8b import resolve_tiny
+
+        source = resolve_tiny(self.pretrained or self.model)
+        if problems := checkpoint_problems(source):
+            return problems
+        folder, _ = resolve_checkpoint(source)
+        if not os.path.isdir(folder):
+            return []  # a hub id not yet downloaded, downloads allowed: from_pretrained fetches it
+        if not is_eva_clip_checkpoint(folder):
+            return [f"retriever {self.name}: encoder=native: {folder!r} is not an EVA-CLIP checkpoint (its "
+                    "config.json names no EvaCLIPModel); use encoder=open_clip, hf or transformers"]
+        try:
+            check_checkpoint(folder)
+        except HarnessError as exc:
+            return [f"retriever {self.name}: {exc}"]
+        return []
+
+    def model_problems(self) -> list[str]:
+        """The transformers encoder's folder (or cache entry offline), config and weight files (its own code
+        is not run); with ``crop``: a detector that cannot load offline or whose weights do not match its
+        config, a missing spaCy pipeline (BRIEF contract 2)."""
+        problems: list[str] = []
+        if self.encoder_backend == "transformers":
+            from reag_harness.models.hf_vlm import checkpoint_problems
+
+            problems += checkpoint_problems(self.pretrained or self.model, "model", trust_remote_code=True)
+        elif self.encoder_backend == "native":
+            problems += self.native_problems()
         if not self.crop or self._cropper is not None:
             return problems
         from reag_harness.crop import DEFAULT_DETECTOR, detector_problem, spacy_problem

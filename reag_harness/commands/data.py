@@ -52,6 +52,8 @@ def collect(args: argparse.Namespace) -> list[Any]:
     if callable(getattr(task, "data_checks", None)):
         checks = list(task.data_checks(deep=not args.no_hash, split=args.split, limit=args.limit,
                                        skip_ok=task_args.get("on_error") == "skip"))
+        if callable(getattr(task, "model_checks", None)):  # e.g. EVQA's BEM, as the run's pre-flight
+            checks += list(task.model_checks())
     else:  # a task without its own checks: load its questions and KB
         samples, checks = load_checks(lambda: task.samples(args.split, args.limit), f"task {task.name}")
         if samples is not None:
@@ -72,6 +74,10 @@ def collect(args: argparse.Namespace) -> list[Any]:
     rows = getattr(retriever, "data_checks", None)
     if callable(rows):
         checks += list(rows())
+        models = getattr(retriever, "model_problems", None)  # its encoder, crop detector, spaCy pipeline
+        if callable(models):
+            checks += [Check(f"retriever {name} models", FAIL, p) for p in models()] or \
+                [Check(f"retriever {name} models", OK, "encoder and crop models available")]
     elif callable(getattr(retriever, "preflight", None)):
         problems = retriever.preflight() or []
         checks += [Check(f"retriever {name}", FAIL, p) for p in problems] or \

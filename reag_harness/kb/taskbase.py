@@ -179,10 +179,14 @@ class KBTask:
         return []
 
     def preflight(self) -> list[str]:
-        """The data checks without hashing: one line per failure."""
-        from ..data_check import failures
+        """The data checks without hashing: one line per failure. Warnings (a released file's checksum or
+        row count differs) are kept in ``preflight_warnings``, the facts in ``input_facts`` (results.json)."""
+        from ..data_check import failures, published_facts, warnings_of
 
-        return failures(self.data_checks(deep=False))
+        checks = self.data_checks(deep=False)
+        self.preflight_warnings = warnings_of(checks)
+        self.input_facts = published_facts(checks)
+        return failures(checks)
 
     # -- identity ---------------------------------------------------------------------------------
     def _identity_files(self) -> dict[str, str | None]:

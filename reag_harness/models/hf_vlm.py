@@ -120,21 +120,42 @@ def _config_model_type(resolved: str, trust_remote_code: bool) -> str | None:
         return None
 
 
-def checkpoint_problems(pretrained: str) -> list[str]:
+def checkpoint_problems(pretrained: str, kind: str | None = None, trust_remote_code: bool = True) -> list[str]:
     """Pre-flight lines for a checkpoint: a missing local folder, a hub id absent from the local
-    cache while the hub is offline, a family's missing optional package. Cheap; no network."""
+    cache while the hub is offline, a family's missing optional package; with ``kind`` (the auto
+    class, e.g. ``"vlm"``) also its weights against the model its config builds, and modelling code
+    it ships that ``trust_remote_code`` does not allow (:mod:`reag_harness.model_check`). No network."""
     name = str(pretrained)
+    problems = _location_problems(name)
+    resolved, revision = resolve_checkpoint(name)
+    if problems or kind is None or not os.path.isdir(resolved):
+        return problems
+    from reag_harness.model_check import remote_code_problem, weight_files, weight_problems
+
+    if (why := remote_code_problem(resolved, name, trust_remote_code)) is not None:
+        return [why]
+    if revision is not None and not _hub_offline() and (not weight_files(Path(resolved))[0]
+                                                        or weight_files(Path(resolved))[1]):
+        return []  # a partly downloaded hub snapshot: from_pretrained fetches the rest
+    return weight_problems(resolved, kind, name)
+
+
+def _hub_offline() -> bool:
+    try:
+        from huggingface_hub import constants
+
+        return bool(constants.HF_HUB_OFFLINE)
+    except ImportError:
+        return False
+
+
+def _location_problems(name: str) -> list[str]:
+    """The checkpoint's folder, its cache entry, its family's optional packages."""
     resolved, _ = resolve_checkpoint(name)
     if name.startswith(("/", "./", "../", "~")) and not os.path.isdir(resolved):
         return [f"no checkpoint folder at '{name}': pass pretrained=/path/to/checkpoint (a local folder or a hub id)"]
     if not os.path.isdir(resolved):
-        try:
-            from huggingface_hub import constants
-
-            offline = bool(constants.HF_HUB_OFFLINE)
-        except ImportError:
-            offline = False
-        if offline:
+        if _hub_offline():
             return [f"checkpoint '{name}' is not in the local Hugging Face cache and the hub is offline "
                     "(HF_HUB_OFFLINE): download it, or pass pretrained=/path/to/checkpoint"]
         return []
@@ -458,8 +479,37 @@ def check_prompt_lengths(model: Any, lengths: Sequence[int]) -> None:
     limit = max_positions(model)
     if limit and lengths and max(lengths) > limit:
         raise HarnessError(f"a prompt of {max(lengths)} tokens is longer than the model's {limit} positions: "
-                           "give it fewer or shorter passages (e.g. a smaller retriever top_k) or use a longer-context "
-                           "model")
+                           f"set max_prompt_tokens (at most {limit} minus max_new_tokens; 'auto' "
+                           "does this) with prompt_policy=truncate (drop the last passages) or prompt_policy=error "
+                           "(that sample scored wrong), give it fewer passages (a smaller retriever top_k) or use a "
+                           "longer-context model")
+
+
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
+
+
+def context_length(pretrained: str) -> tuple[int | None, int | None]:
+    """``(context length, generation_config max_new_tokens)`` of a local or cached checkpoint, read from its
+    ``config.json`` (the text config of a VLM) and ``generation_config.json``; None for what is not there."""
+    resolved, _ = resolve_checkpoint(pretrained)
+    root = Path(resolved)
+    try:
+        config = json.loads((root / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    context = None
+    for part in (config.get("text_config"), config.get("llm_config"), config):
+        if isinstance(part, dict):
+            found = [int(part[k]) for k in CONTEXT_KEYS if isinstance(part.get(k), int) and part[k] > 0]
+            if found:
+                context = found[0]
+                break
+    try:
+        generation = json.loads((root / "generation_config.json").read_text(encoding="utf-8"))
+        new = generation.get("max_new_tokens")
+    except (OSError, ValueError, AttributeError):
+        new = None
+    return context, new if isinstance(new, int) and new > 0 else None
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -511,7 +561,7 @@ class VLMComponent(Component):
 
     def preflight(self) -> list[str]:
         """What would stop the checkpoint from loading, found without loading it (no network)."""
-        return checkpoint_problems(self.pretrained)
+        return checkpoint_problems(self.pretrained, self.model_kind, self.trust_remote_code)
 
     def identity(self) -> dict[str, Any]:
         """Name, arguments (``identity_excludes`` left out), dtype and the checkpoint's identity."""

@@ -47,6 +47,17 @@ class EvqaTask(KBTask):
         return super().preflight() + bem_preflight(self._path("bem_model"), self._path("bem_vocab"),
                                                    no_bem=self.no_bem, allow_download=self._flag("bem_download"))
 
+    def model_checks(self) -> list[Any]:
+        """BEM as ``reag-eval data check`` rows: one failed row per problem, else one ok row."""
+        from reag_harness.data_check import FAIL, OK, Check
+
+        from .bem import bem_preflight
+
+        problems = bem_preflight(self._path("bem_model"), self._path("bem_vocab"), no_bem=self.no_bem,
+                                 allow_download=self._flag("bem_download"))
+        return [Check("bem", FAIL, p) for p in problems] or [
+            Check("bem", OK, "not used (no_bem)" if self.no_bem else "model and vocab available")]
+
     def _load(self) -> list[Sample]:
         source, rows = self.query_source()
         return load_evqa(source, self.resolver(), on_error=self.on_error, skipped=self.skipped_inputs, rows=rows,
