@@ -22,9 +22,10 @@ PLAIN: list[Any] = ["direct", {"all_filtered": True}]
 
 
 #: What every preset gives the ``eva-clip`` retriever to load EVA-CLIP-8B: the one place to change it.
-#: The project's native EVA-CLIP-8B (reag_harness.models.eva_clip_native) loads the hub checkpoint strictly
-#: and runs no remote code; ``encoder=transformers,trust_remote_code=true`` runs the hub's own code instead.
-EVA_CLIP_ARGS: dict[str, Any] = {"encoder": "native"}
+#: Empty: eva-clip's default encoder is the project's native EVA-CLIP-8B (reag_harness.models.eva_clip_native),
+#: which loads the hub checkpoint strictly and runs no remote code, and a task's own encoder (the demo's tiny
+#: open_clip model) still applies; ``encoder=transformers,trust_remote_code=true`` runs the hub's code instead.
+EVA_CLIP_ARGS: dict[str, Any] = {}
 
 
 def eva_clip(**args: Any) -> list[Any]:

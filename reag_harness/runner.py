@@ -134,8 +134,29 @@ def same_component(registry: Any, kind: str, a: str, b: str) -> bool:
         return a == b
 
 
-#: Preset arguments carried to a swapped component that takes ``**kwargs`` (one naming them is always given them)
-CARRIED_KEYS = ("crop", "crop_args", "top_k", "threshold", "top_n", "all_filtered")
+#: The preset arguments that carry over to a swapped-in component that takes them (settings of the method, not
+#: of the swapped-out component's own checkpoint or encoder)
+CARRIED_KEYS = ("crop", "crop_args", "top_k", "threshold", "top_n", "all_filtered", "fusion", "fallback")
+
+
+def accepted_args(factory: Any) -> set[str]:
+    """The argument names a component factory takes. A ``**args`` that forwards to another component counts
+    that one's: a class's base classes (``TinyEvaClipRetriever(EvaClipRetriever)``), or a factory function's
+    ``forwards_to`` (the class it builds). A ``**args`` that only names unknown arguments counts nothing."""
+    targets = list(inspect.getmro(factory)) if inspect.isclass(factory) else [factory]
+    if (fwd := getattr(factory, "forwards_to", None)) is not None:
+        targets += list(inspect.getmro(fwd))
+    names: set[str] = set()
+    for target in targets:
+        init = target.__dict__.get("__init__") if inspect.isclass(target) else target
+        if init is None or target is object:
+            continue
+        try:
+            params = inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            continue
+        names |= {n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return names - {"self", "runtime"}
 
 
 def carried_args(registry: Any, kind: str, name: str, preset_args: dict[str, Any]) -> dict[str, Any]:
@@ -143,13 +164,10 @@ def carried_args(registry: Any, kind: str, name: str, preset_args: dict[str, Any
     if name == "none" or not preset_args:
         return {}
     try:
-        factory = registry.get(kind, name).load()
-        target = factory.__init__ if inspect.isclass(factory) else factory
-        params = inspect.signature(target).parameters
-    except (HarnessError, TypeError, ValueError):
+        accepted = accepted_args(registry.get(kind, name).load())
+    except HarnessError:
         return {}
-    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    return {k: v for k, v in preset_args.items() if k in params or (var_kw and k in CARRIED_KEYS)}
+    return {k: v for k, v in preset_args.items() if k in accepted and k in CARRIED_KEYS}
 
 
 def announce_departures(resolved: dict[str, Resolved]) -> list[dict[str, Any]]:

@@ -75,11 +75,34 @@ def test_an_eva_clip_encoder_folder_without_weights_is_a_preflight_problem(tmp_p
     folder = tmp_path / "eva"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"model_type": "evaclip", "auto_map": {"AutoModel": "m.M"}}))
-    problems = EvaClipRetriever(Runtime(), index="titles", pretrained=str(folder), trust_remote_code=True).preflight()
+    problems = EvaClipRetriever(Runtime(), index="titles", pretrained=str(folder), encoder="transformers",
+                                trust_remote_code=True).preflight()
     assert any("no weights in" in p for p in problems), problems
-    missing = EvaClipRetriever(Runtime(), index="titles", pretrained=str(tmp_path / "nope"),
+    missing = EvaClipRetriever(Runtime(), index="titles", pretrained=str(tmp_path / "nope"), encoder="transformers",
                                trust_remote_code=True).preflight()
     assert any("no checkpoint folder" in p for p in missing), missing
+
+
+def test_the_native_eva_clip_checkpoint_is_checked_against_its_model_in_preflight(tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+
+    from plugins.retrievers.eva_clip import EvaClipRetriever
+    from reag_harness.interfaces import Runtime
+    from reag_harness.models.tiny_eva_clip_8b import tiny_eva_clip_8b_path
+
+    folder = tmp_path / "eva8b"
+    shutil.copytree(tiny_eva_clip_8b_path("bin"), folder)
+    assert EvaClipRetriever(Runtime(), index="titles", pretrained=str(folder)).model_problems() == []
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    gone = next(k for k in state if k.startswith("text_model."))
+    del state[gone]
+    torch.save(state, folder / "pytorch_model.bin")
+    problems = EvaClipRetriever(Runtime(), index="titles", pretrained=str(folder)).model_problems()
+    assert any(gone in p for p in problems), problems
+    missing = EvaClipRetriever(Runtime(), index="titles", pretrained=str(tmp_path / "nope")).model_problems()
+    assert any("nope" in p for p in missing), missing
 
 
 def test_several_tasks_list_every_problem_in_one_error(infoseek: dict[str, Path], tmp_path: Path) -> None:
@@ -104,7 +127,8 @@ def test_data_check_reports_bem_and_the_retriever_models(tmp_path: Path, monkeyp
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = main(["data", "check", "--task", "evqa", "--task-args", args, "--retriever", "eva-clip",
-                     "--retriever-args", f"index=titles,trust_remote_code=true,pretrained={tmp_path / 'no-eva'}",
+                     "--retriever-args",
+                     f"index=titles,encoder=transformers,trust_remote_code=true,pretrained={tmp_path / 'no-eva'}",
                      "--json"])
     rows = [c for c in json.loads(out.getvalue())["checks"]]
     assert code == 1

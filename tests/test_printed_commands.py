@@ -4,7 +4,7 @@ Each printed command is parsed by the CLI's own parser; then only what this mach
 substituted: the real checkpoints by tiny ones of the same family (``pretrained=``), the data paths by
 synthetic data in the published formats, EVA-CLIP-8B by a tiny checkpoint of its architecture in the hub
 layout with a FAISS index, GroundingDINO by ``tiny-grounding-dino``, BEM by ``no_bem``, the API key by a
-dummy. Everything else (the preset's own arguments, such as ``encoder=native``) is as printed. The run goes
+dummy. Everything else (the preset's own arguments, such as ``top_k``) is as printed. The run goes
 through construction, component resolution, question loading and the whole pre-flight; it must stop only at
 the first stage (retrieval), which the test intercepts. A command that stops earlier, for any reason, fails
 the test.
@@ -46,6 +46,7 @@ TINY_FOR = {
     "llava-hf/llava-1.5-7b-hf": "tiny:llava", "/models/llava-1.5-7b-hf": "tiny:llava",
     "Salesforce/blip2-flan-t5-xl": "tiny:blip-2", "Qwen/Qwen2-VL-7B-Instruct": "tiny:qwen2-vl",
     "OpenGVLab/InternVL3-8B-hf": "tiny:internvl", "meta-llama/Llama-3.1-8B-Instruct": "tiny:llama",
+    "aimagelab/ReflectiVA": "tiny:reflectiva", "Salesforce/blip2-itm-vit-g": "tiny:blip2-reranker",
 }
 EVQA_ONLY = ("google-lens",)
 
@@ -172,8 +173,9 @@ def substituted(argv: list[str], stand_ins: dict[str, Any]) -> tuple[Any, dict[s
         if kind in ("generator", "critic") and chosen.name not in ("none", "openai", "openai-critic") \
                 and not chosen.name.startswith("tiny"):
             key = chosen.args.get("pretrained") or default_pretrained(kind, chosen.name)
-            assert key in TINY_FOR, f"no tiny stand-in for {kind} {chosen.name} pretrained={key!r}"
-            own["pretrained"] = TINY_FOR[key]
+            if key is not None or kind != "critic":  # None: a critic judging with the generator's checkpoint
+                assert key in TINY_FOR, f"no tiny stand-in for {kind} {chosen.name} pretrained={key!r}"
+                own["pretrained"] = TINY_FOR[key]
         if kind == "retriever" and chosen.name == "eva-clip":
             own.update(pretrained=stand_ins["eva"], index=stand_ins["index"][cfg.task])
             if chosen.args.get("crop"):

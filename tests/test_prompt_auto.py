@@ -49,19 +49,22 @@ def test_too_long_error_names_the_two_arguments() -> None:
 
 
 def test_llama_text_preset_on_a_4096_position_model_runs_as_is(tmp_path: Path) -> None:
-    from tests.test_printed_commands import tiny_remote_eva
+    from reag_harness.models.clip_encoders import encoder_dim
+    from reag_harness.models.tiny_eva_clip_8b import tiny_eva_clip_8b_path
 
+    eva = tiny_eva_clip_8b_path()
+    dim = encoder_dim("native", "BAAI/EVA-CLIP-8B", str(eva))
     mk = synth()
     mk.write_kb(tmp_path / "kb.json", 12, "infoseek", seed=3)
     data = mk.write_infoseek_queries(tmp_path / "q", 2, 12, seed=3)
     keys = list(json.loads((tmp_path / "kb.json").read_text()))
-    build_index(np.random.default_rng(0).standard_normal((len(keys), 16)).astype(np.float32), keys, tmp_path / "idx")
-    # the preset's own retriever (eva-clip, remote code as the preset allows it); only EVA-CLIP-8B's checkpoint
+    build_index(np.random.default_rng(0).standard_normal((len(keys), dim)).astype(np.float32), keys, tmp_path / "idx")
+    # the preset's own retriever (eva-clip, its native EVA-CLIP-8B encoder); only EVA-CLIP-8B's checkpoint
     # and its index are swapped for tiny ones, and the generator for a 4096-position tiny Llama
     results = evaluate(preset="llama-3.1-8b-text-eva-clip", task="infoseek",
                        task_args={"kb": str(tmp_path / "kb.json"), "queries": str(data["queries"]),
                                   "images": str(data["images"]), "qtypes": str(data["qtypes"])},
-                       retriever_args={"pretrained": str(tiny_remote_eva(tmp_path / "eva")),
+                       retriever_args={"pretrained": str(eva),
                                        "index": str(tmp_path / "idx")},
                        generator_args={"pretrained": "tiny:llama"}, quiet=True, no_leaderboard=True,
                        output_dir=str(tmp_path / "runs"), cache_dir=str(tmp_path / "stages"))

@@ -460,3 +460,6 @@ def tiny_eva_clip(runtime: Runtime, seed: int = 0, **args: Any) -> TinyEvaClipRe
             raise HarnessError(f"retriever tiny-eva-clip: '{fixed}' is fixed (use eva-clip to choose an encoder)")
     ckpt = tiny_clip_checkpoint(seed)
     return TinyEvaClipRetriever(runtime, encoder="open_clip", model=TINY_MODEL, pretrained=str(ckpt), **args)
+
+
+tiny_eva_clip.forwards_to = TinyEvaClipRetriever  # its **args are the retriever's (presets carry crop, top_k)
