@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from reag_harness.errors import HarnessError, InputError
+from reag_harness.jsonio import NonFiniteNumber, strict_loads
+from reag_harness.row_checks import row_id
 
 
 class CoverageError(HarnessError):
@@ -73,7 +75,9 @@ def _records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
     """Yield ``(line, item, record)`` from a JSONL file (1-based lines) or a JSON list (0-based items)."""
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = strict_loads(path.read_text(encoding="utf-8"))
+        except NonFiniteNumber as exc:
+            raise InputError(str(path), f"invalid JSON: {exc}") from None
         except json.JSONDecodeError as exc:
             raise InputError(str(path), f"invalid JSON: {exc.msg}", line=exc.lineno) from exc
         except UnicodeDecodeError as exc:
@@ -98,9 +102,12 @@ def _records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
             if not line.strip():
                 continue
             try:
-                yield lineno, None, json.loads(line)
+                record = strict_loads(line)
+            except NonFiniteNumber as exc:
+                raise InputError(str(path), f"invalid JSON: {exc}", line=lineno) from None
             except json.JSONDecodeError as exc:
                 raise InputError(str(path), f"invalid JSON: {exc.msg}", line=lineno) from exc
+            yield lineno, None, record
 
 
 def _prediction_records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
@@ -144,7 +151,7 @@ def read_predictions(path: str | Path) -> Predictions:
             id_field = _first(rec, _ID_FIELDS)
             if id_field is None or rec[id_field] is None:
                 raise InputError(str(file), f"{_where(line, item)}missing id", line=line, field="data_id")
-            pid = str(rec[id_field])
+            pid = row_id(rec[id_field], str(file), line, id_field)
             pred_field = _first(rec, _PRED_FIELDS)
             if pred_field is None:
                 raise InputError(str(file), f"{_where(line, item)}missing prediction", line=line, field="prediction")

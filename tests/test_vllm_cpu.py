@@ -104,7 +104,8 @@ def test_hf_llm_backend_vllm_generates_and_scores_like_transformers(checkpoint) 
     for text, ref_text, stable, (_, stop) in zip(out["texts"], ref["texts"], ref["stable"], ref["requests"]):
         # greedy decoding agrees token for token up to the first near-tie of the random tiny model
         cut = truncate_at_stop(stable, stop)
-        assert (text == ref_text) if cut != stable else (text.startswith(stable) and ref_text.startswith(stable))
+        assert (text == ref_text) if cut != stable else (text.startswith(stable) and ref_text.startswith(stable)), (
+            text, ref_text, stable)
     for probs, p_token, p_yes in zip(ref["probs"], out["p_token"], out["p_yes"]):
         top20 = set(probs.topk(20).indices.tolist())
         assert p_token == pytest.approx(float(probs[token]), rel=1e-3) if token in top20 else p_token == 0.0
