@@ -21,10 +21,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 VLLM_PYTHON = Path(os.environ.get("REAG_VLLM_PYTHON", ROOT / ".venv-vllm" / "bin" / "python"))
+BUILT = "REAG_VLLM_PYTHON" in os.environ or (ROOT / ".venv-vllm" / ".installed").is_file()  # make vllm finished
 START_TIMEOUT = 900  # seconds for an engine to come up on a busy 2-core machine
 
 pytestmark = pytest.mark.skipif(
-    not VLLM_PYTHON.is_file(), reason=f"no vLLM-CPU venv at {VLLM_PYTHON}: run `make vllm` (or set REAG_VLLM_PYTHON)")
+    not (BUILT and VLLM_PYTHON.is_file()), reason=f"no vLLM-CPU venv at {VLLM_PYTHON}: run `make vllm` (or set REAG_VLLM_PYTHON)")
 
 NEAR_TIE = 0.02  # logits this close may swap between kernels (float32 on both backends)
 QUESTIONS = ["Which river flows through the city?", "Who designed the tower?"]
