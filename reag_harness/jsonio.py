@@ -42,6 +42,11 @@ def strict_loads(text: str | bytes) -> Any:
     return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
+def strict_decoder() -> json.JSONDecoder:
+    """A ``JSONDecoder`` with the checks of :func:`strict_loads` (for ``raw_decode``)."""
+    return json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 strict_load = partial(json.load, parse_constant=_refuse_constant, parse_float=_finite_float)
 """``json.load`` with the checks of :func:`strict_loads`."""
 

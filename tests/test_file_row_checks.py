@@ -143,3 +143,26 @@ def test_prediction_files_for_score_are_checked(tmp_path, content, match) -> Non
     path.write_text(content)
     with pytest.raises(InputError, match=match):
         read_predictions(path)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_evqa_query_ids_and_non_finite_numbers_are_checked(tmp_path, suffix) -> None:
+    from reag_harness.kb.inputs import ImageResolver
+    from reag_harness.tasks.evqa.loader import load_evqa
+
+    good = {"question": "Q?", "answer": "a", "question_type": "templated", "wikipedia_url": "https://x.org",
+            "dataset_image_ids": "img1"}
+    rows = [{**good, "data_id": "e1"}, {**good, "data_id": ["e2"]}]
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "img1.jpg")
+    path = tmp_path / f"evqa{suffix}"
+    dump = (lambda rs: json.dumps(rs, indent=1)) if suffix == ".json" else (
+        lambda rs: "".join(json.dumps(r) + "\n" for r in rs))
+    path.write_text(dump(rows))
+    resolver = ImageResolver(str(tmp_path))
+    with pytest.raises(InputError, match=r"evqa.jsonl?:\d+: field 'data_id' an id must be"):
+        load_evqa(str(path), resolver)
+    path.write_text(dump([{**good, "data_id": "e1", "evidence_section_id": 0.5}]).replace("0.5", "NaN"))
+    with pytest.raises(InputError, match=r"evqa.jsonl?:\d+: malformed JSON.*non-finite number NaN"):
+        load_evqa(str(path), resolver)
