@@ -191,7 +191,7 @@ def _read_qtypes(path: Path) -> dict[str, str]:
         if not isinstance(qtype, str) or qtype.lower() not in _INFOSEEK_TYPES:
             raise InputError(str(path), f"{_where(line, item)}unknown question type {qtype!r} "
                              "(STRING, NUMERICAL or TIME)", line=line, field="question_type")
-        out[str(rec["data_id"])] = qtype
+        out[row_id(rec["data_id"], str(path), line, "data_id")] = qtype
     return out
 
 
@@ -211,7 +211,7 @@ def read_infoseek_references(path: str | Path, qtypes_path: str | Path | None = 
         for name in ("data_id", "data_split", "answer_eval"):
             if name not in rec:
                 raise InputError(str(path), f"{w}missing field", line=line, field=name)
-        rid = str(rec["data_id"])
+        rid = row_id(rec["data_id"], str(path), line, "data_id")
         if rid in seen:
             raise InputError(str(path), f"{w}duplicate reference id {rid!r}", line=line, field="data_id")
         seen[rid] = line
@@ -292,7 +292,7 @@ def read_evqa_references(path: str | Path) -> list[EvqaReference]:
         id_field = _first(rec, ("data_id", "unique_id", "id"))
         if id_field is None:
             raise InputError(str(path), f"{_where(line, item)}missing id", line=line, field="data_id")
-        rid = str(rec[id_field])
+        rid = row_id(rec[id_field], str(path), line, id_field)
         if rid in seen:
             raise InputError(str(path), f"{_where(line, item)}duplicate reference id {rid!r}", line=line,
                              field=id_field)

@@ -166,3 +166,13 @@ def test_evqa_query_ids_and_non_finite_numbers_are_checked(tmp_path, suffix) -> 
     path.write_text(dump([{**good, "data_id": "e1", "evidence_section_id": 0.5}]).replace("0.5", "NaN"))
     with pytest.raises(InputError, match=r"evqa.jsonl?:\d+: malformed JSON.*non-finite number NaN"):
         load_evqa(str(path), resolver)
+
+
+def test_score_reference_ids_are_checked(tmp_path) -> None:
+    from reag_harness.scoring import read_infoseek_references
+
+    path = tmp_path / "infoseek_val.jsonl"
+    path.write_text(json.dumps({"data_id": {"id": 1}, "data_split": "val_unseen_question", "answer_eval": ["a"],
+                                "question_type": "STRING"}) + "\n")
+    with pytest.raises(InputError, match=r"infoseek_val.jsonl:1: field 'data_id' an id must be"):
+        read_infoseek_references(path)
