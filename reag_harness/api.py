@@ -74,6 +74,6 @@ def evaluate_distributed(cfg: RunConfig) -> RunResults:
     merged = results
     if dist.get_rank() == 0:
         first = Path(folders[0])  # type: ignore[arg-type]
-        merged = merge_runs([Path(f) for f in folders], first.parent / first.name.split("__shard")[0])  # type: ignore[arg-type]
+        merged = merge_runs([Path(f) for f in folders], first.parent, subfolder=True)  # type: ignore[arg-type]
     dist.barrier()
     return merged

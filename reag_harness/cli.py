@@ -65,10 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(harness_version())
         return 0
+    from contextlib import redirect_stdout
+
+    from .terminal import TermEscaped, term_text
+
     try:
-        return int(args._module.run(args) or 0)
+        with redirect_stdout(TermEscaped(sys.stdout)):  # every printed value inert (reag_harness.terminal)
+            return int(args._module.run(args) or 0)
     except HarnessError as exc:
-        print(f"reag-eval: error: {exc}", file=sys.stderr)
+        print(f"reag-eval: error: {term_text(exc)}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # e.g. `reag-eval plugins --json | head`
         sys.stderr.close()

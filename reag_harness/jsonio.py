@@ -3,12 +3,15 @@
 A line that is not JSON (or not UTF-8) raises :class:`~reag_harness.errors.InputError` naming the
 file, the line and the column where the parser stopped; with ``on_bad_line`` the error is handed to
 that callback instead and the line is skipped (``--on-error skip`` records it). A UTF-8 BOM at the
-start of the file is accepted (an Excel export).
+start of the file is accepted (an Excel export). ``NaN``, ``Infinity`` and numbers beyond float range
+(``1e999``) are refused as malformed: JSON has no such values and no score may be one.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -19,10 +22,41 @@ from .errors import InputError
 BadLine = Callable[[InputError], None]
 
 
+class NonFiniteNumber(ValueError):
+    """A JSON text holds NaN, Infinity or a number beyond float range."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NonFiniteNumber(f"non-finite number {name} (JSON has none; a score must be finite)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NonFiniteNumber(f"number {text[:40]} is beyond float range (a score must be finite)")
+    return value
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """``json.loads`` refusing NaN, Infinity and out-of-range numbers (:class:`NonFiniteNumber`)."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def strict_decoder() -> json.JSONDecoder:
+    """A ``JSONDecoder`` with the checks of :func:`strict_loads` (for ``raw_decode``)."""
+    return json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+strict_load = partial(json.load, parse_constant=_refuse_constant, parse_float=_finite_float)
+"""``json.load`` with the checks of :func:`strict_loads`."""
+
+
 def line_error(path: str | Path, exc: jsonlines.InvalidLineError) -> InputError:
     """An InputError for a bad JSONL line: the real column for a JSON error, the byte for a UTF-8 one."""
     cause = exc.__cause__
-    if isinstance(cause, json.JSONDecodeError):
+    if isinstance(cause, NonFiniteNumber):
+        what = f"malformed JSON line: {cause}"
+    elif isinstance(cause, json.JSONDecodeError):
         what = f"malformed JSON line: {cause.msg} (column {cause.colno})"
     elif isinstance(cause, UnicodeDecodeError):
         what = f"not UTF-8 text: byte 0x{cause.object[cause.start]:02x} at byte {cause.start + 1} of the line"
@@ -47,7 +81,7 @@ def iter_jsonl(path: str | Path, on_bad_line: BadLine | None = None) -> Iterator
     """``(line, object)`` for each non-blank line of a JSONL file; a bad line raises or goes to ``on_bad_line``."""
     with open(path, "rb") as fh:
         lines = _Counted(fh)
-        reader = jsonlines.Reader(lines)
+        reader = jsonlines.Reader(lines, loads=strict_loads)
         while True:
             try:
                 obj = reader.read(skip_empty=True, allow_none=True)

@@ -469,7 +469,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "validate":
         problems = validate_leaderboard(path, args.published)
         for p in problems:
-            print(p, file=sys.stderr)
+            print(term_escape(p), file=sys.stderr)
         if problems:
             return 1
         print(f"ok: {path} ({len(load_leaderboard(path))} measured entries) and "

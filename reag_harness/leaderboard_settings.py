@@ -45,7 +45,11 @@ def reported_setting(row: Mapping[str, Any], task: str) -> dict[str, Any]:
 
 
 def citation_links(citation: str) -> dict[str, str]:
-    return dict(annotations()["links"].get(citation, {}))
+    """A reported row's paper/code links (``http(s)`` only: :func:`reag_harness.links.safe_url`)."""
+    from .links import safe_url
+
+    links = {k: safe_url(v) for k, v in annotations()["links"].get(citation, {}).items()}
+    return {k: v for k, v in links.items() if v}
 
 
 def _arg(args: Mapping[str, Any], *names: str) -> Any:
@@ -113,19 +117,17 @@ def run_links(entry: Mapping[str, Any], page_dir: Path | None) -> dict[str, str]
     out = {}
     for name, file in (("results", "results.json"), ("viewer", "viewer.html")):
         path = folder / file
-        if path.is_file():
-            out[name] = _href(path, page_dir)
+        href = _href(path, page_dir) if path.is_file() else None
+        if href:
+            out[name] = href
     if "viewer" not in out:
         out["viewer_hint"] = f"reag-eval view {folder}"
     return out
 
 
-def _href(path: Path, page_dir: Path | None) -> str:
-    import os
+def _href(path: Path, page_dir: Path | None) -> str | None:
+    """For a page: a percent-encoded path relative to it (never a ``file:`` or other scheme's URL; None
+    without one). Without a page (JSON output): the file's ``file:`` URI."""
+    from .links import relative_href
 
-    if page_dir is not None:
-        try:
-            return Path(os.path.relpath(path.resolve(), page_dir.resolve())).as_posix()
-        except ValueError:
-            pass
-    return path.resolve().as_uri()
+    return path.resolve().as_uri() if page_dir is None else relative_href(path, page_dir)

@@ -77,7 +77,9 @@ def _env_list(var: str) -> set[str] | None:
 
 
 def _warn(message: str) -> None:
-    print(f"reag-eval: warning: {message}", file=sys.stderr)
+    from .terminal import term_text
+
+    print(term_text(f"reag-eval: warning: {message}"), file=sys.stderr)
 
 
 def plugin_manager() -> pluggy.PluginManager:

@@ -29,6 +29,9 @@ def load_passage_texts(run_dir: str | Path) -> dict[tuple[str, int], str]:
         if not isinstance(row, Mapping) or not isinstance(row.get("texts"), Mapping) or "page_key" not in row:
             raise InputError(str(path), "expected {\"page_key\": ..., \"texts\": {index: text}}", line=line)
         for index, text in row["texts"].items():
+            if not index.isdigit() or not isinstance(text, str):
+                raise InputError(str(path), f"texts: {index!r} must be a passage index with a string text",
+                                 line=line, field="texts")
             texts[(str(row["page_key"]), int(index))] = text
     return texts
 
@@ -41,6 +44,7 @@ def iter_sample_logs(run_dir: str | Path) -> Iterator[tuple[int, dict[str, Any]]
         raise InputError(str(path), "not found: is this a run folder?")
     texts = load_passage_texts(folder)
     for line, row in iter_jsonl(path):
+        check_sample_log(row, str(path), line)
         if isinstance(row, dict):
             for p in row.get("passages") or []:
                 if isinstance(p, dict) and "text" not in p:
@@ -50,6 +54,46 @@ def iter_sample_logs(run_dir: str | Path) -> Iterator[tuple[int, dict[str, Any]]
                                          line=line, field="passages")
                     p["text"] = texts[key]
         yield line, row
+
+
+def check_sample_log(row: Any, path: str, line: int) -> None:
+    """The types and domains of a sample log's values (``InputError`` naming path, line and field): id a
+    string or an integer, retrieved pages ``[key, finite score]``, passages with an index, ``p_yes`` None or
+    within [0, 1] and a boolean ``kept``, every number in ``score`` finite."""
+    from . import row_checks
+
+    if not isinstance(row, dict):
+        raise InputError(path, "expected a sample log object", line=line)
+    row_checks.row_id(row.get("id"), path, line)
+    pages = row.get("retrieved_pages") or []
+    if not isinstance(pages, list):
+        raise InputError(path, "must be a list of [page key, score]", line=line, field="retrieved_pages")
+    for i, page in enumerate(pages):
+        if not isinstance(page, list) or len(page) != 2:
+            raise InputError(path, "must be [page key, score]", line=line, field=f"retrieved_pages[{i}]")
+        row_checks.text(page[0], path, line, f"retrieved_pages[{i}][0]")
+        row_checks.score(page[1], path, line, f"retrieved_pages[{i}][1]")
+    passages = row.get("passages") or []
+    if not isinstance(passages, list):
+        raise InputError(path, "must be a list of passages", line=line, field="passages")
+    for i, p in enumerate(passages):
+        if not isinstance(p, dict):
+            raise InputError(path, "must be a passage object", line=line, field=f"passages[{i}]")
+        row_checks.index(p.get("index"), path, line, f"passages[{i}].index")
+        if p.get("p_yes") is not None:
+            row_checks.probability(p["p_yes"], path, line, f"passages[{i}].p_yes")
+        if "kept" in p and not isinstance(p["kept"], bool):
+            raise InputError(path, f"must be true or false, got {p['kept']!r:.40}", line=line,
+                             field=f"passages[{i}].kept")
+    score = row.get("score")
+    if score is not None and not isinstance(score, dict):
+        raise InputError(path, "must be an object", line=line, field="score")
+    for key, value in (score or {}).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            row_checks.score(value, path, line, f"score.{key}")
+    for key in ("raw_output", "answer", "reasoning", "error", "question"):
+        if row.get(key) is not None:
+            row_checks.text(row[key], path, line, key)
 
 
 def load_sample_logs(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -671,8 +671,10 @@ class Pipeline:
         self.image_modes.pop("_by_sample", None)
         skipped = list(getattr(self.task, "skipped_inputs", []) or [])
         if skipped:
-            print(f"reag-eval: skipped {len(skipped)} malformed input line(s) (--on-error skip), e.g. {skipped[0]}",
-                  file=sys.stderr)
+            from .terminal import term_text
+
+            print(term_text(f"reag-eval: skipped {len(skipped)} malformed input line(s) (--on-error skip), "
+                            f"e.g. {skipped[0]}"), file=sys.stderr)
 
     def run(self) -> RunResults:
         try:

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from reag_harness.errors import HarnessError, InputError
+from reag_harness.jsonio import NonFiniteNumber, strict_loads
+from reag_harness.row_checks import row_id
 
 
 class CoverageError(HarnessError):
@@ -73,7 +75,9 @@ def _records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
     """Yield ``(line, item, record)`` from a JSONL file (1-based lines) or a JSON list (0-based items)."""
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = strict_loads(path.read_text(encoding="utf-8"))
+        except NonFiniteNumber as exc:
+            raise InputError(str(path), f"invalid JSON: {exc}") from None
         except json.JSONDecodeError as exc:
             raise InputError(str(path), f"invalid JSON: {exc.msg}", line=exc.lineno) from exc
         except UnicodeDecodeError as exc:
@@ -98,9 +102,12 @@ def _records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
             if not line.strip():
                 continue
             try:
-                yield lineno, None, json.loads(line)
+                record = strict_loads(line)
+            except NonFiniteNumber as exc:
+                raise InputError(str(path), f"invalid JSON: {exc}", line=lineno) from None
             except json.JSONDecodeError as exc:
                 raise InputError(str(path), f"invalid JSON: {exc.msg}", line=lineno) from exc
+            yield lineno, None, record
 
 
 def _prediction_records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
@@ -144,7 +151,7 @@ def read_predictions(path: str | Path) -> Predictions:
             id_field = _first(rec, _ID_FIELDS)
             if id_field is None or rec[id_field] is None:
                 raise InputError(str(file), f"{_where(line, item)}missing id", line=line, field="data_id")
-            pid = str(rec[id_field])
+            pid = row_id(rec[id_field], str(file), line, id_field)
             pred_field = _first(rec, _PRED_FIELDS)
             if pred_field is None:
                 raise InputError(str(file), f"{_where(line, item)}missing prediction", line=line, field="prediction")
@@ -184,7 +191,7 @@ def _read_qtypes(path: Path) -> dict[str, str]:
         if not isinstance(qtype, str) or qtype.lower() not in _INFOSEEK_TYPES:
             raise InputError(str(path), f"{_where(line, item)}unknown question type {qtype!r} "
                              "(STRING, NUMERICAL or TIME)", line=line, field="question_type")
-        out[str(rec["data_id"])] = qtype
+        out[row_id(rec["data_id"], str(path), line, "data_id")] = qtype
     return out
 
 
@@ -204,7 +211,7 @@ def read_infoseek_references(path: str | Path, qtypes_path: str | Path | None = 
         for name in ("data_id", "data_split", "answer_eval"):
             if name not in rec:
                 raise InputError(str(path), f"{w}missing field", line=line, field=name)
-        rid = str(rec["data_id"])
+        rid = row_id(rec["data_id"], str(path), line, "data_id")
         if rid in seen:
             raise InputError(str(path), f"{w}duplicate reference id {rid!r}", line=line, field="data_id")
         seen[rid] = line
@@ -285,7 +292,7 @@ def read_evqa_references(path: str | Path) -> list[EvqaReference]:
         id_field = _first(rec, ("data_id", "unique_id", "id"))
         if id_field is None:
             raise InputError(str(path), f"{_where(line, item)}missing id", line=line, field="data_id")
-        rid = str(rec[id_field])
+        rid = row_id(rec[id_field], str(path), line, id_field)
         if rid in seen:
             raise InputError(str(path), f"{_where(line, item)}duplicate reference id {rid!r}", line=line,
                              field=id_field)

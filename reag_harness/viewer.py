@@ -88,14 +88,9 @@ def image_sources(paths: Sequence[str], mode: str, output: Path) -> list[str | N
         return [None] * len(paths)
     if mode == "embed":
         return [thumbnail(p) for p in paths]
-    out: list[str | None] = []
-    for p in paths:
-        target = Path(p).resolve()
-        try:
-            out.append(Path(os.path.relpath(target, output.resolve().parent)).as_posix())
-        except ValueError:  # another drive (Windows)
-            out.append(target.as_uri())
-    return out
+    from .links import relative_href
+
+    return [relative_href(p, output.resolve().parent) for p in paths]  # None on another drive (Windows)
 
 
 def _run_view(log: Mapping[str, Any], tables: Tables, gold: set[str]) -> dict[str, Any]:

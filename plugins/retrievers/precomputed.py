@@ -29,9 +29,10 @@ import os
 import re
 from typing import Any, Mapping, Sequence
 
+from reag_harness import row_checks
 from reag_harness.errors import HarnessError, InputError
 from reag_harness.interfaces import Component, KnowledgeBase, Runtime
-from reag_harness.jsonio import iter_jsonl
+from reag_harness.jsonio import NonFiniteNumber, iter_jsonl, strict_load
 from reag_harness.kb.inputs import file_identity
 from reag_harness.records import Passage, Retrieval, Sample
 from reag_harness.retrieval.faiss_index import load_keys
@@ -42,8 +43,10 @@ ID_FIELDS = ("id", "sample_id", "data_id", "unique_id", "question_id")
 ECHOSIGHT_HEADER = re.compile(r"^# Wiki Article: .*\n## Section Title: .*\n", re.S)
 
 
-def read_rows(path: str) -> dict[str, Any]:
-    """``id -> row`` from a JSON object keyed by id, a JSON list of rows, or JSONL rows."""
+def read_rows(path: str, lines: dict[str, int] | None = None) -> dict[str, Any]:
+    """``id -> row`` from a JSON object keyed by id, a JSON list of rows, or JSONL rows (``lines``: id -> line).
+
+    Ids are strings or integers; NaN / Infinity anywhere in the file are refused (row_checks)."""
     if not os.path.isfile(path):
         raise InputError(path, "precomputed retrieval file not found", field="file")
     with open(path, encoding="utf-8") as f:
@@ -52,7 +55,9 @@ def read_rows(path: str) -> dict[str, Any]:
     if path.endswith(".json") or head.startswith("["):
         try:
             with open(path, encoding="utf-8") as f:
-                data = json.load(f)
+                data = strict_load(f)
+        except NonFiniteNumber as exc:
+            raise InputError(path, f"not valid JSON: {exc}") from None
         except json.JSONDecodeError as exc:
             raise InputError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from exc
         if isinstance(data, Mapping):
@@ -70,24 +75,31 @@ def read_rows(path: str) -> dict[str, Any]:
         rid = next((row[f] for f in ID_FIELDS if row.get(f) not in (None, "")), None)
         if rid is None:
             raise InputError(path, f"row {n} has no id (one of {', '.join(ID_FIELDS)})", field="id", **where)
-        if str(rid) in out:
+        rid = row_checks.row_id(rid, path, line, next(f for f in ID_FIELDS if row.get(f) not in (None, "")))
+        if rid in out:
             raise InputError(path, f"id {rid!r} appears twice", field="id", **where)
-        out[str(rid)] = row
+        out[rid] = row
+        if lines is not None and line is not None:
+            lines[rid] = line
     return out
 
 
-def _pages(value: Any, path: str, rid: str) -> list[tuple[str, float]]:
+def _pages(value: Any, path: str, rid: str, line: int | None = None) -> list[tuple[str, float]]:
+    if value is not None and not isinstance(value, list):
+        raise InputError(path, f"id {rid!r}: pages must be a list", line=line, field="pages")
     out = []
     for rank, item in enumerate(value or []):
+        field = f"pages[{rank}]"
         if isinstance(item, str):
             out.append((item, 1.0 / (rank + 1)))
         elif isinstance(item, (list, tuple)) and item and isinstance(item[0], str):
-            out.append((item[0], float(item[1]) if len(item) > 1 else 1.0 / (rank + 1)))
+            out.append((item[0], row_checks.score(item[1], path, line, field) if len(item) > 1 else 1.0 / (rank + 1)))
         elif isinstance(item, Mapping) and isinstance(item.get("key"), str):
-            out.append((item["key"], float(item.get("score", 1.0 / (rank + 1)))))
+            out.append((item["key"], row_checks.score(item["score"], path, line, f"{field}.score")
+                        if "score" in item else 1.0 / (rank + 1)))
         else:
             raise InputError(path, f"id {rid!r}: page {rank} is not a key, [key, score] or {{key, score}}: "
-                             f"{item!r:.80}", field="pages")
+                             f"{item!r:.80}", line=line, field="pages")
     return out
 
 
@@ -117,6 +129,7 @@ class PrecomputedRetriever(Component):
         self.top_k = None if top_k is None else int(top_k)
         self.top_passages = None if top_passages is None else int(top_passages)
         self._rows: dict[str, Any] | None = None
+        self._lines: dict[str, int] = {}
         self._identity: dict[str, Any] | None = None
 
     def preflight(self) -> list[str]:
@@ -142,7 +155,7 @@ class PrecomputedRetriever(Component):
 
     def rows(self) -> dict[str, Any]:
         if self._rows is None:
-            self._rows = read_rows(self.path)
+            self._rows = read_rows(self.path, self._lines)
         return self._rows
 
     def row_for(self, sample: Sample) -> tuple[str, Any]:
@@ -172,6 +185,7 @@ class PrecomputedRetriever(Component):
         """(pages, file passages or None, info) of one row."""
         kind = self._kind(row)
         info: dict[str, Any] = {"precomputed": kind, "file_id": rid}
+        line = self._lines.get(rid)
         if kind == "knn-rows":
             ids = row.get("rows") if isinstance(row, Mapping) else row
             keys = load_keys(self.keys_path or "")
@@ -190,25 +204,36 @@ class PrecomputedRetriever(Component):
             if use == "reranked" and not reranked:
                 raise InputError(self.path, f"id {rid!r} has no reranked_entries (stage=reranked)",
                                  field="reranked_entries")
-            urls = row["reranked_entries" if use == "reranked" else "retrieved_entries"]
+            field = "reranked_entries" if use == "reranked" else "retrieved_entries"
+            urls = row[field]
+            if not isinstance(urls, list):
+                raise InputError(self.path, f"id {rid!r}: must be a list of page keys", line=line, field=field)
+            urls = [row_checks.text(u, self.path, line, f"{field}[{i}]") for i, u in enumerate(urls)]
             sims = row.get("retrieval_similarities") if use == "retrieved" else None
-            pages = [(u, float(sims[i]) if sims and i < len(sims) else 1.0 / (i + 1)) for i, u in enumerate(urls)]
+            if sims is not None and not isinstance(sims, list):
+                raise InputError(self.path, f"id {rid!r}: must be a list of scores", line=line,
+                                 field="retrieval_similarities")
+            pages = [(u, row_checks.score(sims[i], self.path, line, f"retrieval_similarities[{i}]")
+                      if sims and i < len(sims) else 1.0 / (i + 1)) for i, u in enumerate(urls)]
             info["stage"] = use
             sections = row.get("reranked_sections") if use == "reranked" else None
             passages = [{"text": t} for t in sections] if sections else None
             return pages, passages, info
-        pages = _pages(row.get("pages", row.get("retrieved_pages")), self.path, rid)
+        pages = _pages(row.get("pages", row.get("retrieved_pages")), self.path, rid, line)
         raw = row.get("passages")
         passages = None
         if raw:
             passages = []
             for i, p in enumerate(raw):
-                if isinstance(p, Mapping) and isinstance(p.get("page_key"), str) and isinstance(p.get("index"), int):
+                if isinstance(p, Mapping) and isinstance(p.get("page_key"), str) and _is_index(p.get("index")):
+                    if "score" in p:
+                        row_checks.score(p["score"], self.path, line, f"passages[{i}].score")
                     passages.append(dict(p))
-                elif isinstance(p, (list, tuple)) and len(p) >= 2 and isinstance(p[1], int):
+                elif isinstance(p, (list, tuple)) and len(p) >= 2 and isinstance(p[0], str) and _is_index(p[1]):
                     passages.append({"page_key": p[0], "index": p[1]})
                 else:
-                    raise InputError(self.path, f"id {rid!r}: passage {i} needs page_key and index", field="passages")
+                    raise InputError(self.path, f"id {rid!r}: passage {i} needs page_key (a string) and index (an "
+                                     "integer >= 0)", line=line, field="passages")
         return pages, passages, info
 
     # -- retrieval -------------------------------------------------------------------------------
@@ -262,6 +287,10 @@ class PrecomputedRetriever(Component):
             out.append(Retrieval(sample_id=s.id, pages=tuple(pages), passages=tuple(passages), raw_hits=raw,
                                  info=info))
         return out
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _dedupe(pages: list[tuple[str, float]]) -> list[tuple[str, float]]:

@@ -1,10 +1,19 @@
-"""``reag-eval merge SHARD_DIR... --output-dir DIR``: one run from its shards."""
+"""``reag-eval merge SHARD_DIR... --output-dir DIR``: one run from its shards.
+
+Like ``run --output-dir DIR``, the merged run gets its own folder inside DIR: the shards' folder name
+with ``__shardIofN`` replaced by ``__merged`` (``demo__hf-llm__1a2b3c4d5e__merged``); its run id is that
+name plus the merge's time, as a run's is.
+Nothing is destroyed: the merged run folder may not be (or lie inside) a shard folder it reads, and
+it may hold only an earlier merge's files (re-merging after re-running a shard replaces them).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +23,66 @@ from ..run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter, loa
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("shards", nargs="+", help="run folders of the shards (each with results.json)")
-    parser.add_argument("--output-dir", required=True, help="folder for the merged run")
+    parser.add_argument("--output-dir", required=True,
+                        help="folder for the merged run's folder (DIR/<run id>__merged, as run --output-dir)")
     parser.add_argument("--leaderboard", help="leaderboard JSON to append the merged run to")
     parser.add_argument("--no-leaderboard", action="store_true")
 
 
-def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
-    """Concatenate the shards' samples (refusing overlaps) and re-aggregate with the task's scorer."""
+_SHARD_MARK = re.compile(r"__shard\d+of\d+")
+_RUN_TIME = re.compile(r"__\d{8}T\d+-[0-9a-f]+$")  # unique_run_id's suffix
+MERGE_FILES = frozenset({"results.json", SAMPLES_FILE, PASSAGE_TEXTS_FILE})
+"""What a merge writes into its run folder."""
+
+
+def merged_folder_name(shard_run_id: str) -> str:
+    """``<task>__<generator>__<hash>__merged`` from a shard's run id (``...__shard0of2__<time>``)."""
+    folder = _RUN_TIME.sub("", shard_run_id)
+    merged, count = _SHARD_MARK.subn("__merged", folder)
+    return merged if count else f"{folder}__merged"
+
+
+def check_merge_target(output_dir: Path, shard_dirs: list[Path]) -> None:
+    """Refuse a merged run folder that is (or lies inside) a shard folder read, or that holds files
+    this merge did not write: anything but an earlier merge's results.json, samples.jsonl and passage texts."""
+    target = output_dir.resolve()
+    for d in shard_dirs:
+        shard = d.resolve()
+        if target == shard or shard in target.parents:
+            raise HarnessError(f"merge: the output folder {output_dir} is the shard folder {d} (or inside it), "
+                               "which this merge reads; choose another --output-dir")
+    if not output_dir.is_dir():
+        return
+    names = {p.name for p in output_dir.iterdir() if not (p.name.startswith(".") and p.name.endswith(".tmp"))}
+    foreign = sorted(names - MERGE_FILES)
+    if not foreign and "results.json" in names:
+        try:
+            earlier = json.loads((output_dir / "results.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            earlier = None
+        if not (isinstance(earlier, dict) and isinstance(earlier.get("config"), dict)
+                and earlier["config"].get("merged_from")):
+            foreign = ["results.json (not written by a merge)"]
+    elif not foreign and names:
+        foreign = sorted(names) + ["(no merge's results.json)"]
+    if foreign:
+        raise HarnessError(f"merge: the output folder {output_dir} holds files this merge did not write: "
+                           f"{', '.join(foreign)}; nothing was replaced: choose another --output-dir")
+
+
+def merge_runs(shard_dirs: list[Path], output_dir: Path, subfolder: bool = False) -> Any:
+    """Concatenate the shards' samples (refusing overlaps) and re-aggregate with the task's scorer.
+
+    The merged run is written into ``output_dir``, or with ``subfolder`` into
+    ``output_dir / <task>__<generator>__<hash>__merged`` (what ``reag-eval merge --output-dir`` does, like ``run``).
+    """
     from ..config import RunConfig
     from ..interfaces import Runtime
     from ..plugin_manager import get_registry
     from ..records import Sample
     from ..results import RunResults, SampleLog, StageTiming
     from ..retrieval_quality import retrieval_quality
-    from ..runner import prepare_run_folder, replace_at_end, write_json_atomic
+    from ..runner import prepare_run_folder, replace_at_end, unique_run_id, write_json_atomic
 
     parts = []
     for d in shard_dirs:
@@ -73,9 +128,13 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
     merged.retrieval_quality = retrieval_quality([SampleLog.from_json(r) for r in ordered])
     merged.errors = {"count": errors, "by_stage": {}}
     merged.shard = None
-    merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts],
-                     "run_dir": str(output_dir.resolve())}
-    merged.run_id = first.run_id.replace("__shard", "__merged")
+    merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts]}
+    name = merged_folder_name(first.run_id)
+    merged.run_id = unique_run_id(name, datetime.now(timezone.utc))
+    if subfolder:
+        output_dir = output_dir / name
+    check_merge_target(output_dir, shard_dirs)
+    merged.config["run_dir"] = str(output_dir.resolve())
     prepare_run_folder(output_dir)
     with replace_at_end(output_dir / SAMPLES_FILE) as fh, replace_at_end(output_dir / PASSAGE_TEXTS_FILE) as text_fh:
         texts = PassageTextWriter(text_fh)
@@ -88,10 +147,10 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
 def run(args: argparse.Namespace) -> int:
     from ..report import print_summary
 
-    merged = merge_runs([Path(s) for s in args.shards], Path(args.output_dir))
+    merged = merge_runs([Path(s) for s in args.shards], Path(args.output_dir), subfolder=True)
     if not args.no_leaderboard:
         from ..leaderboard import record_run
 
-        record_run(merged, args.leaderboard, run_dir=args.output_dir)
+        record_run(merged, args.leaderboard, run_dir=merged.config["run_dir"])
     print_summary(merged, sys.stdout)
     return 0

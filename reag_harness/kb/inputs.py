@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import HarnessError, InputError
-from ..jsonio import BadLine, iter_jsonl, read_text
+from ..jsonio import BadLine, NonFiniteNumber, iter_jsonl, read_text, strict_decoder
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".JPEG", ".JPG", ".png", ".webp")
 TRUE = {"1", "true", "yes", "on", "y", "t"}
@@ -77,7 +77,7 @@ PATH_ARGS = {"queries", "images", "kb", "qtypes", "references", "index", "lens",
 def iter_json_array(path: str) -> Iterator[tuple[int, Any]]:
     """``(line, item)`` for each element of a top-level JSON array (line where the item starts)."""
     text = read_text(path)
-    dec = json.JSONDecoder()
+    dec = strict_decoder()  # NaN / Infinity refused, naming the line
     pos, line, n = 0, 1, len(text)
 
     def skip(p: int) -> int:
@@ -105,6 +105,8 @@ def iter_json_array(path: str) -> Iterator[tuple[int, Any]]:
             item, end = dec.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             raise fail(exc.pos, f"malformed JSON: {exc.msg}") from exc
+        except NonFiniteNumber as exc:
+            raise fail(pos, f"malformed JSON: {exc}") from None
         yield line, item
         pos = skip(end)
         if pos < n and text[pos] == ",":

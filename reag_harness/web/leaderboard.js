@@ -82,7 +82,7 @@
     var box = el("div", { "class": "links" }), L = r.links || {};
     Object.keys(L).forEach(function (k) {
       if (k === "viewer_hint") box.appendChild(el("span", { "class": "muted", title: "write the viewer page with: " + L[k] }, "viewer: run '" + L[k] + "'"));
-      else box.appendChild(el("a", { href: L[k], "data-link": k, title: L[k] }, k === "results" ? "results.json" : k));
+      else if (RH.safeHref(L[k]) !== null) box.appendChild(el("a", { href: RH.safeHref(L[k]), "data-link": k, title: L[k] }, k === "results" ? "results.json" : k));
     });
     td.appendChild(box);
     return td;

@@ -122,6 +122,7 @@
       "data-correct": a && a.c !== null ? String(a.c) : "", "data-pair": PAIR ? (s.pc || "") : null });
     var head = el("div", { "class": "head" });
     var src = s.img === null ? null : D.images[s.img];
+    if (src && src.indexOf("data:image/") !== 0) src = RH.safeHref(src);  /* embedded thumbnail or relative path only */
     if (src) head.appendChild(el("img", { "class": "thumb", src: src, alt: "query image", loading: "lazy" }));
     else head.appendChild(el("div", { "class": "noimg" }, s.img === null ? "no image" : "image not embedded"));
     var text = el("div", {});

@@ -191,11 +191,21 @@ def read_questions(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
 
 def check_questions(rows: Iterable[tuple[int, Any]], source: str) -> list[tuple[int, dict[str, Any]]]:
-    """The rows, each checked for the fields a question needs (errors name the source, line and field)."""
+    """The rows, each checked for the fields a question needs and their types (errors name the source,
+    line and field): id a string or an integer, question, entity and image strings, answers a list of strings."""
+    from reag_harness import row_checks
+
     out = []
     for n, row in rows:
         for key in ("id", "question", "answers", "entity", "image"):
             if not isinstance(row, dict) or row.get(key) is None:
                 raise InputError(source, "missing", line=n, field=key)
+        row = {**row, "id": row_checks.row_id(row["id"], source, n)}  # an integer id becomes its string
+        for key in ("question", "entity", "image"):
+            row_checks.text(row[key], source, n, key)
+        if not isinstance(row["answers"], list) or not row["answers"]:
+            raise InputError(source, "must be a non-empty list of strings", line=n, field="answers")
+        for i, answer in enumerate(row["answers"]):
+            row_checks.text(answer, source, n, f"answers[{i}]")
         out.append((n, row))
     return out

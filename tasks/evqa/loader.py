@@ -100,7 +100,7 @@ def load_evqa(path: str, resolver: ImageResolver, on_error: str = "stop",
     for index, (line, record) in enumerate(rows):
         if not isinstance(record, Mapping):
             raise InputError(path, f"a question must be a JSON object, got {type(record).__name__}", line=line)
-        sample_id = _sample_id(record, stem, index, is_csv)
+        sample_id = _sample_id(record, stem, index, is_csv, path, line)
         if sample_id in seen:
             field = next((f for f in ID_FIELDS if record.get(f) not in (None, "")), "unique_id")
             raise InputError(path, f"duplicate id {sample_id!r} (first on line {seen[sample_id]})", line=line,
@@ -120,12 +120,16 @@ def load_evqa(path: str, resolver: ImageResolver, on_error: str = "stop",
     return out
 
 
-def _sample_id(record: Mapping[str, Any], stem: str, index: int, is_csv: bool) -> str:
+def _sample_id(record: Mapping[str, Any], stem: str, index: int, is_csv: bool, path: str = "?",
+               line: int | None = None) -> str:
+    """The record's id (a string or an integer: a list or a float is an error naming the field), else its row."""
     if not is_csv:
+        from reag_harness.row_checks import row_id
+
         for name in ID_FIELDS:
             value = record.get(name)
             if value not in (None, ""):
-                return str(value)
+                return row_id(value, path, line, name)
     return f"{stem}-{record.get('_row', index)}"
 
 
