@@ -129,7 +129,7 @@ def hostile(mode: str, body: dict[str, Any], token: str) -> Any:
     if mode == "non_json":
         return PlainTextResponse("<html><body>502 Bad Gateway</body></html>", media_type="text/html")
     if mode == "key_long_error":
-        return JSONResponse({"error": {"message": "x" * 290 + f" key {token} is invalid", "type": "auth"}},
+        return JSONResponse({"error": {"message": "x" * 275 + f" key {token} is invalid", "type": "auth"}},
                             status_code=401)
     if mode == "detail_422":
         return JSONResponse({"detail": "Unexpected fields in the request: {'continue_final_message', "

@@ -121,7 +121,7 @@ def test_a_500_that_reports_validation_errors_is_not_retried(srv):
 
 
 def test_a_long_error_quoting_the_key_never_shows_a_piece_of_it(srv):
-    srv.configure(mode="key_long_error")  # 290 characters, then the key: a cut at 300 kept its first 10
+    srv.configure(mode="key_long_error")  # 280 characters, then the key: a cut at 300 kept its first 20
     message = fails(lambda: generator(srv).generate([request(None, "q")]), srv.url, "HTTP 401")
     assert no_key_piece(message) and KEY[:MIN_KEY_RUN] not in message
 
