@@ -15,7 +15,7 @@ from reag_harness.interfaces import Runtime
 from reag_harness.models.openai_checks import MIN_KEY_RUN, mask_secret
 from reag_harness.plugins.critics.openai_critic import OpenAICritic
 from reag_harness.plugins.generators.openai_chat import OpenAIGenerator
-from reag_harness.records import ChatRequest, Passage, Sample
+from reag_harness.records import Passage, Sample
 
 from .chat_server import ServerProcess
 from .test_openai_api import KEY, cli_in_process, files_under, request
