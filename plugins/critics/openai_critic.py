@@ -131,8 +131,9 @@ class OpenAICritic(OpenAIComponent, Component):
             if on_batch is not None:
                 on_batch([i], [p])
 
-        if pairs:
-            self.check_images(critic_messages(pairs[0][0].image, pairs[0][0].question, pairs[0][1].text))
+        with_image = next((s for s, _ in pairs if s.image), None)
+        if with_image is not None:
+            self.check_images(critic_messages(with_image.image, with_image.question, ""))
         self.api.map(len(pairs), lambda i: self.body(*pairs[i]), lambda i, r: yes_probability(r, self.api.where),
                      done)
         return out

@@ -242,7 +242,7 @@ class ChatClient:
                     masked = self.redact(str(exc))
                     if masked == str(exc):
                         raise
-                    raise type(exc)(masked) if type(exc) is not RequestFailed else RequestFailed(masked) from None
+                    raise (AnswerError if isinstance(exc, AnswerError) else RequestFailed)(masked) from None
                 with self._lock:
                     self._answered[key] = value
                     while len(self._answered) > self.memo_size:
