@@ -115,3 +115,17 @@ def test_generator_and_critic_on_llama_cpp_server(llama_server, tmp_path, capsys
     probs = critic.p_yes([(Sample("s", "Which bird?", None), Passage("p", i, t)) for i, t in
                           enumerate(["A myrtle warbler.", "Unrelated text."])])
     assert all(0.0 <= p <= 1.0 for p in probs)
+
+
+def test_a_wrong_model_id_shows_the_servers_reason(tserve):
+    from reag_harness.errors import HarnessError
+    from reag_harness.interfaces import Runtime
+    from reag_harness.plugins.generators.openai_chat import OpenAIGenerator
+    from reag_harness.records import ChatRequest
+
+    url, _ = tserve
+    gen = OpenAIGenerator(Runtime(), base_url=url, model="no-such-model", api_key_env="none")
+    with pytest.raises(HarnessError) as err:
+        gen.generate([ChatRequest(messages=[{"role": "user", "content": [{"type": "text", "text": "hi"}]}])])
+    message = str(err.value)
+    assert url in message and "HTTP 400" in message and "no-such-model" in message and "pinned" in message
