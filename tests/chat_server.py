@@ -53,7 +53,13 @@ MODES = {
     "text_only": "image parts are dropped without a word (a text-only model)",
     "reasoning": "a reasoning parser: the text before </think> comes back as reasoning_content",
     "no_usage": "no usage in answers",
+    "vllm_text": "HTTP 400 'not a multimodal model' for any request with an image (vLLM serving a text model)",
 }
+
+
+def has_image_part(messages: list[dict[str, Any]]) -> bool:
+    return any(isinstance(m.get("content"), list) and any(p.get("type") == "image_url" for p in m["content"])
+               for m in messages)
 
 
 def fresh_state() -> dict[str, Any]:
@@ -156,6 +162,9 @@ async def chat(request: Request) -> JSONResponse:
     key = prompt_key(messages)
     mode = STATE["mode"]
     token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    if mode == "vllm_text" and has_image_part(messages):
+        return JSONResponse({"error": {"message": "tiny-llama is not a multimodal model", "type": "BadRequestError"}},
+                            status_code=400)
     if key.startswith(PROBE_TEXT):  # the harness's server checks: answered, but kept out of the counts
         STATE["probes"].append({k: v for k, v in body.items() if k != "messages"})
         if any(f.get("data_url") is False or "size" not in f for f in image_facts(messages, strict=False)) \

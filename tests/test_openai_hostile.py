@@ -176,6 +176,13 @@ def test_a_text_only_server_is_caught_and_images_false_sends_text_as_a_string(sr
     assert 0 <= critic_.p_yes([(Sample("s", "q?", image), Passage("p", 0, "t"))])[0] <= 1
 
 
+def test_vllm_refusing_images_on_a_text_model_says_images_false(srv, image):
+    srv.configure(mode="vllm_text")
+    fails(lambda: critic(srv).p_yes([(Sample("s", "q?", image), Passage("p", 0, "t"))]), srv.url,
+          "HTTP 400", "not a multimodal model", "images=false")
+    assert 0 <= critic(srv, images=False).p_yes([(Sample("s", "q?", image), Passage("p", 0, "t"))])[0] <= 1
+
+
 def test_text_only_content_is_a_plain_string(srv):
     gen = generator(srv)
     gen.generate([request(None, "plain")])

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reag_harness.errors import HarnessError
-from reag_harness.models.openai_checks import parse_body
+from reag_harness.models.openai_checks import error_detail, one_line, parse_body
 from reag_harness.models.openai_client import MAX_BACKOFF_S, ChatClient, RequestFailed, _NoAnswer
 
 PROBE_TEXT = "reag-harness server check: say yes."
@@ -51,7 +51,11 @@ def image_check(client: ChatClient) -> None:
     """HarnessError when the server answers a request whose image cannot be decoded."""
     body = _base(client, [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": BROKEN_IMAGE}},
                                                        {"type": "text", "text": PROBE_TEXT}]}])
-    status, _ = _send(client, body)
+    status, text = _send(client, body)
+    reason = error_detail(text)
+    if status >= 400 and "multimodal" in reason.lower():  # vLLM serving a text model
+        raise HarnessError(client.redact(f"{client.where}: HTTP {status}: {one_line(reason, client.secret())} "
+                                         "(the served model takes no images: pass images=false)"))
     if 200 <= status < 300:
         raise HarnessError(f"{client.where} answered a request whose image is not a valid image: it does not read "
                            "images (a text-only model, whose server drops images or pastes them into the prompt as "
