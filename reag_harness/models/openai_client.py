@@ -76,6 +76,7 @@ class ChatClient:
         self.retries = 0
         self.notes: list[str] = []  # facts about the server worth a deviation line (e.g. a check not possible)
         self._done_checks: set[str] = set()
+        self._failed_checks: dict[str, HarnessError] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._http: Any = None
         self._headers: dict[str, str] = {}
@@ -200,10 +201,17 @@ class ChatClient:
                 time.sleep(wait_s)
 
     def once(self, name: str, check: Callable[[], None]) -> None:
-        """Run a server check once per client (the first caller runs it, the others wait)."""
+        """Run a server check once per client (the first caller runs it, the others wait); a check
+        that failed fails again at once (``--on-error skip`` re-runs a batch item by item)."""
         with self._check_lock:
+            if name in self._failed_checks:
+                raise self._failed_checks[name]
             if name not in self._done_checks:
-                check()
+                try:
+                    check()
+                except HarnessError as exc:
+                    self._failed_checks[name] = exc
+                    raise
                 self._done_checks.add(name)
 
     # ---- many requests ---------------------------------------------------------------------------------
