@@ -98,7 +98,7 @@ def test_generator_and_critic_on_llama_cpp_server(llama_server, tmp_path, capsys
     url = llama_server
     base = f"base_url={url},model=tiny-llama,api_key_env=none,retry_backoff=0.01"
     args = ["--task", "demo", "--retriever", "none", "--critic", "none", "--generator", "openai", "--limit", "2",
-            "--prompt-style", "reag", "--prompt-style-args", "text_only=true"]
+            "--prompt-style", "reag-reasoning", "--prompt-style-args", "text_only=true"]
     code, err = cli_in_process(tmp_path, capsys, *args, "--generator-args", base + ",max_new_tokens=8")
     line = one_line(err)  # llama-cpp-python ignores continue_final_message: caught, with the fix
     assert code == 2 and url in line and "ignores continue_final_message" in line and "prefix_mode=omit" in line
@@ -111,10 +111,30 @@ def test_generator_and_critic_on_llama_cpp_server(llama_server, tmp_path, capsys
     from reag_harness.plugins.critics.openai_critic import OpenAICritic
     from reag_harness.records import Passage, Sample
 
-    critic = OpenAICritic(Runtime(), base_url=url, model="tiny-llama", api_key_env="none", images=False)
-    probs = critic.p_yes([(Sample("s", "Which bird?", None), Passage("p", i, t)) for i, t in
-                          enumerate(["A myrtle warbler.", "Unrelated text."])])
-    assert all(0.0 <= p <= 1.0 for p in probs)
+    # the random tiny Llama ranks "Yes" far down: ask for its whole vocabulary, and compare with transformers
+    critic = OpenAICritic(Runtime(), base_url=url, model="tiny-llama", api_key_env="none", images=False,
+                          top_logprobs=2100)
+    texts = ["A myrtle warbler.", "Unrelated text."]
+    probs = critic.p_yes([(Sample("s", "Which bird?", None), Passage("p", i, t)) for i, t in enumerate(texts)])
+    assert [p_yes_transformers(t) for t in texts] == pytest.approx(probs, rel=0.25)  # float32 llama.cpp vs torch
+
+
+def p_yes_transformers(passage: str) -> float:
+    """P("Yes") of the critic chat on the tiny Llama through transformers (the same chat template)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from reag_harness.models.openai_api import to_openai_messages
+    from reag_harness.models.tiny_vlms import tiny_checkpoint
+    from reag_harness.reag_prompts import critic_messages
+
+    src = tiny_checkpoint("llama")
+    tok, model = AutoTokenizer.from_pretrained(src), AutoModelForCausalLM.from_pretrained(src).eval()
+    messages = to_openai_messages(critic_messages(None, "Which bird?", passage), 1, images=False)
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+    with torch.no_grad():
+        probs = model(torch.tensor([ids])).logits[0, -1].float().softmax(-1)
+    return float(probs[tok.convert_tokens_to_ids("Yes")])
 
 
 def test_a_wrong_model_id_shows_the_servers_reason(tserve):
