@@ -107,10 +107,18 @@ def test_generator_and_critic_on_llama_cpp_server(llama_server, tmp_path, capsys
     _, rows = results(tmp_path)
     assert all(r["error"] is None and isinstance(r["raw_output"], str) for r in rows)
 
+    # a text model's server answers a request with an image (it pastes the data URL in as text): caught
+    from PIL import Image
+
+    from reag_harness.errors import HarnessError
     from reag_harness.interfaces import Runtime
     from reag_harness.plugins.critics.openai_critic import OpenAICritic
     from reag_harness.records import Passage, Sample
 
+    Image.new("RGB", (64, 48), (1, 2, 3)).save(tmp_path / "q.png")
+    with pytest.raises(HarnessError, match="images=false"):
+        OpenAICritic(Runtime(), base_url=url, model="tiny-llama", api_key_env="none").p_yes(
+            [(Sample("s", "q?", str(tmp_path / "q.png")), Passage("p", 0, "t"))])
     # the random tiny Llama ranks "Yes" far down: ask for its whole vocabulary, and compare with transformers
     critic = OpenAICritic(Runtime(), base_url=url, model="tiny-llama", api_key_env="none", images=False,
                           top_logprobs=2100)
