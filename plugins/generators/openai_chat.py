@@ -25,6 +25,7 @@ request body and the answer back onto our generator contract (see docs/api-model
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -92,6 +93,7 @@ class OpenAIGenerator(OpenAIComponent, Component):
         self.gen_kwargs = {k: v for k, v in gen_kwargs.items() if k != "extra_body"}
         self._prefix_dropped = False
         self._stop_unmarked = 0
+        self._count_lock = threading.Lock()
         self._stop_refused: str | None = None  # the server's reason when stop_mode=auto switched to client
 
     @property
@@ -136,15 +138,21 @@ class OpenAIGenerator(OpenAIComponent, Component):
                 self._prefix_dropped = True
         return {**body, **extra}
 
-    def without_stop(self, body: Any, status: int, reason: str) -> dict[str, Any] | None:
-        """``stop_mode=auto``: the body again without ``stop`` when the server may have refused it."""
+    def without_stop(self, body: Any, status: int, reason: str) -> tuple[dict[str, Any], Callable[[], None]] | None:
+        """``stop_mode=auto``: the body again without ``stop`` when the server may have refused it; once
+        that is answered, later requests go without ``stop`` (``client``), recorded with the server's reason."""
         low = reason.lower()
         if (self.stop_mode != "auto" or "stop" not in body or status in NOT_ABOUT_STOP
                 or "continue_final_message" in low or "add_generation_prompt" in low
                 or (status < 500 and "stop" not in low)):
             return None
-        self._stop_refused = f"HTTP {status}: {one_line(reason, self.api.secret(), 120)}"
-        return {k: v for k, v in body.items() if k != "stop"}
+        refusal = f"HTTP {status}: {one_line(reason, self.api.secret(), 120)}"
+
+        def switch() -> None:
+            if self._stop_refused is None:
+                self._stop_refused = refusal
+
+        return {k: v for k, v in body.items() if k != "stop"}, switch
 
     def text(self, request: ChatRequest, data: Any) -> str:
         """Our raw output: new text only, cut after the first stop string (kept when known)."""
@@ -161,7 +169,8 @@ class OpenAIGenerator(OpenAIComponent, Component):
             if answer.finish_reason == "stop" and matched is not None:
                 text += matched
             elif answer.finish_reason == "stop" and not answer.reports_stop_reason and self.sends_stop:
-                self._stop_unmarked += 1
+                with self._count_lock:  # answers are parsed in the client's worker threads
+                    self._stop_unmarked += 1
         return text
 
     def generate(self, requests: Sequence[ChatRequest],

@@ -32,8 +32,9 @@ from reag_harness.models.openai_checks import AnswerError, error_detail, mask_se
 RETRY_STATUS = frozenset({408, 409, 429})
 MAX_BACKOFF_S = 60.0
 VALIDATION = re.compile(r"validat|unexpected field|extra (fields|inputs) not permitted", re.IGNORECASE)
-#: ``fallback(body, status, reason)`` may return another body to try once at once (e.g. without ``stop``).
-Fallback = Callable[[Mapping[str, Any], int, str], "Mapping[str, Any] | None"]
+#: ``fallback(body, status, reason)`` may return another body to try once at once (e.g. without ``stop``)
+#: and a callback run when that body is answered; None to handle the failure as usual.
+Fallback = Callable[[Mapping[str, Any], int, str], "tuple[Mapping[str, Any], Callable[[], None]] | None"]
 
 
 class Cancelled(Exception):
@@ -156,6 +157,7 @@ class ChatClient:
         """One request with retries: the answer's checked JSON object, or a one-line HarnessError."""
         s = self.settings
         attempt, fell_back = 0, False
+        confirm: Callable[[], None] | None = None
         while True:
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
@@ -176,12 +178,14 @@ class ChatClient:
                     if isinstance(data.get("model"), str):
                         with self._lock:
                             self.served_models.add(self.redact(data["model"]))
+                    if confirm is not None:
+                        confirm()
                     return data
                 reason = error_detail(text)
                 if fallback is not None and not fell_back:
                     alt = fallback(body, status, reason)
                     if alt is not None:
-                        body, fell_back = alt, True
+                        (body, confirm), fell_back = alt, True
                         continue
                 retryable = (status in RETRY_STATUS or status >= 500) and not VALIDATION.search(reason)
                 problem = f"HTTP {status}: {one_line(reason, secret)}{hint(reason)}"
