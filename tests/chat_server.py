@@ -12,8 +12,13 @@ Run as a process: ``python tests/chat_server.py`` binds 127.0.0.1 on a free port
 Control endpoints (JSON): ``POST /control/reset``, ``POST /control/config`` (``fail``: list of
 HTTP statuses for the next requests, ``hang_at``: the 1-based request number that sleeps
 ``hang_s`` seconds, ``report_stop_reason``, ``logprobs_supported``, ``echo_key_in_errors``,
-``delay_s`` per answer), ``GET /control/state``
-(requests per prompt, images seen, bearer tokens seen, bodies' extra fields).
+``delay_s`` per answer, ``mode``: a hostile or real-server behaviour for every later request,
+see :data:`MODES`), ``GET /control/state`` (requests per prompt, images seen, bearer tokens seen,
+bodies' extra fields, ``probes``: the harness's server checks, kept apart from the counts).
+
+``usage.prompt_tokens`` is the length in characters of a ChatML rendering of the messages that
+honours ``continue_final_message`` / ``add_generation_prompt`` (unless ``mode`` is
+``ignore_prefix``), so the harness's prefix check sees what a real server shows it.
 """
 
 from __future__ import annotations
@@ -32,12 +37,35 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 NO_YES_MARKER = "NO-YES-MARKER"
+PROBE_TEXT = "reag-harness server check"  # the start of the harness's probe prompts (openai_probes.PROBE_TEXT)
+MODES = {
+    "content_int": "message.content is the number 12345",
+    "non_json": "a 200 answer whose body is HTML",
+    "trickle": "a 200 JSON answer sent one byte per second",
+    "logprob_nan": 'logprob of "Yes" is the string "NaN"',
+    "logprob_pos": "logprob of Yes is +5",
+    "echo_key": "the answer quotes the bearer token",
+    "key_long_error": "HTTP 401 whose message is 400 characters ending in the bearer token",
+    "detail_422": "HTTP 422 with FastAPI's {detail: ...} naming the prefix fields",
+    "validation_500": "HTTP 500 whose body lists validation errors (llama-cpp-python with list content)",
+    "stop_500": "HTTP 500 'Internal Server Error' (plain text) for any request with stop (transformers serve)",
+    "ignore_prefix": "continue_final_message / add_generation_prompt are ignored (llama-cpp-python)",
+    "text_only": "image parts are dropped without a word (a text-only model)",
+    "reasoning": "a reasoning parser: the text before </think> comes back as reasoning_content",
+    "no_usage": "no usage in answers",
+    "vllm_text": "HTTP 400 'not a multimodal model' for any request with an image (vLLM serving a text model)",
+}
+
+
+def has_image_part(messages: list[dict[str, Any]]) -> bool:
+    return any(isinstance(m.get("content"), list) and any(p.get("type") == "image_url" for p in m["content"])
+               for m in messages)
 
 
 def fresh_state() -> dict[str, Any]:
     return {"counts": {}, "total": 0, "fail": [], "hang_at": None, "hang_s": 600.0, "report_stop_reason": True,
             "logprobs_supported": True, "echo_key_in_errors": False, "delay_s": 0.0, "images": [], "tokens": [],
-            "continued": 0, "stops": [], "answered": {}}
+            "continued": 0, "stops": [], "answered": {}, "mode": None, "probes": [], "bodies": []}
 
 
 STATE = fresh_state()
@@ -55,7 +83,7 @@ def prompt_key(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
-def image_facts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def image_facts(messages: list[dict[str, Any]], strict: bool = True) -> list[dict[str, Any]]:
     from PIL import Image
 
     facts = []
@@ -69,10 +97,58 @@ def image_facts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 fact: dict[str, Any] = {"prefix": url[:22], "data_url": url.startswith("data:image/")}
                 if fact["data_url"]:
                     raw = base64.b64decode(url.split(",", 1)[1])
-                    with Image.open(io.BytesIO(raw)) as im:
-                        fact["size"] = list(im.size)
+                    try:
+                        with Image.open(io.BytesIO(raw)) as im:
+                            fact["size"] = list(im.size)
+                    except OSError:
+                        if strict:
+                            raise
                 facts.append(fact)
     return facts
+
+
+def render(body: dict[str, Any], honour_prefix: bool = True) -> str:
+    """A ChatML rendering of the request's messages (image parts as one placeholder each)."""
+    out = []
+    for m in body["messages"]:
+        content = m.get("content")
+        text = content if isinstance(content, str) else "".join(
+            p.get("text", "") if p.get("type") == "text" else "<|image|>" for p in content or [])
+        out.append(f"<|im_start|>{m['role']}\n{text}<|im_end|>\n")
+    if honour_prefix and body.get("continue_final_message"):
+        out[-1] = out[-1].removesuffix("<|im_end|>\n")
+    elif not honour_prefix or body.get("add_generation_prompt", True):
+        out.append("<|im_start|>assistant\n")
+    return "".join(out)
+
+
+async def trickle(data: bytes):
+    for i in range(len(data)):
+        yield data[i:i + 1]
+        await asyncio.sleep(1.0)
+
+
+def hostile(mode: str, body: dict[str, Any], token: str) -> Any:
+    """The answer of a hostile mode that replaces the whole response, or None."""
+    from fastapi.responses import PlainTextResponse, StreamingResponse
+
+    if mode == "non_json":
+        return PlainTextResponse("<html><body>502 Bad Gateway</body></html>", media_type="text/html")
+    if mode == "key_long_error":
+        return JSONResponse({"error": {"message": "x" * 275 + f" key {token} is invalid", "type": "auth"}},
+                            status_code=401)
+    if mode == "detail_422":
+        return JSONResponse({"detail": "Unexpected fields in the request: {'continue_final_message', "
+                                       "'add_generation_prompt'}"}, status_code=422)
+    if mode == "validation_500":
+        return JSONResponse({"error": {"message": "10 validation errors: messages.0.content: Input should be a "
+                                                  "valid string", "type": "internal_server_error"}}, status_code=500)
+    if mode == "stop_500" and body.get("stop"):
+        return PlainTextResponse("Internal Server Error", status_code=500)
+    if mode == "trickle":
+        return StreamingResponse(trickle(b'{"choices": [{"index": 0, "message": {"content": "late"}}]}'),
+                                 media_type="application/json")
+    return None
 
 
 def digest(text: str) -> int:
@@ -84,12 +160,35 @@ async def chat(request: Request) -> JSONResponse:
     body = await request.json()
     messages = body["messages"]
     key = prompt_key(messages)
+    mode = STATE["mode"]
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    if mode == "vllm_text" and has_image_part(messages):
+        return JSONResponse({"error": {"message": "tiny-llama is not a multimodal model", "type": "BadRequestError"}},
+                            status_code=400)
+    if key.startswith(PROBE_TEXT):  # the harness's server checks: answered, but kept out of the counts
+        STATE["probes"].append({k: v for k, v in body.items() if k != "messages"})
+        if any(f.get("data_url") is False or "size" not in f for f in image_facts(messages, strict=False)) \
+                and mode != "text_only":
+            return JSONResponse({"error": {"message": "cannot decode the image", "type": "invalid"}}, status_code=400)
+        usage = None if mode == "no_usage" else len(render(body, mode != "ignore_prefix"))
+        return JSONResponse({"id": "probe", "object": "chat.completion", "created": 0, "model": body["model"],
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": "Yes"},
+                                          "finish_reason": "length"}],
+                             **({"usage": {"prompt_tokens": usage, "completion_tokens": 1}} if usage else {})})
+    STATE["bodies"].append({k: v for k, v in body.items() if k != "messages"})
+    if mode == "text_only":
+        for m in messages:
+            if isinstance(m.get("content"), list):
+                m["content"] = [p for p in m["content"] if p.get("type") != "image_url"]
     STATE["total"] += 1
     number = STATE["total"]
     STATE["counts"][key] = STATE["counts"].get(key, 0) + 1
     STATE["tokens"].append(request.headers.get("authorization", ""))
     STATE["images"].extend(image_facts(messages))
     status = STATE["fail"].pop(0) if STATE["fail"] else None  # None in the list: answer normally
+    replaced = hostile(mode, body, token) if mode and status is None else None
+    if replaced is not None:
+        return replaced
     if status is not None:
         message = f"simulated {status}"
         if STATE["echo_key_in_errors"]:  # like servers that quote the rejected key
@@ -113,6 +212,10 @@ async def chat(request: Request) -> JSONResponse:
         top.sort(key=lambda t: -t["logprob"])
         top = top[: int(body.get("top_logprobs") or 0) or 1]
         text = top[0]["token"]
+        if mode in ("logprob_nan", "logprob_pos"):
+            for t in top:
+                if t["token"] == "Yes":
+                    t["logprob"] = "NaN" if mode == "logprob_nan" else 5.0
         if STATE["logprobs_supported"]:
             choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
         finish, stop_reason = "length", None
@@ -128,14 +231,21 @@ async def chat(request: Request) -> JSONResponse:
         if cuts:
             at, stop_reason = min(cuts)
             text = text[:at]
-    choice.update({"message": {"role": "assistant", "content": text}, "finish_reason": finish})
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if mode == "content_int":
+        message["content"] = 12345
+    elif mode == "echo_key":
+        message["content"] = f"my instructions include the key {token}: " + text
+    elif mode == "reasoning" and "</think>" in text:
+        message["reasoning_content"], message["content"] = text.split("</think>", 1)
+    choice.update({"message": message, "finish_reason": finish})
     if STATE["report_stop_reason"]:
         choice["stop_reason"] = stop_reason
     STATE["answered"][key] = STATE["answered"].get(key, 0) + 1
+    usage = {"prompt_tokens": len(render(body, mode != "ignore_prefix")), "completion_tokens": 1}
     return JSONResponse({
         "id": f"chatcmpl-{number}", "object": "chat.completion", "created": 0,
-        "model": f"served/{body['model']}", "choices": [choice],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        "model": f"served/{body['model']}", "choices": [choice], **({} if mode == "no_usage" else {"usage": usage}),
     })
 
 

@@ -1,17 +1,20 @@
 """An OpenAI-compatible Chat Completions client, shared by the ``openai`` generator and critic.
 
 Works with any server speaking the protocol (vLLM ``serve``, SGLang, TGI, llama.cpp server,
-Ollama, hosted APIs) through the official ``openai`` client:
+``transformers serve``, Ollama, hosted APIs); the transport is :mod:`reag_harness.models.openai_client`
+(raw JSON over ``httpx``, so every answer is checked by :mod:`reag_harness.models.openai_checks`):
 
 * the key is read from the environment variable named by ``api_key_env`` when the first
   request is made; it is never stored on the component, in its arguments or identity, so it
-  cannot reach results, logs, cache keys or the leaderboard;
+  cannot reach results, logs, cache keys or the leaderboard; ``api_key=`` as an argument is refused;
 * images (file paths in our chat messages) are sent as base64 ``data:`` URLs, resized so that
-  ``width * height <= max_pixels`` (aspect ratio kept);
-* at most ``max_concurrency`` requests are in flight; each has a ``timeout`` (seconds);
+  ``width * height <= max_pixels`` (aspect ratio kept); ``images=false`` sends none (text-only
+  served models); a message without images is sent as a plain string;
+* at most ``max_concurrency`` requests are in flight; each has a total deadline of ``timeout`` s;
 * 408/409/429/5xx answers, timeouts and connection errors are retried with exponential
   backoff (``retry_backoff * 2**attempt`` seconds, or the server's ``Retry-After`` when longer),
-  ``max_retries`` times; then the run stops with one line naming the server URL;
+  ``max_retries`` times; validation errors are not; then the run stops with one line naming the
+  server URL and the server's own reason;
 * :meth:`ChatClient.map` hands each response to a callback as soon as it arrives, in the
   calling thread, so the runner can persist it before the next one lands; a request already
   answered in this process is not sent again;
@@ -21,22 +24,21 @@ Ollama, hosted APIs) through the official ``openai`` client:
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib.util
 import io
 import json
 import math
 import os
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reag_harness.errors import HarnessError, InputError, MissingDependencyError
+from reag_harness.errors import HarnessError, InputError
 from reag_harness.models.hf_vlm import item_image_path
+from reag_harness.models.openai_checks import Answer, first_answer  # noqa: F401  (re-exported)
+from reag_harness.models.openai_client import Cancelled, ChatClient, RequestFailed  # noqa: F401  (re-exported)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -45,7 +47,11 @@ RETRY_STATUS = frozenset({408, 409, 429})
 MAX_BACKOFF_S = 60.0
 
 #: Arguments that change how requests are sent, never what the server answers (not in identities).
-TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout", "max_retries", "retry_backoff")
+TRANSPORT_ARGS = ("api_key_env", "max_concurrency", "timeout", "max_retries", "retry_backoff", "image_check")
+#: Argument names that would put a key into the run's arguments (and so results and caches): refused.
+SECRET_ARGS = frozenset({"api_key", "apikey", "key", "openai_api_key", "token", "access_token", "authorization",
+                         "bearer", "password", "secret"})
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,9 @@ class ApiSettings:
     max_retries: int = 4
     retry_backoff: float = 0.5
     max_pixels: int = 1_003_520  # 1280 * 28 * 28
+    images: bool = True  # False: image items are not sent (a text-only served model)
+    image_check: bool = True  # before the first image is sent, check that the server reads images
+    max_tokens_field: str = "max_tokens"  # or "max_completion_tokens" (newer OpenAI models)
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -70,12 +79,34 @@ class ApiSettings:
             raise HarnessError("need max_concurrency >= 1, max_retries >= 0 and timeout > 0")
         if int(self.max_pixels) < 1:
             raise HarnessError(f"max_pixels must be positive, got {self.max_pixels}")
+        for name in ("images", "image_check"):
+            if not isinstance(getattr(self, name), bool):
+                raise HarnessError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.max_tokens_field not in MAX_TOKENS_FIELDS:
+            raise HarnessError(f"max_tokens_field must be one of {', '.join(MAX_TOKENS_FIELDS)}, "
+                               f"got {self.max_tokens_field!r}")
 
     @property
     def key_env(self) -> str | None:
         """The variable holding the key, or None when the server needs none (``api_key_env=none``)."""
         env = self.api_key_env
         return None if env is None or str(env).strip().lower() in NO_KEY else str(env)
+
+
+def refuse_secrets(component: str, args: Mapping[str, Any], key_env: str | None) -> None:
+    """HarnessError for an argument that carries a key (by its name, or by holding the key's value).
+
+    The value is never repeated: the message names the argument and says to use ``api_key_env``.
+    """
+    named = sorted(k for k in args if str(k).lower().replace("-", "_") in SECRET_ARGS)
+    env = None if key_env is None or str(key_env).strip().lower() in NO_KEY else str(key_env)
+    key = os.environ.get(env, "") if env else ""
+    if not named and len(key) >= 4:
+        named = sorted(k for k, v in args.items() if key in json.dumps(v, default=str))
+    if named:
+        raise HarnessError(f"{component}: the argument '{named[0]}' would write an API key into the run's arguments "
+                           "(results, stage cache, leaderboard), so it is refused: put the key in an environment "
+                           f"variable and pass its name with api_key_env=NAME (default {DEFAULT_KEY_ENV})")
 
 
 def key_problems(settings: ApiSettings) -> list[str]:
@@ -152,8 +183,14 @@ def _encode_image(path: str, max_pixels: int) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def to_openai_messages(messages: Sequence[Mapping[str, Any]], max_pixels: int) -> list[dict[str, Any]]:
-    """Our chat (Hugging Face format, image items are file paths) as Chat Completions messages."""
+def to_openai_messages(messages: Sequence[Mapping[str, Any]], max_pixels: int,
+                       images: bool = True) -> list[dict[str, Any]]:
+    """Our chat (Hugging Face format, image items are file paths) as Chat Completions messages.
+
+    A message whose items are all text is sent as one plain string (the items concatenated, as
+    the chat templates do): some servers (llama-cpp-python) accept nothing else for text. With
+    ``images=False`` image items are left out.
+    """
     out: list[dict[str, Any]] = []
     for message in messages:
         content = message.get("content")
@@ -164,207 +201,23 @@ def to_openai_messages(messages: Sequence[Mapping[str, Any]], max_pixels: int) -
         for item in content:
             image = item_image_path(item)
             if image is not None:
-                parts.append({"type": "image_url", "image_url": {"url": image_data_url(image, max_pixels)}})
+                if images:
+                    parts.append({"type": "image_url", "image_url": {"url": image_data_url(image, max_pixels)}})
             elif item.get("type") == "text":
                 parts.append({"type": "text", "text": item.get("text", "")})
             else:
                 raise InputError("<messages>", f"unsupported content item type {item.get('type')!r}", field="type")
-        out.append({"role": message["role"], "content": parts})
+        if all(part["type"] == "text" for part in parts):
+            out.append({"role": message["role"], "content": "".join(part["text"] for part in parts)})
+        else:
+            out.append({"role": message["role"], "content": parts})
     return out
 
 
-# ---- the client ----------------------------------------------------------------------------------------
-class Cancelled(Exception):
-    """A request abandoned because another one failed (never reaches the user)."""
-
-
-class ChatClient:
-    """Chat Completions requests with bounded concurrency, retries and one-line errors."""
-
-    def __init__(self, settings: ApiSettings, memo_size: int = 4096) -> None:
-        self.settings = settings
-        self.memo_size = memo_size
-        self._answered: OrderedDict[str, Any] = OrderedDict()
-        self._in_flight: dict[str, threading.Event] = {}
-        self.served_models: set[str] = set()
-        self.requests_sent = 0
-        self.retries = 0
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def client(self) -> Any:
-        """The ``openai.OpenAI`` client (built on first use; the key is read here, kept only by it)."""
-        with self._lock:
-            if self._client is None:
-                self._client = self._build_client()
-        return self._client
-
-    def _build_client(self) -> Any:
-        try:
-            import openai
-        except ImportError as exc:
-            raise MissingDependencyError("the OpenAI-compatible components need the Python package 'openai': "
-                                         "pip install 'reag-harness[api]'") from exc
-        env = self.settings.key_env
-        key = os.environ.get(env, "") if env else ""
-        if env and not key:
-            raise HarnessError(key_problems(self.settings)[0])
-        return openai.OpenAI(base_url=self.settings.base_url, api_key=key or "no-key",
-                             timeout=float(self.settings.timeout), max_retries=0)
-
-    def create(self, body: Mapping[str, Any], cancel: threading.Event | None = None) -> Any:
-        """One ``chat.completions.create`` call with retries; HarnessError (one line) when it fails."""
-        import openai
-
-        client = self.client()
-        s = self.settings
-        params = {k: v for k, v in body.items() if k != "extra_body"}
-        attempt = 0
-        while True:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            with self._lock:
-                self.requests_sent += 1
-            try:
-                response = client.chat.completions.create(**params, extra_body=body.get("extra_body"))
-            except openai.APIStatusError as exc:
-                status = exc.status_code
-                retryable = status in RETRY_STATUS or status >= 500
-                problem = f"HTTP {status}: {_status_message(exc)}"
-                delay = _retry_after(exc)
-            except openai.APITimeoutError:
-                retryable, problem, delay = True, f"no answer within timeout={s.timeout:g}s", None
-            except openai.APIConnectionError as exc:
-                retryable, problem, delay = True, f"cannot connect ({_cause(exc)})", None
-            else:
-                if getattr(response, "model", None):
-                    with self._lock:
-                        self.served_models.add(str(response.model))
-                return response
-            if not retryable or attempt >= int(s.max_retries):
-                tries = f" after {attempt + 1} attempts" if attempt else ""
-                raise HarnessError(self.redact(f"OpenAI-compatible server at {s.base_url}: {problem}{tries}"))
-            backoff = min(float(s.retry_backoff) * 2 ** attempt, MAX_BACKOFF_S)
-            wait_s = max(backoff, min(delay, MAX_BACKOFF_S)) if delay else backoff
-            attempt += 1
-            with self._lock:
-                self.retries += 1
-            if cancel is not None:
-                if cancel.wait(wait_s):
-                    raise Cancelled()
-            else:
-                time.sleep(wait_s)
-
-    def redact(self, text: str) -> str:
-        """``text`` with the key replaced by ``***`` (a server may echo it in an error message)."""
-        env = self.settings.key_env
-        key = os.environ.get(env, "") if env else ""
-        return text.replace(key, "***") if len(key) >= 4 else text
-
-    def map(self, n: int, body: Callable[[int], Mapping[str, Any]], parse: Callable[[int, Any], Any],
-            on_result: Callable[[int, Any], None]) -> None:
-        """Send the requests ``body(0..n-1)``, at most ``max_concurrency`` at a time.
-
-        Each response becomes ``parse(i, response)`` in its worker thread; ``on_result(i, value)``
-        runs in the calling thread as each value arrives (completion order). Bodies are built
-        in the workers (images are encoded lazily). A body already answered in this process
-        (a duplicate, or a retry of a batch after ``--on-error skip`` split it) is answered from
-        memory instead of being sent again. The first failure cancels what has not started
-        and is raised.
-        """
-        if n <= 0:
-            return
-        cancel = threading.Event()
-
-        def one(i: int) -> Any:
-            b = body(i)
-            key = hashlib.sha256(json.dumps(b, sort_keys=True, default=str).encode()).hexdigest()
-            while True:
-                with self._lock:
-                    if key in self._answered:
-                        self._answered.move_to_end(key)
-                        return self._answered[key]
-                    in_flight = self._in_flight.get(key)
-                    if in_flight is None:
-                        in_flight = self._in_flight[key] = threading.Event()
-                        break
-                in_flight.wait()  # the same body is on its way: wait for its answer
-            try:
-                value = parse(i, self.create(b, cancel))
-                with self._lock:
-                    self._answered[key] = value
-                    while len(self._answered) > self.memo_size:
-                        self._answered.popitem(last=False)
-                return value
-            finally:
-                with self._lock:
-                    self._in_flight.pop(key, None)
-                in_flight.set()
-
-        workers = min(int(self.settings.max_concurrency), n)
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-api")
-        pending: dict[Future[Any], int] = {}
-        try:
-            for i in range(n):
-                pending[pool.submit(one, i)] = i
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in sorted(done, key=lambda f: pending[f]):
-                    i = pending.pop(fut)
-                    on_result(i, fut.result())
-        finally:
-            cancel.set()
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _status_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, Mapping):
-        err = body.get("error", body)
-        msg = err.get("message") if isinstance(err, Mapping) else err
-        if msg:
-            return " ".join(str(msg).split())[:300]
-    return " ".join(str(getattr(exc, "message", exc)).split())[:300]
-
-
-def _retry_after(exc: Any) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost cause's message (e.g. 'Connection refused'), on one line."""
-    inner: BaseException = exc
-    while inner.__cause__ is not None:
-        inner = inner.__cause__
-    text = str(inner) or type(inner).__name__
-    return " ".join(text.split())[:200]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The first choice of a response. ``stop_reason`` is vLLM's extension (the matched stop
-    string, a token id, or None at end of sequence); ``reports_stop_reason`` says whether the
-    server sends that field at all (OpenAI does not)."""
-
-    text: str
-    finish_reason: str | None
-    stop_reason: Any
-    reports_stop_reason: bool
-
-
-def first_answer(response: Any) -> Answer:
-    """The :class:`Answer` of a Chat Completions response."""
-    if not getattr(response, "choices", None):
-        raise HarnessError("OpenAI-compatible server answered without choices")
-    choice = response.choices[0]
-    text = choice.message.content if choice.message is not None else None
-    extra = getattr(choice, "model_extra", None) or {}
-    return Answer(text or "", choice.finish_reason, extra.get("stop_reason"), "stop_reason" in extra)
+def has_image(messages: Sequence[Mapping[str, Any]]) -> bool:
+    """True when one of our chat messages holds an image item."""
+    return any(item_image_path(item) is not None for m in messages if isinstance(m.get("content"), list)
+               for item in m["content"])
 
 
 # ---- what the generator and the critic share -------------------------------------------------------
@@ -384,6 +237,7 @@ class OpenAIComponent:
     memo_size = 4096  # answers kept in memory per process (see ChatClient.map)
 
     def setup_api(self, **settings: Any) -> None:
+        refuse_secrets(self.name, getattr(self, "args", {}), settings.get("api_key_env", DEFAULT_KEY_ENV))
         self.settings = ApiSettings(**settings)
         self.api = ChatClient(self.settings, self.memo_size)
 
@@ -392,9 +246,9 @@ class OpenAIComponent:
         return {"name": self.name, "version": self.version, "args": args}
 
     def preflight(self) -> list[str]:
-        """The ``openai`` package is installed and the API key's variable is set (no network here)."""
-        missing = [] if importlib.util.find_spec("openai") else [
-            "the Python package 'openai' is not installed: pip install 'reag-harness[api]'"]
+        """The ``httpx`` package is installed and the API key's variable is set (no network here)."""
+        missing = [] if importlib.util.find_spec("httpx") else [
+            "the Python package 'httpx' is not installed: pip install 'reag-harness[api]'"]
         return missing + key_problems(self.settings)
 
     @property
@@ -404,4 +258,18 @@ class OpenAIComponent:
         return ", ".join(models) if models else None
 
     def messages(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        return to_openai_messages(messages, int(self.settings.max_pixels))
+        return to_openai_messages(messages, int(self.settings.max_pixels), self.settings.images)
+
+    def check_images(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Before the first image is sent: the server must read images (see :func:`openai_probes.image_check`)."""
+        if self.settings.images and self.settings.image_check and has_image(messages):
+            from reag_harness.models.openai_probes import image_check
+
+            self.api.once("images", lambda: image_check(self.api))
+
+    @property
+    def api_deviations(self) -> list[str]:
+        """What the client settings change about the prompt (images left out, server checks unverified)."""
+        out = [] if self.settings.images else [
+            f"{self.name}: images=false: no image was sent to the server (a text-only served model)"]
+        return out + [f"{self.name}: {note}" for note in self.api.notes]
