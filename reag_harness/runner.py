@@ -35,8 +35,8 @@ from .progress import Progress
 from .prompt_budget import PromptTooLong, fit_request, length_summary
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
-from .retrieval_quality import retrieval_quality
 from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
+from .sample_rows import RunLog, retrieval_from_record, retrieval_record, sample_row
 from .store import StageStore, fingerprint
 from .submission import predict_only_mode, write_submission
 from .versions import git_hash, versions
@@ -328,6 +328,7 @@ class Pipeline:
         self.predict_only = bool(config.predict_only)
         self.kb_keys = KBKeyCheck()
         self.image_modes: dict[str, Any] = {}
+        self.inline_texts: dict[str, frozenset[tuple[str, int]]] = {}  # per chunk: texts that are not the KB's
 
     # ---- configuration facts -------------------------------------------------------------
     @property
@@ -394,7 +395,8 @@ class Pipeline:
                 continue
             hit = store.get(s.id, sample_check(s, self.retriever))
             if hit is not None:
-                out[s.id] = without_blank_passages(retrieval_from_store(hit, kb))
+                r, self.inline_texts[s.id] = retrieval_from_record(hit, kb)
+                out[s.id] = without_blank_passages(r)
                 clock.cached += 1
             else:
                 todo.append(s)
@@ -402,7 +404,11 @@ class Pipeline:
         got = self._isolating("retrieve", lambda xs: self.retriever.retrieve(xs, kb), todo, lambda s: s)
         clock.wall_s += time.perf_counter() - t0
         new = [(s, r) for s, r in zip(todo, got) if r is not None]
-        store.put_many((s.id, sample_check(s, self.retriever), retrieval_to_store(r, kb)) for s, r in new)
+        records = []
+        for s, r in new:
+            record, self.inline_texts[s.id] = retrieval_record(r, kb)
+            records.append((s.id, sample_check(s, self.retriever), record))
+        store.put_many(records)
         for s, r in new:
             out[s.id] = r = without_blank_passages(r)
             clock.computed += 1
@@ -429,17 +435,20 @@ class Pipeline:
                 todo.append(s)
         known: dict[tuple[str, int], float] = {}
         pairs = []
+        checks: dict[tuple[str, int], str] = {}
         for s in todo:
+            check = sample_check(s, self.critic)  # once per sample, not per pair (same value as pair_check's)
             for i, p in enumerate(retrievals[s.id].passages):
-                hit = store.get(pair_key(s.id, i), pair_check(s, p, self.critic))
+                checks[(s.id, i)] = c = fingerprint(check, p.page_key, p.index, p.text)
+                hit = store.get(pair_key(s.id, i), c)
                 if hit is not None:
                     known[(s.id, i)] = float(hit["p_yes"])
                 else:
                     pairs.append((s, p, i))
 
         def persist(done: Sequence[tuple[Sample, Passage, int]], values: Sequence[Any]) -> None:
-            store.put_many((pair_key(s.id, i), pair_check(s, p, self.critic), {"p_yes": float(v)})
-                           for (s, p, i), v in zip(done, values))
+            store.put_many(((pair_key(s.id, i), checks[(s.id, i)], {"p_yes": float(v)})
+                            for (s, p, i), v in zip(done, values)), per_item=True)
 
         t0 = time.perf_counter()
         probs = self._isolating(
@@ -605,14 +614,13 @@ class Pipeline:
             "generate": StageStore(self.store_root, "generate", fps["generate"],
                                    {"generator": self.generator.identity()}, enabled),
         }
-        logs: list[SampleLog] = []
-        scores: list[dict[str, Any]] = []
         progress = Progress(len(samples), disable=self.config.quiet, clocks=self.clocks)
         # Both files are written beside the old ones and replaced only when the run ends (texts first).
         with replace_at_end(folder / SAMPLES_FILE) as sample_file, \
                 replace_at_end(folder / PASSAGE_TEXTS_FILE) as text_file:
-            texts = PassageTextWriter(text_file)
+            log = RunLog(sample_file, PassageTextWriter(text_file))
             for batch in chunks(samples, self.config.chunk_size):
+                self.inline_texts = {}
                 progress.begin("retrieve")
                 retrievals = self.stage_retrieve(batch, stores["retrieve"], kb)
                 self.kb_keys.check(retrievals.values(), kb)
@@ -631,22 +639,28 @@ class Pipeline:
                 self.clocks["score"].computed += len(batch)
                 progress.update("score", len(batch))
                 for s, score in zip(batch, batch_scores):
-                    log = self.sample_log(s, retrievals.get(s.id), judgements.get(s.id), generations.get(s.id), score)
-                    logs.append(log)
-                    scores.append(score)
-                    line = json.dumps(texts.by_reference(log.to_json()), default=str)
-                    sample_file.write(line + "\n")
+                    log.write(self.sample_row(s, retrievals.get(s.id), judgements.get(s.id), generations.get(s.id),
+                                              score), self.inline_texts.get(s.id, frozenset()))
                 text_file.flush()  # a sample line never names a text that is not on disk
                 sample_file.flush()
         progress.close()
         self.kb_keys.warn()
-        submission = write_submission(folder, self.task, samples, [log.answer for log in logs]) \
-            if self.predict_only else None
-        results = self.results(samples, scores, logs, folder)
+        submission = write_submission(folder, self.task, samples, log.answers) if self.predict_only else None
+        self.kb_fingerprint = kb.fingerprint()
+        results = self.results(samples, log.scores, log.quality.result(), folder)
         if submission is not None:
             results.config["submission"] = str(submission.resolve())
         write_json_atomic(folder / "results.json", results.to_json())
         return results
+
+    def sample_row(self, s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None,
+                   score: dict[str, Any]) -> dict[str, Any]:
+        """The ``samples.jsonl`` row of a sample (passages with texts; :class:`RunLog` writes them by reference)."""
+        kept = j.kept(len(r.passages), *selection_rule(self.critic)) if r is not None and j is not None else []
+        error = self.errors.get(s.id)
+        return sample_row(s, r, j, g, score, kept, f"{error[0]}: {error[1]}" if error else None,
+                          self.passages_dropped.get(s.id, 0),
+                          evidence_in_context(s, r, [r.passages[i] for i in kept] if r is not None else []))
 
     def sample_log(self, s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None,
                    score: dict[str, Any]) -> SampleLog:
@@ -669,7 +683,7 @@ class Pipeline:
             evidence_in_context=evidence_in_context(s, r, kept_passages),
         )
 
-    def results(self, samples: list[Sample], scores: list[dict[str, Any]], logs: list[SampleLog],
+    def results(self, samples: list[Sample], scores: list[dict[str, Any]], quality: dict[str, Any],
                 folder: Path) -> RunResults:
         registry = get_registry()
         if self.predict_only:
@@ -704,7 +718,7 @@ class Pipeline:
         return RunResults(
             run_id=unique_run_id(folder.name, now), task=self.task.name, split=self.config.split,
             n=len(samples), metrics=metrics, headline_metric=self.task.headline_metric, components=components,
-            retrieval_quality=retrieval_quality(logs),
+            retrieval_quality=quality,
             errors={"count": len(self.errors), "by_stage": by_stage,
                     "skipped_input_lines": list(getattr(self.task, "skipped_inputs", []) or []),
                     "retrieved_pages_not_in_kb": self.kb_keys.summary()},
@@ -723,6 +737,8 @@ class Pipeline:
             if callable(fn):
                 facts[kind] = fn()
         facts["query_images"] = self.image_modes
+        if getattr(self, "kb_fingerprint", None):  # passage texts not in the run folder are this KB's
+            facts["knowledge_base"] = {"fingerprint": self.kb_fingerprint}
         return facts
 
 

@@ -5,6 +5,8 @@ One mechanism gives the cache, resume after a kill, sharding and merging:
 writing process, so concurrent shards never interleave), each line
 ``{"key": ..., "check": ..., "record": {...}}``. A line cut short by ``kill -9`` is
 ignored on read; a record whose ``check`` no longer matches its input is recomputed.
+Opening a store indexes where each key's line is (:mod:`.store_index`); records are read
+from disk when looked up, so memory does not grow with the store.
 
 The store proves what is its own: the root holds a marker file (:data:`MARKER`) and every
 fingerprint folder a ``meta.json`` naming its stage and fingerprint. ``cache clear`` removes
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import HarnessError
+from .store_index import PAIRS_SUFFIX, PartIndex, owner
 
 STAGES = ("retrieve", "judge", "generate")
 MARKER = ".reag-harness-stage-cache"
@@ -46,7 +49,8 @@ class StageStore:
                  enabled: bool = True) -> None:
         self.dir = Path(root) / stage / fp
         self.enabled = enabled
-        self._records: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._index = PartIndex()
+        self._items: PartIndex | None = None
         self._part: Path | None = None
         if not enabled:
             return
@@ -57,41 +61,49 @@ class StageStore:
             tmp = meta.with_suffix(f".tmp{os.getpid()}")
             tmp.write_text(json.dumps({"stage": stage, "fingerprint": fp, **(describe or {})}, indent=1, default=str))
             os.replace(tmp, meta)
+        # oldest file first, lines in order: the newest record of a key wins
         for part in sorted(self.dir.glob("part-*.jsonl"), key=part_order):
-            self._read(part)  # oldest file first, lines in order: the newest record of a key wins
-
-    def _read(self, part: Path) -> None:
-        with open(part, "rb") as fh:
-            for raw in fh:
-                if not raw.endswith(b"\n"):
-                    break  # cut short by a kill: the sample is recomputed
-                try:
-                    line = json.loads(raw)
-                except json.JSONDecodeError:
-                    continue
-                self._records[line["key"]] = (line["check"], line["record"])
+            if not part.name.endswith(PAIRS_SUFFIX):
+                self._index.add_file(part)
 
     def get(self, key: str, check: str) -> dict[str, Any] | None:
-        hit = self._records.get(key)
-        return hit[1] if hit is not None and hit[0] == check else None
+        """The record stored under ``key`` when its check matches (read from disk, decoded once)."""
+        line = self._index.read(key)
+        if line is None and self.enabled and "#" in key and key not in self._index:
+            line = self._item_index().read(key)
+        return line["record"] if line is not None and line.get("check") == check else None
 
-    def put_many(self, items: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
-        """Append records (key, check, record) durably: one write and fsync per batch."""
-        items = list(items)
-        for key, check, record in items:
-            self._records[key] = (check, record)
-        if not self.enabled or not items:
+    def _item_index(self) -> PartIndex:
+        """Per-item records (``put_many(..., per_item=True)``) of owners without a whole record, indexed once."""
+        if self._items is None:
+            self._items = PartIndex()
+            whole = self._index
+            for part in sorted(self.dir.glob(f"part-*{PAIRS_SUFFIX}"), key=part_order):
+                self._items.add_file(part, keep=lambda key: owner(key) not in whole)
+        return self._items
+
+    def put_many(self, items: Iterable[tuple[str, str, dict[str, Any]]], per_item: bool = False) -> None:
+        """Append records (key, check, record) durably: one write and fsync per batch.
+
+        ``per_item``: records of parts of a whole (``"<owner>#..."`` keys, e.g. one critic pair) kept
+        in their own part file, read only for owners that have no whole record yet.
+        """
+        if not self.enabled:
+            return
+        data = "".join(json.dumps({"key": k, "check": c, "record": r}, default=str) + "\n" for k, c, r in items)
+        if not data:
             return
         if self._part is None:
-            self._part = self.dir / f"part-{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}.jsonl"
-        data = "".join(json.dumps({"key": k, "check": c, "record": r}, default=str) + "\n" for k, c, r in items)
-        with open(self._part, "a", encoding="utf-8") as fh:
+            self._part = self.dir / f"part-{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+        path = self._part.with_name(self._part.name + (PAIRS_SUFFIX if per_item else ".jsonl"))
+        with open(path, "a", encoding="utf-8") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
 
     def __len__(self) -> int:
-        return len(self._records)
+        """Whole records found when the store was opened."""
+        return len(self._index)
 
 
 def list_stores(root: Path) -> list[dict[str, Any]]:
