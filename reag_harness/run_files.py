@@ -76,12 +76,15 @@ class KBTexts:
 
     def _open(self) -> None:
         try:
+            import dataclasses
+
             from .config import RunConfig
             from .interfaces import Runtime
             from .plugin_manager import get_registry
 
             config = load_results(self.folder).get("config") or {}
-            cfg = RunConfig.from_mapping({k: v for k, v in config.items() if k not in ("resolved", "run_dir")})
+            known = {f.name for f in dataclasses.fields(RunConfig)}  # results.json adds run_dir, merged_from, ...
+            cfg = RunConfig.from_mapping({k: v for k, v in config.items() if k in known})
             kb = get_registry().create("task", cfg.task, Runtime(), dict(cfg.task_args)).knowledge_base()
             if kb.fingerprint() != self.fingerprint:
                 self.why = f"the KB there now has fingerprint {kb.fingerprint()}, the run used {self.fingerprint}"

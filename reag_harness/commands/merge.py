@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HarnessError, InputError
-from ..run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter, load_sample_logs
+from ..run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -23,35 +23,24 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
     """Concatenate the shards' samples (refusing overlaps) and re-aggregate with the task's scorer."""
     from ..config import RunConfig
     from ..interfaces import Runtime
+    from ..merge_stream import locate_rows, write_merged
     from ..plugin_manager import get_registry
-    from ..records import Sample
-    from ..results import RunResults, SampleLog, StageTiming
-    from ..retrieval_quality import retrieval_quality
+    from ..results import RunResults, StageTiming
     from ..runner import prepare_run_folder, replace_at_end, write_json_atomic
 
     parts = []
     for d in shard_dirs:
         if not (d / "results.json").exists():
             raise InputError(str(d / "results.json"), "not found: is this a finished shard's run folder?")
-        parts.append(
-            (RunResults.from_json(json.loads((d / "results.json").read_text())), load_sample_logs(d))
-        )
+        parts.append((RunResults.from_json(json.loads((d / "results.json").read_text())), None))
     first = parts[0][0]
     for res, _ in parts[1:]:
         if res.config_fingerprint != first.config_fingerprint:
             raise HarnessError(f"shards differ in configuration: {res.run_id} vs {first.run_id}")
-    rows: dict[str, dict[str, Any]] = {}
-    for _res, samples in parts:
-        for row in samples:
-            if row["id"] in rows:
-                raise HarnessError(f"sample '{row['id']}' appears in more than one shard")
-            rows[row["id"]] = row
+    locate_rows(shard_dirs)  # an id in two shards fails before anything is written
     cfg = RunConfig.from_mapping({k: v for k, v in first.config.items() if k not in ("resolved", "run_dir")})
     task = get_registry().create("task", cfg.task, Runtime(), dict(cfg.task_args))
     order = {s.id: i for i, s in enumerate(task.samples(cfg.split, cfg.limit))}
-    ordered = sorted(rows.values(), key=lambda r: order.get(r["id"], len(order)))
-    samples = [Sample.from_json(r) for r in ordered]
-    scores = [r["score"] for r in ordered]
     timings = []
     for stage in [t.stage for t in first.timings]:
         ts = [t for res, _ in parts for t in res.timings if t.stage == stage]
@@ -67,20 +56,19 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path) -> Any:
             )
         )
     errors = sum(res.errors["count"] for res, _ in parts)
+    prepare_run_folder(output_dir)
+    with replace_at_end(output_dir / SAMPLES_FILE) as fh, replace_at_end(output_dir / PASSAGE_TEXTS_FILE) as text_fh:
+        rows = write_merged(shard_dirs, order, fh, text_fh)  # streamed: no shard is held whole
+        metrics = task.aggregate(rows.samples, rows.scores)  # a failure here leaves the old files whole
     merged = RunResults(**{**first.to_json(), "components": first.components, "timings": timings})
-    merged.n = len(samples)
-    merged.metrics = task.aggregate(samples, scores)
-    merged.retrieval_quality = retrieval_quality([SampleLog.from_json(r) for r in ordered])
+    merged.n = len(rows.samples)
+    merged.metrics = metrics
+    merged.retrieval_quality = rows.quality.result()
     merged.errors = {"count": errors, "by_stage": {}}
     merged.shard = None
     merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts],
                      "run_dir": str(output_dir.resolve())}
     merged.run_id = first.run_id.replace("__shard", "__merged")
-    prepare_run_folder(output_dir)
-    with replace_at_end(output_dir / SAMPLES_FILE) as fh, replace_at_end(output_dir / PASSAGE_TEXTS_FILE) as text_fh:
-        texts = PassageTextWriter(text_fh)
-        for row in ordered:
-            fh.write(json.dumps(texts.by_reference(row)) + "\n")
     write_json_atomic(output_dir / "results.json", merged.to_json())
     return merged
 
