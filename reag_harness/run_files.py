@@ -128,6 +128,19 @@ class PassageTextWriter:
         self.fh = fh
         self.seen: set[tuple[str, int]] = set()
 
+    def write_texts(self, texts: Mapping[tuple[str, int], str]) -> None:
+        """Write the texts ``(page_key, index) -> text`` not yet written (one line per page)."""
+        new: dict[str, dict[str, str]] = {}
+        for key, text in texts.items():
+            if key not in self.seen:
+                self.seen.add(key)
+                new.setdefault(key[0], {})[str(key[1])] = text
+        if new:
+            import json
+
+            self.fh.write("".join(json.dumps({"page_key": k, "texts": t}, ensure_ascii=False) + "\n"
+                                  for k, t in new.items()))
+
     def by_reference(self, row: dict[str, Any], kb_texts: Any = None) -> dict[str, Any]:
         """``row`` with passages by reference; writes the texts not yet written (one line per page).
 

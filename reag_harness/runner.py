@@ -37,6 +37,7 @@ from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sam
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
 from .sample_rows import RunLog, retrieval_from_record, retrieval_record, sample_row
+from .sample_rows import judge_check as judge_check_refs
 from .store import StageStore, fingerprint
 from .submission import predict_only_mode, write_submission
 from .versions import git_hash, versions
@@ -269,6 +270,12 @@ def pair_check(sample: Sample, passage: Passage, *components: Any) -> str:
     return fingerprint(sample_check(sample, *components), passage.page_key, passage.index, passage.text)
 
 
+def request_json(request: ChatRequest) -> dict[str, Any]:
+    """``request.to_json()`` without ``asdict``'s deep copy (the same JSON, so the same prompt hash)."""
+    return {"messages": request.messages, "assistant_prefix": request.assistant_prefix, "stop": request.stop,
+            "max_new_tokens": request.max_new_tokens}
+
+
 def generation_key(sample_id: str, prompt_hash: str) -> str:
     """Generate-store key: one record per (sample, prompt), so a threshold sweep keeps every prompt's output."""
     return f"{sample_id}#prompt{prompt_hash}"
@@ -427,9 +434,10 @@ class Pipeline:
             if not critic_active(self.critic) or not r.used or not r.passages:
                 out[s.id] = Judgement(s.id, None)
                 continue
-            hit = store.get(s.id, judge_check(s, r, self.critic))
+            hit = store.get(s.id, self._judge_check(s, r))
             if hit is not None:
-                out[s.id] = Judgement.from_json(hit)
+                p_yes = hit.get("p_yes")
+                out[s.id] = Judgement(s.id, None if p_yes is None else tuple(p_yes))
                 clock.cached += 1
             else:
                 todo.append(s)
@@ -465,13 +473,16 @@ class Pipeline:
                 continue
             new.append(Judgement(s.id, tuple(known[(s.id, i)] for i in range(n))))
         by_id = {s.id: s for s in todo}
-        store.put_many((j.sample_id, judge_check(by_id[j.sample_id], retrievals[j.sample_id], self.critic), j.to_json())
-                       for j in new)
+        store.put_many((j.sample_id, self._judge_check(by_id[j.sample_id], retrievals[j.sample_id]),
+                        {"sample_id": j.sample_id, "p_yes": list(j.p_yes or ())}) for j in new)
         for j in new:
             out[j.sample_id] = j
             clock.computed += 1
             clock.items += len(j.p_yes or ())
         return out
+
+    def _judge_check(self, s: Sample, r: Retrieval) -> str:
+        return judge_check_refs(sample_check(s, self.critic), r, self.inline_texts.get(s.id, frozenset()))
 
     def kept_passages(self, r: Retrieval, j: Judgement) -> list[Passage] | None:
         """None when no retrieval was used; [] when the critic filtered everything."""
@@ -490,7 +501,7 @@ class Pipeline:
             request = self.fitted_request(s, self.kept_passages(retrievals[s.id], judgements[s.id]))
             if request is None:
                 continue
-            prompt_hash = fingerprint(request.to_json())
+            prompt_hash = fingerprint(request_json(request))
             check = generation_check(request, prompt_hash, s, self.generator)
             hit = store.get(generation_key(s.id, prompt_hash), check)
             if hit is not None:
@@ -639,8 +650,9 @@ class Pipeline:
                 self.clocks["score"].computed += len(batch)
                 progress.update("score", len(batch))
                 for s, score in zip(batch, batch_scores):
-                    log.write(self.sample_row(s, retrievals.get(s.id), judgements.get(s.id), generations.get(s.id),
-                                              score), self.inline_texts.get(s.id, frozenset()))
+                    row, texts = self.sample_row(s, retrievals.get(s.id), judgements.get(s.id),
+                                                 generations.get(s.id), score)
+                    log.write(row, {**texts, **self._inline_of(retrievals.get(s.id))})
                 text_file.flush()  # a sample line never names a text that is not on disk
                 sample_file.flush()
         progress.close()
@@ -653,9 +665,16 @@ class Pipeline:
         write_json_atomic(folder / "results.json", results.to_json())
         return results
 
+    def _inline_of(self, r: Retrieval | None) -> dict[tuple[str, int], str]:
+        """Texts of ``r`` that are not the KB's (stored in the run folder, kept or not)."""
+        inline = self.inline_texts.get(r.sample_id) if r is not None else None
+        if not inline:
+            return {}
+        return {(p.page_key, p.index): p.text for p in r.passages if (p.page_key, p.index) in inline}
+
     def sample_row(self, s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None,
-                   score: dict[str, Any]) -> dict[str, Any]:
-        """The ``samples.jsonl`` row of a sample (passages with texts; :class:`RunLog` writes them by reference)."""
+                   score: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[str, int], str]]:
+        """The ``samples.jsonl`` row of a sample (passages by reference) and its kept passages' texts."""
         kept = j.kept(len(r.passages), *selection_rule(self.critic)) if r is not None and j is not None else []
         error = self.errors.get(s.id)
         return sample_row(s, r, j, g, score, kept, f"{error[0]}: {error[1]}" if error else None,

@@ -14,24 +14,38 @@ from typing import IO, Any, Mapping, Sequence
 
 from .records import Generation, Judgement, Passage, Retrieval, Sample
 from .retrieval_quality import RetrievalQuality
+from .store import fingerprint
 
 
 def retrieval_from_record(data: Mapping[str, Any], kb: Any) -> tuple[Retrieval, frozenset[tuple[str, int]]]:
-    """A stored Retrieval record back as a Retrieval, and the (page, index) of texts stored inline (not the KB's)."""
+    """A stored Retrieval record back as a Retrieval, and the (page, index) of texts stored inline (not the KB's).
+
+    Reads both layouts: ``passage_runs`` (``[[page_key, [index, ...], {index: text}?], ...]``, one run
+    per stretch of passages of one page; the texts only where they are not the KB's) and the older
+    ``passages`` list of ``{"page_key", "index", "text"?}``.
+    """
+    passages: list[Passage] = []
+    inline: list[tuple[str, int]] = []
+    runs = data.get("passage_runs")
+    if runs is None:
+        runs = [[p["page_key"], [p["index"]]] + ([{str(p["index"]): p["text"]}] if "text" in p else [])
+                for p in data.get("passages", ())]
     pages: dict[str, list[str]] = {}
-    passages = []
-    inline = []
-    for p in data.get("passages", ()):
-        key, index = str(p["page_key"]), int(p["index"])
-        text = p.get("text")
-        if text is None:
+    for run in runs:
+        key, indices = str(run[0]), run[1]
+        texts = run[2] if len(run) > 2 else None
+        if texts:
+            inline += [(key, int(i)) for i in texts]
+        if texts is None or len(texts) < len(indices):
             page = pages.get(key)
             if page is None:
                 page = pages[key] = kb.passages(key)
-            text = page[index]
+            if texts:
+                passages += [Passage(key, i, texts.get(str(i)) or page[i]) for i in indices]
+            else:
+                passages += [Passage(key, i, page[i]) for i in indices]
         else:
-            inline.append((key, index))
-        passages.append(Passage(key, index, text))
+            passages += [Passage(key, i, texts[str(i)]) for i in indices]
     r = Retrieval(str(data["sample_id"]), tuple((str(k), float(s)) for k, s in data.get("pages", ())),
                   tuple(passages), tuple((str(k), float(s)) for k, s in data.get("raw_hits", ())),
                   dict(data.get("info", {})), bool(data.get("used", True)))
@@ -39,37 +53,59 @@ def retrieval_from_record(data: Mapping[str, Any], kb: Any) -> tuple[Retrieval, 
 
 
 def retrieval_record(r: Retrieval, kb: Any) -> tuple[dict[str, Any], frozenset[tuple[str, int]]]:
-    """A Retrieval's store record, each text left out when the KB holds the same; and the texts kept inline."""
+    """A Retrieval's store record (``passage_runs``), texts left out where the KB holds the same; and those kept."""
     pages: dict[str, list[str]] = {}
-    passages = []
+    runs: list[list[Any]] = []
     inline = []
     for p in r.passages:
         page = pages.get(p.page_key)
         if page is None:
             page = pages[p.page_key] = list(kb.passages(p.page_key)) if p.page_key in kb else []
-        if 0 <= p.index < len(page) and page[p.index] == p.text:
-            passages.append({"page_key": p.page_key, "index": p.index})
-        else:
-            passages.append({"page_key": p.page_key, "index": p.index, "text": p.text})
+        if not runs or runs[-1][0] != p.page_key:
+            runs.append([p.page_key, []])
+        runs[-1][1].append(p.index)
+        if not (0 <= p.index < len(page) and page[p.index] == p.text):
+            if len(runs[-1]) == 2:
+                runs[-1].append({})
+            runs[-1][2][str(p.index)] = p.text
             inline.append((p.page_key, p.index))
-    data = {"sample_id": r.sample_id, "pages": [list(x) for x in r.pages], "passages": passages,
-            "raw_hits": [list(x) for x in r.raw_hits], "info": dict(r.info),
-            "used": r.used}
+    data = {"sample_id": r.sample_id, "pages": [list(x) for x in r.pages], "passage_runs": runs,
+            "raw_hits": [list(x) for x in r.raw_hits], "info": dict(r.info), "used": r.used}
     return data, frozenset(inline)
+
+
+def judge_check(sample_check: str, r: Retrieval, inline: frozenset[tuple[str, int]]) -> str:
+    """What a whole-sample Judgement must match: the sample and exactly these passages.
+
+    Passages are named by (page, index); a text is hashed only when it is not the KB's (``inline``):
+    the judge store's fingerprint covers the KB's, so hashing every text again (~60 MB per 1,000
+    questions) bought nothing. A stored Judgement from before this check is rebuilt from its pairs.
+    """
+    refs = [[p.page_key, p.index] for p in r.passages]
+    texts = [[p.page_key, p.index, p.text] for p in r.passages if (p.page_key, p.index) in inline] if inline else []
+    return fingerprint("judge-check-2", sample_check, refs, texts)
 
 
 def sample_row(s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None, score: dict[str, Any],
                kept: Sequence[int], error: str | None, passages_dropped: int,
-               evidence_in_context: bool | None) -> dict[str, Any]:
-    """One ``samples.jsonl`` row with passages as ``{"page_key", "index", "text", "p_yes", "kept"}``."""
+               evidence_in_context: bool | None) -> tuple[dict[str, Any], dict[tuple[str, int], str]]:
+    """One ``samples.jsonl`` row, passages by reference (``{"page_key", "index", "p_yes", "kept"}``), and the
+    texts of the kept passages (what the run folder stores; the rest are the KB's)."""
     passages: list[dict[str, Any]] = []
+    texts: dict[tuple[str, int], str] = {}
     if r is not None:
         keep = set(kept)
         p_yes = j.p_yes if j is not None else None
-        passages = [{"page_key": p.page_key, "index": p.index, "text": p.text,
-                     "p_yes": None if p_yes is None else p_yes[i], "kept": i in keep}
-                    for i, p in enumerate(r.passages)]
-    return {
+        if p_yes is None:
+            passages = [{"page_key": p.page_key, "index": p.index, "p_yes": None, "kept": i in keep}
+                        for i, p in enumerate(r.passages)]
+        else:
+            passages = [{"page_key": p.page_key, "index": p.index, "p_yes": p_yes[i], "kept": i in keep}
+                        for i, p in enumerate(r.passages)]
+        for i in kept:
+            p = r.passages[i]
+            texts[(p.page_key, p.index)] = p.text
+    row = {
         "id": s.id, "question": s.question, "image": s.image, "references": list(s.references),
         "meta": dict(s.meta), "retrieved_pages": [list(p) for p in r.pages] if r else [], "passages": passages,
         "raw_output": g.raw if g else None, "reasoning": g.reasoning if g else None,
@@ -77,6 +113,7 @@ def sample_row(s: Sample, r: Retrieval | None, j: Judgement | None, g: Generatio
         "retrieval_info": dict(r.info) if r else {}, "evidence_in_context": evidence_in_context,
         "passages_dropped": passages_dropped,
     }
+    return row, texts
 
 
 class RunLog:
@@ -89,12 +126,12 @@ class RunLog:
         self.scores: list[dict[str, Any]] = []
         self.answers: list[str | None] = []
 
-    def write(self, row: dict[str, Any], kb_texts: frozenset[tuple[str, int]] | None = None) -> None:
-        """``kb_texts``: when given, the (page, index) whose text is *not* the KB's (the rest is left to the KB)."""
+    def write(self, row: dict[str, Any], texts: Mapping[tuple[str, int], str]) -> None:
+        """``row`` by reference (:func:`sample_row`); ``texts``: those the run folder stores, each once."""
         self.quality.add(row["meta"], row["retrieved_pages"],
                          [(p["page_key"], p["index"], p["kept"]) for p in row["passages"]],
                          row["retrieval_info"], row["evidence_in_context"], row["score"])
         self.scores.append(row["score"])
         self.answers.append(row["answer"])
-        line = json.dumps(self.texts.by_reference(row, kb_texts), default=str)
-        self.sample_file.write(line + "\n")
+        self.texts.write_texts(texts)
+        self.sample_file.write(json.dumps(row, default=str) + "\n")

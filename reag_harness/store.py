@@ -51,6 +51,8 @@ class StageStore:
         self.enabled = enabled
         self._index = PartIndex()
         self._items: PartIndex | None = None
+        self._items_all = False
+        self._stale: set[str] = set()
         self._part: Path | None = None
         if not enabled:
             return
@@ -70,16 +72,25 @@ class StageStore:
         """The record stored under ``key`` when its check matches (read from disk, decoded once)."""
         line = self._index.read(key)
         if line is None and self.enabled and "#" in key and key not in self._index:
-            line = self._item_index().read(key)
-        return line["record"] if line is not None and line.get("check") == check else None
+            line = self._item_index(owner(key)).read(key)
+        if line is not None and line.get("check") != check:
+            self._stale.add(key)  # its per-item records, if any, are wanted after all
+            return None
+        return line["record"] if line is not None else None
 
-    def _item_index(self) -> PartIndex:
-        """Per-item records (``put_many(..., per_item=True)``) of owners without a whole record, indexed once."""
-        if self._items is None:
-            self._items = PartIndex()
+    def _item_index(self, wanted: str) -> PartIndex:
+        """Per-item records (``put_many(..., per_item=True)``), indexed once, on first use.
+
+        Only those of owners without a whole record (a chunk cut short by a kill): memory stays
+        small. Once a whole record is found stale (its check changed), every per-item record is
+        indexed instead (read again once).
+        """
+        if self._items is None or (wanted in self._stale and not self._items_all):
+            self._items, self._items_all = PartIndex(), bool(self._stale)
             whole = self._index
+            keep = None if self._items_all else (lambda key: owner(key) not in whole)
             for part in sorted(self.dir.glob(f"part-*{PAIRS_SUFFIX}"), key=part_order):
-                self._items.add_file(part, keep=lambda key: owner(key) not in whole)
+                self._items.add_file(part, keep=keep)
         return self._items
 
     def put_many(self, items: Iterable[tuple[str, str, dict[str, Any]]], per_item: bool = False) -> None:

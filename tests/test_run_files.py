@@ -68,7 +68,8 @@ def test_the_retrieval_cache_reads_texts_back_from_the_kb(demo_run, tmp_path):
     res, folder = demo_run
     parts = list((tmp_path / "stages").glob("retrieve/*/part-*.jsonl"))
     records = [json.loads(x)["record"] for p in parts for x in p.read_text().splitlines()]
-    assert records and all("text" not in p for r in records for p in r["passages"])
+    # passages as runs of (page, [indices]) with no texts: every text is the KB's
+    assert records and all(len(run) == 2 for r in records for run in r["passage_runs"])
     register_plugin(pipeline_plugin, "test-pipeline")
     try:
         again = evaluate(**LEXICAL, output_dir=str(tmp_path / "again"), cache_dir=str(tmp_path / "stages"), limit=10,
