@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # torch/torchvision pinned to the builds this project is tested with (CUDA build, runs on CPU too).
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test lint bench browser clean
+.PHONY: install demo test lint bench browser slurm clean
 
 install: $(VENV)/.installed
 
@@ -25,7 +25,14 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 		echo "chromium not installed: the leaderboard browser test will be skipped"; }
 
-test: install browser
+# A one-node Slurm cluster for tests/test_slurm.py (Debian packages; skipped when not root).
+slurm:
+	@command -v slurmctld >/dev/null 2>&1 || [ -x /usr/sbin/slurmctld ] || { [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq munge slurmctld slurmd slurm-client >/dev/null) || \
+		echo "Slurm not installed: the Slurm shard test will be skipped"; }
+
+test: install browser slurm
 	$(BIN)/python -m pytest -q
 
 lint: install
