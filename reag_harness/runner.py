@@ -36,7 +36,7 @@ from .prompt_budget import PromptTooLong, fit_request, length_summary
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
 from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
-from .sample_rows import RunLog, retrieval_from_record, retrieval_record, sample_row
+from .sample_rows import RunLog, pair_fingerprint, retrieval_from_record, retrieval_record, sample_row
 from .sample_rows import judge_check as judge_check_refs
 from .store import StageStore, fingerprint
 from .submission import predict_only_mode, write_submission
@@ -446,9 +446,10 @@ class Pipeline:
         checks: dict[tuple[str, int], str] = {}
         for s in todo:
             check = sample_check(s, self.critic)  # once per sample, not per pair (same value as pair_check's)
+            stored = store.may_hold_items(s.id)  # no per-pair record of this sample: no lookups
             for i, p in enumerate(retrievals[s.id].passages):
-                checks[(s.id, i)] = c = fingerprint(check, p.page_key, p.index, p.text)
-                hit = store.get(pair_key(s.id, i), c)
+                checks[(s.id, i)] = c = pair_fingerprint(check, p.page_key, p.index, p.text)
+                hit = store.get(pair_key(s.id, i), c) if stored else None
                 if hit is not None:
                     known[(s.id, i)] = float(hit["p_yes"])
                 else:

@@ -52,6 +52,7 @@ class StageStore:
         self._index = PartIndex()
         self._items: PartIndex | None = None
         self._items_all = False
+        self._old_layout: bool | None = None
         self._stale: set[str] = set()
         self._part: Path | None = None
         if not enabled:
@@ -77,6 +78,14 @@ class StageStore:
             self._stale.add(key)  # its per-item records, if any, are wanted after all
             return None
         return line["record"] if line is not None else None
+
+    def may_hold_items(self, owner_key: str) -> bool:
+        """False when no per-item record of ``owner_key`` can be stored (its lookups can be skipped)."""
+        if not self.enabled:
+            return False
+        if self._old_layout is None:  # per-item keys among the whole records: a store from before the split
+            self._old_layout = any("#" in key for key in self._index.where)
+        return self._old_layout or owner_key in self._item_index(owner_key).owners
 
     def _item_index(self, wanted: str) -> PartIndex:
         """Per-item records (``put_many(..., per_item=True)``), indexed once, on first use.

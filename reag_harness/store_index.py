@@ -46,6 +46,7 @@ class PartIndex:
     def __init__(self) -> None:
         self.files: list[Path] = []
         self.where: dict[str, int] = {}
+        self.owners: set[str] = set()  # owners of per-item keys (``"q1"`` of ``"q1#passage3"``)
         self._open: dict[int, Any] = {}
 
     def add_file(self, path: Path, keep: Any = None) -> None:
@@ -65,6 +66,8 @@ class PartIndex:
                 key = line_key(raw)
                 if key is not None and (keep is None or keep(key)):
                     where[key] = base | offset
+                    if "#" in key:
+                        self.owners.add(owner(key))
                 offset += len(raw)
 
     def read(self, key: str) -> dict[str, Any] | None:
@@ -99,7 +102,7 @@ class PartIndex:
 
 def owner(key: str) -> str:
     """The whole-record key a per-item key belongs to (``"q1#passage3"`` -> ``"q1"``)."""
-    return key.split("#", 1)[0]
+    return key.rsplit("#", 1)[0]
 
 
 def index_parts(parts: Iterable[Path]) -> PartIndex:

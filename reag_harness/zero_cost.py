@@ -15,6 +15,7 @@ own bookkeeping: stage stores, sample logs, scoring, results.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import zlib
 from pathlib import Path
@@ -46,6 +47,7 @@ class SynthKB:
         self.pool = _pool()
         self._keys = [f"https://en.wikipedia.org/wiki/Synthetic_page_{i}" for i in range(self.n)]
         self._row = {k: i for i, k in enumerate(self._keys)}
+        self._page = functools.lru_cache(maxsize=256)(self._make_page)
 
     def __contains__(self, key: object) -> bool:
         return key in self._row
@@ -60,13 +62,18 @@ class SynthKB:
         return f"Synthetic page {self._row[key]}"
 
     def passages(self, key: str) -> list[str]:
+        """A page's passages (the last 256 pages asked for are kept, as a KB's page cache would)."""
+        return list(self._page(key))
+
+    def _make_page(self, key: str) -> tuple[str, ...]:
         i = self._row[key]
         count = 1 + (i * 7) % max(1, int(2 * self.sections - 1))
         out = []
         for j in range(count):
             start = (i * 7919 + j * 104729) % (len(self.pool) - 400)
-            out.append(f"Section {j} of page {i}. " + self.pool[start:start + 300 + (i + j) % 100])
-        return out
+            text = self.pool[start:start + 300 + (i + j) % 100]
+            out.append(f"Section {j} of page {i}. {text}" if j == 0 else text)
+        return tuple(out)
 
     def fingerprint(self) -> str:
         return hashlib.sha256(f"zero-cost-synth-kb:{self.n}:{self.sections}:v1".encode()).hexdigest()[:16]

@@ -31,7 +31,8 @@ def zero(tmp_path: Path):
     try:
         yield lambda n, out, **kw: evaluate(
             task="zero-cost-synth", task_args={"questions": n, "pages": 2000, "image": image},
-            retriever_args={"top_k": 5}, critic_args={"batch": 1024}, output_dir=str(tmp_path / out), cache_dir=str(tmp_path / "stages"),
+            retriever_args={"top_k": 5}, critic_args={"batch": 1024}, output_dir=str(tmp_path / out),
+            cache_dir=str(tmp_path / "stages"),
             device="cpu", quiet=True, leaderboard=False, **kw)
     finally:
         unregister_plugin("zero-cost")
@@ -100,3 +101,21 @@ def test_retrieval_records_of_the_older_layout_read_the_same():
     r_new, inline_new = retrieval_from_record(new, kb)
     assert r_old == r_new and [p.text for p in r_new.passages] == ["a", "C!"]
     assert inline_old == inline_new == {("P", 2)}
+
+
+def test_the_fast_encoders_write_what_the_generic_ones_write():
+    import random
+
+    from reag_harness.sample_rows import pair_fingerprint, row_line
+    from reag_harness.store import fingerprint
+
+    rng = random.Random(0)
+    for args in [("abc", "https://x/é", 3, 'a "quoted" text\nwith ünïcode ☃ \u2028'), ("", "", 0, "")]:
+        assert pair_fingerprint(*args) == fingerprint(*args)
+    values = [None, 0.0, 1.0, 1e-7, 0.123456789, float("nan"), float("inf"), 3]
+    for trial in range(300):
+        passages = [{"page_key": rng.choice(["a", 'ü"x', "https://e/\u2028"]), "index": rng.randrange(9),
+                     "p_yes": rng.choice(values), "kept": rng.random() < 0.5} for _ in range(rng.randrange(8))]
+        row = {"id": "q\x00passages\x00" if trial % 50 == 0 else "q", "meta": {"t": ("x",)}, "passages": passages,
+               "score": {"correct": 1}, "other": object() if trial % 70 == 0 else 1}
+        assert row_line(row) == json.dumps(row, default=str)
