@@ -33,21 +33,28 @@ def load_passage_texts(run_dir: str | Path) -> dict[tuple[str, int], str]:
     return texts
 
 
-def iter_sample_logs(run_dir: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line, sample log)`` of a run folder, passage texts filled in; a missing text names its line."""
+def iter_sample_logs(run_dir: str | Path, texts: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, sample log)`` of a run folder, passage texts filled in; a missing text names its line.
+
+    ``texts=False`` reads the rows as stored (passages by reference, no KB opened): for readers
+    that need no passage text (scores, intervals).
+    """
     folder = Path(run_dir)
     path = folder / SAMPLES_FILE
     if not path.is_file():
         raise InputError(str(path), "not found: is this a run folder?")
-    texts = load_passage_texts(folder)
+    if not texts:
+        yield from iter_jsonl(path)
+        return
+    stored = load_passage_texts(folder)
     kb = KBTexts(folder)
     for line, row in iter_jsonl(path):
         if isinstance(row, dict):
             for p in row.get("passages") or []:
                 if isinstance(p, dict) and "text" not in p:
                     key = (str(p.get("page_key")), int(p.get("index", -1)))
-                    if key in texts:
-                        p["text"] = texts[key]
+                    if key in stored:
+                        p["text"] = stored[key]
                     elif kb.declared:
                         p["text"] = kb.text(*key)
                     else:
@@ -111,9 +118,9 @@ class KBTexts:
                   f"{self.fingerprint} and read as empty: {self.why or 'not in that KB'}", file=sys.stderr)
 
 
-def load_sample_logs(run_dir: str | Path) -> list[dict[str, Any]]:
+def load_sample_logs(run_dir: str | Path, texts: bool = True) -> list[dict[str, Any]]:
     """The samples of a run, each a dict as :class:`~reag_harness.results.SampleLog` writes it, with texts."""
-    return [row for _, row in iter_sample_logs(run_dir)]
+    return [row for _, row in iter_sample_logs(run_dir, texts)]
 
 
 class PassageTextWriter:
