@@ -98,24 +98,28 @@ def judge_check(sample_check: str, r: Retrieval, inline: frozenset[tuple[str, in
     return fingerprint("judge-check-2", sample_check, refs, texts)
 
 
+class PassageRefs(list):  # type: ignore[type-arg]
+    """A row's passages as ``(page_key, index, kept, p_yes)`` tuples; written as the usual dicts (:meth:`as_dicts`)."""
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [{"page_key": k, "index": i, "p_yes": p, "kept": kept} for k, i, kept, p in self]
+
+
 def sample_row(s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None, score: dict[str, Any],
                kept: Sequence[int], error: str | None, passages_dropped: int,
                evidence_in_context: bool | None) -> tuple[dict[str, Any], dict[tuple[str, int], str]]:
-    """One ``samples.jsonl`` row, passages by reference (``{"page_key", "index", "p_yes", "kept"}``), and the
-    texts of the kept passages (what the run folder stores; the rest are the KB's)."""
-    passages: list[dict[str, Any]] = []
+    """One ``samples.jsonl`` row, passages by reference (:class:`PassageRefs`), and the texts of the kept
+    passages (what the run folder stores; the rest are the KB's)."""
+    passages = PassageRefs()
     texts: dict[tuple[str, int], str] = {}
     if r is not None:
+        ps = r.passages
         keep = set(kept)
-        p_yes = j.p_yes if j is not None else None
-        if p_yes is None:
-            passages = [{"page_key": p.page_key, "index": p.index, "p_yes": None, "kept": i in keep}
-                        for i, p in enumerate(r.passages)]
-        else:
-            passages = [{"page_key": p.page_key, "index": p.index, "p_yes": p_yes[i], "kept": i in keep}
-                        for i, p in enumerate(r.passages)]
+        p_yes = j.p_yes if j is not None and j.p_yes is not None else (None,) * len(ps)
+        passages = PassageRefs(zip([p.page_key for p in ps], [p.index for p in ps],
+                                   [i in keep for i in range(len(ps))], p_yes))
         for i in kept:
-            p = r.passages[i]
+            p = ps[i]
             texts[(p.page_key, p.index)] = p.text
     row = {
         "id": s.id, "question": s.question, "image": s.image, "references": list(s.references),
@@ -133,25 +137,36 @@ _MARK_JSON = json.dumps(_MARK)
 
 
 def row_line(row: dict[str, Any]) -> str:
-    """``json.dumps(row, default=str)``, the same text, ~3x faster: the passages are formatted directly.
+    """``json.dumps(row, default=str)`` (passages as dicts), the same text, ~3x faster: passages formatted directly.
 
     Falls back to ``json.dumps`` for anything unusual (a non-float score, a non-finite value, a
     non-int index), so the output never differs.
     """
+    refs = row["passages"]
+    if not isinstance(refs, PassageRefs):
+        refs = PassageRefs((p["page_key"], p["index"], p["kept"], p["p_yes"]) for p in refs)
     parts = []
-    for p in row["passages"]:
-        index, p_yes = p["index"], p["p_yes"]
-        if type(index) is not int or not (p_yes is None or type(p_yes) is float) or type(p["kept"]) is not bool:
-            return json.dumps(row, default=str)
+    heads: dict[str, str] = {}
+    for key, index, kept, p_yes in refs:
+        if type(index) is not int or not (p_yes is None or type(p_yes) is float) or type(kept) is not bool:
+            return _plain(row, refs)
         value = "null" if p_yes is None else repr(p_yes)
         if "n" in value and p_yes is not None:  # nan, inf: json writes NaN, Infinity
-            return json.dumps(row, default=str)
-        parts.append(f'{{"page_key": {_enc(p["page_key"])}, "index": {index}, "p_yes": {value}, '
-                     f'"kept": {"true" if p["kept"] else "false"}}}')
+            return _plain(row, refs)
+        head = heads.get(key)
+        if head is None:
+            if type(key) is not str:
+                return _plain(row, refs)
+            head = heads[key] = '{"page_key": ' + _enc(key) + ', "index": '
+        parts.append(f'{head}{index}, "p_yes": {value}, "kept": {"true" if kept else "false"}}}')
     text = json.dumps({**row, "passages": _MARK}, default=str)
-    if text.count(_MARK_JSON) != 1 or any(type(p["page_key"]) is not str for p in row["passages"]):
-        return json.dumps(row, default=str)
+    if text.count(_MARK_JSON) != 1:
+        return _plain(row, refs)
     return text.replace(_MARK_JSON, "[" + ", ".join(parts) + "]", 1)
+
+
+def _plain(row: dict[str, Any], refs: PassageRefs) -> str:
+    return json.dumps({**row, "passages": refs.as_dicts()}, default=str)
 
 
 class RunLog:
@@ -166,9 +181,11 @@ class RunLog:
 
     def write(self, row: dict[str, Any], texts: Mapping[tuple[str, int], str]) -> None:
         """``row`` by reference (:func:`sample_row`); ``texts``: those the run folder stores, each once."""
-        self.quality.add(row["meta"], row["retrieved_pages"],
-                         [(p["page_key"], p["index"], p["kept"]) for p in row["passages"]],
-                         row["retrieval_info"], row["evidence_in_context"], row["score"])
+        refs = row["passages"]
+        if not isinstance(refs, PassageRefs):
+            refs = PassageRefs((p["page_key"], p["index"], p["kept"], p["p_yes"]) for p in refs)
+        self.quality.add(row["meta"], row["retrieved_pages"], refs, row["retrieval_info"],
+                         row["evidence_in_context"], row["score"])
         self.scores.append(row["score"])
         self.answers.append(row["answer"])
         self.texts.write_texts(texts)

@@ -106,7 +106,7 @@ def test_retrieval_records_of_the_older_layout_read_the_same():
 def test_the_fast_encoders_write_what_the_generic_ones_write():
     import random
 
-    from reag_harness.sample_rows import pair_fingerprint, row_line
+    from reag_harness.sample_rows import PassageRefs, pair_fingerprint, row_line
     from reag_harness.store import fingerprint
 
     rng = random.Random(0)
@@ -119,3 +119,5 @@ def test_the_fast_encoders_write_what_the_generic_ones_write():
         row = {"id": "q\x00passages\x00" if trial % 50 == 0 else "q", "meta": {"t": ("x",)}, "passages": passages,
                "score": {"correct": 1}, "other": object() if trial % 70 == 0 else 1}
         assert row_line(row) == json.dumps(row, default=str)
+        refs = PassageRefs((p["page_key"], p["index"], p["kept"], p["p_yes"]) for p in passages)
+        assert row_line({**row, "passages": refs}) == json.dumps(row, default=str)
