@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import socket
+from json.encoder import encode_basestring_ascii as _enc
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -35,6 +36,15 @@ def fingerprint(*parts: Any) -> str:
     """A stable hash of JSON-able parts (dict keys sorted)."""
     blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def store_line(key: str, check: str, record: Any) -> str:
+    """One store line; a critic pair's ``{"p_yes": float}`` (~175 per question) is formatted directly."""
+    if type(record) is dict and len(record) == 1 and type(record.get("p_yes")) is float:
+        value = repr(record["p_yes"])
+        if "n" not in value and type(key) is str and type(check) is str:  # not nan / inf
+            return f'{{"key": {_enc(key)}, "check": {_enc(check)}, "record": {{"p_yes": {value}}}}}\n'
+    return json.dumps({"key": key, "check": check, "record": record}, default=str) + "\n"
 
 
 def part_order(part: Path) -> tuple[int, str]:
@@ -110,7 +120,7 @@ class StageStore:
         """
         if not self.enabled:
             return
-        data = "".join(json.dumps({"key": k, "check": c, "record": r}, default=str) + "\n" for k, c, r in items)
+        data = "".join(store_line(k, c, r) for k, c, r in items)
         if not data:
             return
         if self._part is None:

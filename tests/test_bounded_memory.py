@@ -107,9 +107,13 @@ def test_the_fast_encoders_write_what_the_generic_ones_write():
     import random
 
     from reag_harness.sample_rows import PassageRefs, pair_fingerprint, row_line
-    from reag_harness.store import fingerprint
+    from reag_harness.store import fingerprint, store_line
 
     rng = random.Random(0)
+    for value in (0.0, 1.0, 1e-7, 0.3333333333333333, float("nan"), 5):
+        for record in ({"p_yes": value}, {"p_yes": value, "x": 1}, {"raw": "r"}):
+            expected = json.dumps({"key": "q#passage1", "check": "c\u00e9", "record": record}, default=str) + "\n"
+            assert store_line("q#passage1", "c\u00e9", record) == expected
     for args in [("abc", "https://x/é", 3, 'a "quoted" text\nwith ünïcode ☃ \u2028'), ("", "", 0, "")]:
         assert pair_fingerprint(*args) == fingerprint(*args)
     values = [None, 0.0, 1.0, 1e-7, 0.123456789, float("nan"), float("inf"), 3]
