@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,7 @@ def cluster(tmp_path: Path):
     finally:
         c.run("scancel", "--user=root", "--name=reag-eval", check=False)
         c.stop()
+        shutil.rmtree(c.root, ignore_errors=True)
 
 
 def adapted_script(tmp_path: Path) -> Path:
