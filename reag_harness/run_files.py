@@ -36,24 +36,38 @@ def load_passage_texts(run_dir: str | Path) -> dict[tuple[str, int], str]:
     return texts
 
 
-def iter_sample_logs(run_dir: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line, sample log)`` of a run folder, passage texts filled in; a missing text names its line."""
+def iter_sample_logs(run_dir: str | Path, texts: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, sample log)`` of a run folder, passage texts filled in; a missing text names its line.
+
+    ``texts=False`` reads the rows as stored (passages by reference, no KB opened): for readers
+    that need no passage text (scores, intervals).
+    """
     folder = Path(run_dir)
     path = folder / SAMPLES_FILE
     if not path.is_file():
         raise InputError(str(path), "not found: is this a run folder?")
-    texts = load_passage_texts(folder)
+    if not texts:
+        for line, row in iter_jsonl(path):
+            check_sample_log(row, str(path), line)
+            yield line, row
+        return
+    stored = load_passage_texts(folder)
+    kb = KBTexts(folder)
     for line, row in iter_jsonl(path):
         check_sample_log(row, str(path), line)
         if isinstance(row, dict):
             for p in row.get("passages") or []:
                 if isinstance(p, dict) and "text" not in p:
                     key = (str(p.get("page_key")), int(p.get("index", -1)))
-                    if key not in texts:
+                    if key in stored:
+                        p["text"] = stored[key]
+                    elif kb.declared:
+                        p["text"] = kb.text(*key)
+                    else:
                         raise InputError(str(path), f"passage {key} has no text in {PASSAGE_TEXTS_FILE}",
                                          line=line, field="passages")
-                    p["text"] = texts[key]
         yield line, row
+    kb.report()
 
 
 def check_sample_log(row: Any, path: str, line: int) -> None:
@@ -96,28 +110,106 @@ def check_sample_log(row: Any, path: str, line: int) -> None:
             row_checks.text(row[key], path, line, key)
 
 
-def load_sample_logs(run_dir: str | Path) -> list[dict[str, Any]]:
+
+class KBTexts:
+    """Texts a run left to its KB (``results.json`` → ``runtime_facts.knowledge_base.fingerprint``), read when needed.
+
+    The KB is opened through the run's task, once, and used only when its fingerprint is the
+    recorded one; otherwise (or when it cannot be opened) such passages read as ``None`` and one
+    line on stderr says why.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        ref = (load_results(folder).get("runtime_facts") or {}).get("knowledge_base") or {}
+        self.folder = folder
+        self.fingerprint = ref.get("fingerprint") if isinstance(ref, Mapping) else None
+        self.declared = bool(self.fingerprint)
+        self.kb: Any = None
+        self.why: str | None = None
+        self.missing = 0
+
+    def _open(self) -> None:
+        try:
+            import dataclasses
+
+            from .config import RunConfig
+            from .interfaces import Runtime
+            from .plugin_manager import get_registry
+
+            config = load_results(self.folder).get("config") or {}
+            known = {f.name for f in dataclasses.fields(RunConfig)}  # results.json adds run_dir, merged_from, ...
+            cfg = RunConfig.from_mapping({k: v for k, v in config.items() if k in known})
+            kb = get_registry().create("task", cfg.task, Runtime(), dict(cfg.task_args)).knowledge_base()
+            if kb.fingerprint() != self.fingerprint:
+                self.why = f"the KB there now has fingerprint {kb.fingerprint()}, the run used {self.fingerprint}"
+            else:
+                self.kb = kb
+        except Exception as exc:  # noqa: BLE001 - any failure to open: texts read as None, said once
+            self.why = f"the run's KB cannot be opened ({type(exc).__name__}: {exc})"
+
+    def text(self, page_key: str, index: int) -> str | None:
+        if self.kb is None and self.why is None:
+            self._open()
+        if self.kb is not None and page_key in self.kb:
+            page = self.kb.passages(page_key)
+            if 0 <= index < len(page):
+                return page[index]
+        self.missing += 1
+        return None
+
+    def report(self) -> None:
+        if self.missing:
+            import sys
+
+            print(f"reag-eval: {self.folder}: {self.missing} passage text(s) are kept by reference to the KB "
+                  f"{self.fingerprint} and read as empty: {self.why or 'not in that KB'}", file=sys.stderr)
+
+
+def load_sample_logs(run_dir: str | Path, texts: bool = True) -> list[dict[str, Any]]:
     """The samples of a run, each a dict as :class:`~reag_harness.results.SampleLog` writes it, with texts."""
-    return [row for _, row in iter_sample_logs(run_dir)]
+    return [row for _, row in iter_sample_logs(run_dir, texts)]
 
 
 class PassageTextWriter:
-    """Strips passage texts from sample logs and writes each (page, index) text once."""
+    """Strips passage texts from sample logs and writes each (page, index) text once.
+
+    With ``kb_texts`` (see :meth:`by_reference`) only the texts a reader cannot get from the KB are
+    written: kept passages, and texts that are not the KB's; the rest stay references to the KB
+    named by its fingerprint in ``results.json`` (``runtime_facts.knowledge_base``).
+    """
 
     def __init__(self, fh: Any) -> None:
         self.fh = fh
         self.seen: set[tuple[str, int]] = set()
 
-    def by_reference(self, row: dict[str, Any]) -> dict[str, Any]:
-        """``row`` with passages by reference; writes the texts not yet written (one line per page)."""
+    def write_texts(self, texts: Mapping[tuple[str, int], str]) -> None:
+        """Write the texts ``(page_key, index) -> text`` not yet written (one line per page)."""
+        new: dict[str, dict[str, str]] = {}
+        for key, text in texts.items():
+            if key not in self.seen:
+                self.seen.add(key)
+                new.setdefault(key[0], {})[str(key[1])] = text
+        if new:
+            import json
+
+            self.fh.write("".join(json.dumps({"page_key": k, "texts": t}, ensure_ascii=False) + "\n"
+                                  for k, t in new.items()))
+
+    def by_reference(self, row: dict[str, Any], kb_texts: Any = None) -> dict[str, Any]:
+        """``row`` with passages by reference; writes the texts not yet written (one line per page).
+
+        ``kb_texts``: None writes every text; else a set of (page, index) whose text is not the KB's,
+        and only those and the kept passages' texts are written.
+        """
         new: dict[str, dict[str, str]] = {}
         passages = []
+        seen = self.seen
         for p in row.get("passages") or []:
             p = dict(p)
             text = p.pop("text", None)
             key = (str(p["page_key"]), int(p["index"]))
-            if key not in self.seen and text is not None:
-                self.seen.add(key)
+            if text is not None and key not in seen and (kb_texts is None or p.get("kept") or key in kb_texts):
+                seen.add(key)
                 new.setdefault(key[0], {})[str(key[1])] = text
             passages.append(p)
         if new:

@@ -36,12 +36,13 @@ from .preflight import remote_code_notice, run_preflight
 from .progress import Progress
 from .prompt_budget import PromptTooLong, fit_request, length_summary
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
-from .results import ComponentInfo, PassageLog, RunResults, SampleLog, StageTiming
+from .results import ComponentInfo, PassageLog, RunResults, StageTiming
 from .results_files import move_foreign, new_results_path, write_results
 from .retrieval_gate import decide, declined, gate_store, no_retrieval
-from .retrieval_quality import retrieval_quality
 from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
 from .run_identity import checkpoint_label, checkpoint_of, evaluated_split, folder_part, parameter_count
+from .sample_rows import RunLog, pair_fingerprint, retrieval_from_record, retrieval_record, sample_row
+from .sample_rows import judge_check as judge_check_refs
 from .selection import select
 from .store import StageStore, fingerprint
 from .submission import predict_only_mode, write_submission
@@ -234,11 +235,6 @@ def sample_check(sample: Sample, *components: Any) -> str:
     return fingerprint(sample.id, sample.question, sample.image, digests(sample_files(sample, *components)))
 
 
-def judge_check(sample: Sample, retrieval: Retrieval, critic: Any = None) -> str:
-    """A Judgement is valid for this sample and exactly these passages (new retrieval, new scores)."""
-    passages = [(p.page_key, p.index, p.text) for p in retrieval.passages]
-    return fingerprint(sample_check(sample, critic), passages)
-
 
 def request_images(request: ChatRequest) -> list[str]:
     """The image paths a chat request shows the generator."""
@@ -298,31 +294,6 @@ def without_blank_passages(r: Retrieval) -> Retrieval:
     return dataclasses.replace(r, passages=kept, info={**r.info, "blank_passages_dropped": len(r.passages) - len(kept)})
 
 
-def retrieval_to_store(r: Retrieval, kb: Any) -> dict[str, Any]:
-    """A Retrieval's record with each passage's text left out when the KB holds the same text."""
-    data = r.to_json()
-    pages: dict[str, list[str]] = {}
-    for p in data["passages"]:
-        if p["page_key"] not in pages:
-            pages[p["page_key"]] = list(kb.passages(p["page_key"])) if p["page_key"] in kb else []
-        page = pages[p["page_key"]]
-        if 0 <= p["index"] < len(page) and page[p["index"]] == p["text"]:
-            del p["text"]  # read back from the KB (the stage fingerprint covers the KB)
-    return data
-
-
-def retrieval_from_store(data: dict[str, Any], kb: Any) -> Retrieval:
-    """The inverse of :func:`retrieval_to_store`."""
-    pages: dict[str, list[str]] = {}
-    passages = []
-    for p in data.get("passages", ()):
-        if "text" not in p:
-            if p["page_key"] not in pages:
-                pages[p["page_key"]] = list(kb.passages(p["page_key"]))
-            p = {**p, "text": pages[p["page_key"]][p["index"]]}
-        passages.append(p)
-    return Retrieval.from_json({**data, "passages": passages})
-
 
 def pair_key(sample_id: str, index: int) -> str:
     """Judge-store key of one (sample, passage) pair, stored as its model batch finishes."""
@@ -332,6 +303,12 @@ def pair_key(sample_id: str, index: int) -> str:
 def pair_check(sample: Sample, passage: Passage, *components: Any) -> str:
     """What a stored pair must match: the sample (image content included) and the passage (page, index, text)."""
     return fingerprint(sample_check(sample, *components), passage.page_key, passage.index, passage.text)
+
+
+def request_json(request: ChatRequest) -> dict[str, Any]:
+    """``request.to_json()`` without ``asdict``'s deep copy (the same JSON, so the same prompt hash)."""
+    return {"messages": request.messages, "assistant_prefix": request.assistant_prefix, "stop": request.stop,
+            "max_new_tokens": request.max_new_tokens}
 
 
 def generation_key(sample_id: str, prompt_hash: str) -> str:
@@ -396,6 +373,7 @@ class Pipeline:
         self.kb_keys = KBKeyCheck()
         self.image_modes: dict[str, Any] = {}
         self.decisions: dict[str, dict[str, Any]] = {}  # sample id -> retrieval gate decision
+        self.inline_texts: dict[str, frozenset[tuple[str, int]]] = {}  # per chunk: texts that are not the KB's
 
     # ---- configuration facts -------------------------------------------------------------
     @property
@@ -463,7 +441,8 @@ class Pipeline:
                 continue
             hit = store.get(s.id, sample_check(s, self.retriever))
             if hit is not None:
-                out[s.id] = without_blank_passages(retrieval_from_store(hit, kb))
+                r, self.inline_texts[s.id] = retrieval_from_record(hit, kb)
+                out[s.id] = without_blank_passages(r)
                 clock.cached += 1
             else:
                 todo.append(s)
@@ -471,7 +450,11 @@ class Pipeline:
         got = self._isolating("retrieve", lambda xs: self.retriever.retrieve(xs, kb), todo, lambda s: s)
         clock.wall_s += time.perf_counter() - t0
         new = [(s, r) for s, r in zip(todo, got) if r is not None]
-        store.put_many((s.id, sample_check(s, self.retriever), retrieval_to_store(r, kb)) for s, r in new)
+        records = []
+        for s, r in new:
+            record, self.inline_texts[s.id] = retrieval_record(r, kb)
+            records.append((s.id, sample_check(s, self.retriever), record))
+        store.put_many(records)
         for s, r in new:
             out[s.id] = r = without_blank_passages(r)
             clock.computed += 1
@@ -505,25 +488,30 @@ class Pipeline:
             if not critic_active(self.critic) or not r.used or not r.passages:
                 out[s.id] = Judgement(s.id, None)
                 continue
-            hit = store.get(s.id, judge_check(s, r, self.critic))
+            hit = store.get(s.id, self._judge_check(s, r))
             if hit is not None:
-                out[s.id] = Judgement.from_json(hit)
+                p_yes = hit.get("p_yes")
+                out[s.id] = Judgement(s.id, None if p_yes is None else tuple(p_yes))
                 clock.cached += 1
             else:
                 todo.append(s)
         known: dict[tuple[str, int], float] = {}
         pairs = []
+        checks: dict[tuple[str, int], str] = {}
         for s in todo:
+            check = sample_check(s, self.critic)  # once per sample, not per pair (same value as pair_check's)
+            stored = store.may_hold_items(s.id)  # no per-pair record of this sample: no lookups
             for i, p in enumerate(retrievals[s.id].passages):
-                hit = store.get(pair_key(s.id, i), pair_check(s, p, self.critic))
+                checks[(s.id, i)] = c = pair_fingerprint(check, p.page_key, p.index, p.text)
+                hit = store.get(pair_key(s.id, i), c) if stored else None
                 if hit is not None:
                     known[(s.id, i)] = float(hit["p_yes"])
                 else:
                     pairs.append((s, p, i))
 
         def persist(done: Sequence[tuple[Sample, Passage, int]], values: Sequence[Any]) -> None:
-            store.put_many((pair_key(s.id, i), pair_check(s, p, self.critic), {"p_yes": float(v)})
-                           for (s, p, i), v in zip(done, values))
+            store.put_many(((pair_key(s.id, i), checks[(s.id, i)], {"p_yes": float(v)})
+                            for (s, p, i), v in zip(done, values)), per_item=True)
 
         t0 = time.perf_counter()
         probs = self._isolating(
@@ -540,13 +528,16 @@ class Pipeline:
                 continue
             new.append(Judgement(s.id, tuple(known[(s.id, i)] for i in range(n))))
         by_id = {s.id: s for s in todo}
-        store.put_many((j.sample_id, judge_check(by_id[j.sample_id], retrievals[j.sample_id], self.critic), j.to_json())
-                       for j in new)
+        store.put_many((j.sample_id, self._judge_check(by_id[j.sample_id], retrievals[j.sample_id]),
+                        {"sample_id": j.sample_id, "p_yes": list(j.p_yes or ())}) for j in new)
         for j in new:
             out[j.sample_id] = j
             clock.computed += 1
             clock.items += len(j.p_yes or ())
         return out
+
+    def _judge_check(self, s: Sample, r: Retrieval) -> str:
+        return judge_check_refs(sample_check(s, self.critic), r, self.inline_texts.get(s.id, frozenset()))
 
     def kept_passages(self, r: Retrieval, j: Judgement) -> list[Passage] | None:
         """None when no retrieval was used; [] when the critic filtered everything."""
@@ -565,7 +556,7 @@ class Pipeline:
             request = self.fitted_request(s, self.kept_passages(retrievals[s.id], judgements[s.id]))
             if request is None:
                 continue
-            prompt_hash = fingerprint(request.to_json())
+            prompt_hash = fingerprint(request_json(request))
             check = generation_check(request, prompt_hash, s, self.generator)
             hit = store.get(generation_key(s.id, prompt_hash), check)
             if hit is not None:
@@ -701,14 +692,13 @@ class Pipeline:
                                    {"generator": self.generator.identity()}, enabled),
         }
         gate = gate_store(self.store_root, self.components, enabled)
-        logs: list[SampleLog] = []
-        scores: list[dict[str, Any]] = []
         progress = Progress(len(samples), disable=self.config.quiet, clocks=self.clocks)
         # Both files are written beside the old ones and replaced only when the run ends (texts first).
         with replace_at_end(folder / SAMPLES_FILE) as sample_file, \
                 replace_at_end(folder / PASSAGE_TEXTS_FILE) as text_file:
-            texts = PassageTextWriter(text_file)
+            log = RunLog(sample_file, PassageTextWriter(text_file))
             for batch in chunks(samples, self.config.chunk_size):
+                self.inline_texts = {}
                 progress.begin("retrieve")
                 retrievals = self.stage_gated_retrieve(batch, stores["retrieve"], kb, gate)
                 self.kb_keys.check(retrievals.values(), kb)
@@ -727,18 +717,17 @@ class Pipeline:
                 self.clocks["score"].computed += len(batch)
                 progress.update("score", len(batch))
                 for s, score in zip(batch, batch_scores):
-                    log = self.sample_log(s, retrievals.get(s.id), judgements.get(s.id), generations.get(s.id), score)
-                    logs.append(log)
-                    scores.append(score)
-                    line = json.dumps(texts.by_reference(log.to_json()), default=str)
-                    sample_file.write(line + "\n")
+                    row, texts = self.sample_row(s, retrievals.get(s.id), judgements.get(s.id),
+                                                 generations.get(s.id), score)
+                    log.write(row, {**texts, **self._inline_of(retrievals.get(s.id))})
                 text_file.flush()  # a sample line never names a text that is not on disk
                 sample_file.flush()
         progress.close()
         self.kb_keys.warn()
-        submission = write_submission(folder, self.task, samples, [log.answer for log in logs]) \
-            if self.predict_only else None
-        results = self.results(samples, scores, logs, folder)
+        submission = write_submission(folder, self.task, samples, log.answers) if self.predict_only else None
+        self.kb_fingerprint = kb.fingerprint()
+        quality = log.quality.result(self.choice["retriever"].name != "none")  # no retrieval: recall is "–"
+        results = self.results(samples, log.scores, quality, folder)
         if submission is not None:
             results.config["submission"] = str(submission.resolve())
         path = new_results_path(folder)
@@ -746,32 +735,28 @@ class Pipeline:
         write_results(path, results.to_json())
         return results
 
-    def sample_log(self, s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None,
-                   score: dict[str, Any]) -> SampleLog:
-        passages: list[PassageLog] = []
-        selection: dict[str, Any] = {}
-        if r is not None:
-            chosen = select(r, j, self.critic, self.config.seed) if j is not None else None
-            kept = set(chosen.kept) if chosen is not None else set()
-            selection = chosen.to_json() if chosen is not None else {}
-            p_yes = j.p_yes if j is not None and j.p_yes is not None else None
-            passages = [PassageLog(p.page_key, p.index, p.text, None if p_yes is None else p_yes[i], i in kept)
-                        for i, p in enumerate(r.passages)]
-        error = self.errors.get(s.id)
-        kept_passages = [p for p in passages if p.kept]
-        return SampleLog(
-            id=s.id, question=s.question, image=s.image, references=list(s.references), meta=dict(s.meta),
-            retrieved_pages=[list(p) for p in r.pages] if r else [],  # type: ignore[misc]
-            passages=passages, raw_output=g.raw if g else None, reasoning=g.reasoning if g else None,
-            answer=g.answer if g else None, score=score,
-            error=f"{error[0]}: {error[1]}" if error else None,
-            retrieval_info=dict(r.info) if r else {},
-            passages_dropped=self.passages_dropped.get(s.id, 0),
-            evidence_in_context=evidence_in_context(s, r, kept_passages),
-            retrieval_decision=self.decisions.get(s.id), selection=selection,
-        )
+    def _inline_of(self, r: Retrieval | None) -> dict[tuple[str, int], str]:
+        """Texts of ``r`` that are not the KB's (stored in the run folder, kept or not)."""
+        inline = self.inline_texts.get(r.sample_id) if r is not None else None
+        if not inline:
+            return {}
+        return {(p.page_key, p.index): p.text for p in r.passages if (p.page_key, p.index) in inline}
 
-    def results(self, samples: list[Sample], scores: list[dict[str, Any]], logs: list[SampleLog],
+    def sample_row(self, s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None,
+                   score: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[str, int], str]]:
+        """The ``samples.jsonl`` row of a sample (passages by reference) and its kept passages' texts."""
+        chosen = select(r, j, self.critic, self.config.seed) if r is not None and j is not None else None
+        kept = chosen.kept if chosen is not None else []
+        error = self.errors.get(s.id)
+        row, texts = sample_row(s, r, j, g, score, kept, f"{error[0]}: {error[1]}" if error else None,
+                                self.passages_dropped.get(s.id, 0),
+                                evidence_in_context(s, r, [r.passages[i] for i in kept] if r is not None else []))
+        row["retrieval_decision"] = self.decisions.get(s.id)
+        row["selection"] = chosen.to_json() if chosen is not None else {}
+        return row, texts
+
+
+    def results(self, samples: list[Sample], scores: list[dict[str, Any]], quality: dict[str, Any],
                 folder: Path) -> RunResults:
         registry = get_registry()
         if self.predict_only:
@@ -808,7 +793,7 @@ class Pipeline:
             run_id=unique_run_id(folder.name, now), task=self.task.name,
             split=evaluated_split(self.config.split, self.task, samples),
             n=len(samples), metrics=metrics, headline_metric=self.task.headline_metric, components=components,
-            retrieval_quality=retrieval_quality(logs, retrieval=self.choice["retriever"].name != "none"),
+            retrieval_quality=quality,
             errors={"count": len(self.errors), "by_stage": by_stage,
                     "skipped_input_lines": list(getattr(self.task, "skipped_inputs", []) or []),
                     "retrieved_pages_not_in_kb": self.kb_keys.summary()},
@@ -829,6 +814,8 @@ class Pipeline:
                 facts[kind] = fn()
         facts["query_images"] = self.image_modes
         facts["decoding"] = decoding_facts(self.generator, self.config.seed)
+        if getattr(self, "kb_fingerprint", None):  # passage texts not in the run folder are this KB's
+            facts["knowledge_base"] = {"fingerprint": self.kb_fingerprint}
         return facts
 
 

@@ -115,7 +115,7 @@ def _prediction_records(path: Path) -> Iterator[tuple[int | None, int | None, An
     if path.name == "samples.jsonl" and (path.parent / "results.json").is_file():
         from reag_harness.run_files import iter_sample_logs
 
-        return ((line, None, rec) for line, rec in iter_sample_logs(path.parent))
+        return ((line, None, rec) for line, rec in iter_sample_logs(path.parent, texts=False))
     return _records(path)
 
 

@@ -5,6 +5,8 @@ One mechanism gives the cache, resume after a kill, sharding and merging:
 writing process, so concurrent shards never interleave), each line
 ``{"key": ..., "check": ..., "record": {...}}``. A line cut short by ``kill -9`` is
 ignored on read; a record whose ``check`` no longer matches its input is recomputed.
+Opening a store indexes where each key's line is (:mod:`.store_index`); records are read
+from disk when looked up, so memory does not grow with the store.
 
 The store proves what is its own: the root holds a marker file (:data:`MARKER`) and every
 fingerprint folder a ``meta.json`` naming its stage and fingerprint. ``cache clear`` removes
@@ -18,10 +20,12 @@ import json
 import os
 import shutil
 import socket
+from json.encoder import encode_basestring_ascii as _enc
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import HarnessError
+from .store_index import PAIRS_SUFFIX, PartIndex, owner
 
 STAGES = ("retrieve", "judge", "generate")
 MARKER = ".reag-harness-stage-cache"
@@ -32,6 +36,15 @@ def fingerprint(*parts: Any) -> str:
     """A stable hash of JSON-able parts (dict keys sorted)."""
     blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def store_line(key: str, check: str, record: Any) -> str:
+    """One store line; a critic pair's ``{"p_yes": float}`` (~175 per question) is formatted directly."""
+    if type(record) is dict and len(record) == 1 and type(record.get("p_yes")) is float:
+        value = repr(record["p_yes"])
+        if "n" not in value and type(key) is str and type(check) is str:  # not nan / inf
+            return f'{{"key": {_enc(key)}, "check": {_enc(check)}, "record": {{"p_yes": {value}}}}}\n'
+    return json.dumps({"key": key, "check": check, "record": record}, default=str) + "\n"
 
 
 def part_order(part: Path) -> tuple[int, str]:
@@ -46,7 +59,11 @@ class StageStore:
                  enabled: bool = True) -> None:
         self.dir = Path(root) / stage / fp
         self.enabled = enabled
-        self._records: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._index = PartIndex()
+        self._items: PartIndex | None = None
+        self._items_all = False
+        self._old_layout: bool | None = None
+        self._stale: set[str] = set()
         self._part: Path | None = None
         if not enabled:
             return
@@ -57,41 +74,66 @@ class StageStore:
             tmp = meta.with_suffix(f".tmp{os.getpid()}")
             tmp.write_text(json.dumps({"stage": stage, "fingerprint": fp, **(describe or {})}, indent=1, default=str))
             os.replace(tmp, meta)
+        # oldest file first, lines in order: the newest record of a key wins
         for part in sorted(self.dir.glob("part-*.jsonl"), key=part_order):
-            self._read(part)  # oldest file first, lines in order: the newest record of a key wins
-
-    def _read(self, part: Path) -> None:
-        with open(part, "rb") as fh:
-            for raw in fh:
-                if not raw.endswith(b"\n"):
-                    break  # cut short by a kill: the sample is recomputed
-                try:
-                    line = json.loads(raw)
-                except json.JSONDecodeError:
-                    continue
-                self._records[line["key"]] = (line["check"], line["record"])
+            if not part.name.endswith(PAIRS_SUFFIX):
+                self._index.add_file(part)
 
     def get(self, key: str, check: str) -> dict[str, Any] | None:
-        hit = self._records.get(key)
-        return hit[1] if hit is not None and hit[0] == check else None
+        """The record stored under ``key`` when its check matches (read from disk, decoded once)."""
+        line = self._index.read(key)
+        if line is None and self.enabled and "#" in key and key not in self._index:
+            line = self._item_index(owner(key)).read(key)
+        if line is not None and line.get("check") != check:
+            self._stale.add(key)  # its per-item records, if any, are wanted after all
+            return None
+        return line["record"] if line is not None else None
 
-    def put_many(self, items: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
-        """Append records (key, check, record) durably: one write and fsync per batch."""
-        items = list(items)
-        for key, check, record in items:
-            self._records[key] = (check, record)
-        if not self.enabled or not items:
+    def may_hold_items(self, owner_key: str) -> bool:
+        """False when no per-item record of ``owner_key`` can be stored (its lookups can be skipped)."""
+        if not self.enabled:
+            return False
+        if self._old_layout is None:  # per-item keys among the whole records: a store from before the split
+            self._old_layout = any("#" in key for key in self._index.where)
+        return self._old_layout or owner_key in self._item_index(owner_key).owners
+
+    def _item_index(self, wanted: str) -> PartIndex:
+        """Per-item records (``put_many(..., per_item=True)``), indexed once, on first use.
+
+        Only those of owners without a whole record (a chunk cut short by a kill): memory stays
+        small. Once a whole record is found stale (its check changed), every per-item record is
+        indexed instead (read again once).
+        """
+        if self._items is None or (wanted in self._stale and not self._items_all):
+            self._items, self._items_all = PartIndex(), bool(self._stale)
+            whole = self._index
+            keep = None if self._items_all else (lambda key: owner(key) not in whole)
+            for part in sorted(self.dir.glob(f"part-*{PAIRS_SUFFIX}"), key=part_order):
+                self._items.add_file(part, keep=keep)
+        return self._items
+
+    def put_many(self, items: Iterable[tuple[str, str, dict[str, Any]]], per_item: bool = False) -> None:
+        """Append records (key, check, record) durably: one write and fsync per batch.
+
+        ``per_item``: records of parts of a whole (``"<owner>#..."`` keys, e.g. one critic pair) kept
+        in their own part file, read only for owners that have no whole record yet.
+        """
+        if not self.enabled:
+            return
+        data = "".join(store_line(k, c, r) for k, c, r in items)
+        if not data:
             return
         if self._part is None:
-            self._part = self.dir / f"part-{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}.jsonl"
-        data = "".join(json.dumps({"key": k, "check": c, "record": r}, default=str) + "\n" for k, c, r in items)
-        with open(self._part, "a", encoding="utf-8") as fh:
+            self._part = self.dir / f"part-{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+        path = self._part.with_name(self._part.name + (PAIRS_SUFFIX if per_item else ".jsonl"))
+        with open(path, "a", encoding="utf-8") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
 
     def __len__(self) -> int:
-        return len(self._records)
+        """Whole records found when the store was opened."""
+        return len(self._index)
 
 
 def list_stores(root: Path) -> list[dict[str, Any]]:

@@ -34,10 +34,15 @@ def test_texts_are_stored_once_per_passage_and_read_back(demo_run):
     kb = DemoTask().knowledge_base()
     lines = [json.loads(x) for x in (folder / "samples.jsonl").read_text().splitlines()]
     assert all("text" not in p for r in lines for p in r["passages"])
-    refs = [(p["page_key"], p["index"]) for r in lines for p in r["passages"]]
+    refs = [(p["page_key"], p["index"]) for r in lines for p in r["passages"] if p["kept"]]
     text_rows = [json.loads(x) for x in (folder / PASSAGE_TEXTS_FILE).read_text().splitlines()]
     stored = [(r["page_key"], int(i)) for r in text_rows for i in r["texts"]]
-    assert len(stored) == len(set(stored)) == len(set(refs)) < len(refs)  # each text once, shared ones reused
+    # only kept passages' texts, each once (shared ones reused); the others are the KB's, by reference
+    assert len(stored) == len(set(stored)) == len(set(refs)) < len(refs)
+    all_refs = {(p["page_key"], p["index"]) for r in lines for p in r["passages"]}
+    assert len(all_refs) > len(set(refs))
+    kb_ref = json.loads((folder / "results.json").read_text())["runtime_facts"]["knowledge_base"]
+    assert kb_ref == {"fingerprint": kb.fingerprint()}
     logs = load_sample_logs(folder)
     assert [r["id"] for r in logs] == [r["id"] for r in lines]
     for row in logs:
@@ -63,7 +68,8 @@ def test_the_retrieval_cache_reads_texts_back_from_the_kb(demo_run, tmp_path):
     res, folder = demo_run
     parts = list((tmp_path / "stages").glob("retrieve/*/part-*.jsonl"))
     records = [json.loads(x)["record"] for p in parts for x in p.read_text().splitlines()]
-    assert records and all("text" not in p for r in records for p in r["passages"])
+    # passages as runs of (page, [indices]) with no texts: every text is the KB's
+    assert records and all(len(run) == 2 for r in records for run in r["passage_runs"])
     register_plugin(pipeline_plugin, "test-pipeline")
     try:
         again = evaluate(**LEXICAL, output_dir=str(tmp_path / "again"), cache_dir=str(tmp_path / "stages"), limit=10,
@@ -72,3 +78,20 @@ def test_the_retrieval_cache_reads_texts_back_from_the_kb(demo_run, tmp_path):
         unregister_plugin("test-pipeline")
     assert {t.stage: t.n_cached for t in again.timings}["retrieve"] == 10
     assert load_sample_logs(run_folder(again)) == load_sample_logs(folder) and again.metrics == res.metrics
+
+
+def test_texts_left_to_a_kb_that_changed_read_as_none_and_say_why(demo_run, capsys):
+    _res, folder = demo_run
+    results = json.loads((folder / "results.json").read_text())
+    results["runtime_facts"]["knowledge_base"]["fingerprint"] = "another-kb"
+    (folder / "results.json").write_text(json.dumps(results))
+    logs = load_sample_logs(folder)
+    stored = {(r["page_key"], int(i)) for x in (folder / PASSAGE_TEXTS_FILE).read_text().splitlines()
+              for r in [json.loads(x)] for i in r["texts"]}
+    kept = [p for r in logs for p in r["passages"] if p["kept"]]
+    others = [p for r in logs for p in r["passages"] if (p["page_key"], p["index"]) not in stored]
+    assert kept and all(isinstance(p["text"], str) for p in kept)
+    assert others and all(p["text"] is None for p in others)
+    err = capsys.readouterr().err
+    assert f"{len(others)} passage text(s) are kept by reference to the KB another-kb" in err
+    assert "the run used another-kb" in err

@@ -58,7 +58,8 @@ def kept(row: dict) -> list[int]:
 
 def test_top_n_keeps_the_best_passages_and_sweeps_recompute_nothing(srv, tmp_path, capsys):
     gen = ["--generator", "openai", "--generator-args", f"base_url={srv.url},model=M"]
-    results, rows = run(tmp_path, capsys, "a", *gen, "--critic-args", "top_n=3")
+    # threshold=none: the demo critic's own threshold (0.1) would keep fewer than 3 here
+    results, rows = run(tmp_path, capsys, "a", *gen, "--critic-args", "top_n=3,threshold=none")
     assert results["components"]["critic"]["name"] == "tiny-critic"
     assert judge_timing(results)["n_computed"] == 4
     for row in rows:

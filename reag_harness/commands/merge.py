@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HarnessError, InputError
-from ..run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter, load_sample_logs
+from ..run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -78,35 +78,24 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path, subfolder: bool = False
     """
     from ..config import RunConfig
     from ..interfaces import Runtime
+    from ..merge_stream import locate_rows, write_merged
     from ..plugin_manager import get_registry
-    from ..records import Sample
-    from ..results import RunResults, SampleLog, StageTiming
-    from ..retrieval_quality import retrieval_quality
+    from ..results import RunResults, StageTiming
     from ..runner import prepare_run_folder, replace_at_end, unique_run_id, write_json_atomic
 
     parts = []
     for d in shard_dirs:
         if not (d / "results.json").exists():
             raise InputError(str(d / "results.json"), "not found: is this a finished shard's run folder?")
-        parts.append(
-            (RunResults.from_json(json.loads((d / "results.json").read_text())), load_sample_logs(d))
-        )
+        parts.append((RunResults.from_json(json.loads((d / "results.json").read_text())), None))
     first = parts[0][0]
     for res, _ in parts[1:]:
         if res.config_fingerprint != first.config_fingerprint:
             raise HarnessError(f"shards differ in configuration: {res.run_id} vs {first.run_id}")
-    rows: dict[str, dict[str, Any]] = {}
-    for _res, samples in parts:
-        for row in samples:
-            if row["id"] in rows:
-                raise HarnessError(f"sample '{row['id']}' appears in more than one shard")
-            rows[row["id"]] = row
+    locate_rows(shard_dirs)  # an id in two shards fails before anything is written
     cfg = RunConfig.from_mapping({k: v for k, v in first.config.items() if k not in ("resolved", "run_dir")})
     task = get_registry().create("task", cfg.task, Runtime(), dict(cfg.task_args))
     order = {s.id: i for i, s in enumerate(task.samples(cfg.split, cfg.limit))}
-    ordered = sorted(rows.values(), key=lambda r: order.get(r["id"], len(order)))
-    samples = [Sample.from_json(r) for r in ordered]
-    scores = [r["score"] for r in ordered]
     timings = []
     for stage in [t.stage for t in first.timings]:
         ts = [t for res, _ in parts for t in res.timings if t.stage == stage]
@@ -122,24 +111,24 @@ def merge_runs(shard_dirs: list[Path], output_dir: Path, subfolder: bool = False
             )
         )
     errors = sum(res.errors["count"] for res, _ in parts)
-    merged = RunResults(**{**first.to_json(), "components": first.components, "timings": timings})
-    merged.n = len(samples)
-    merged.metrics = task.aggregate(samples, scores)
-    merged.retrieval_quality = retrieval_quality([SampleLog.from_json(r) for r in ordered])
-    merged.errors = {"count": errors, "by_stage": {}}
-    merged.shard = None
-    merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts]}
     name = merged_folder_name(first.run_id)
-    merged.run_id = unique_run_id(name, datetime.now(timezone.utc))
     if subfolder:
         output_dir = output_dir / name
     check_merge_target(output_dir, shard_dirs)
-    merged.config["run_dir"] = str(output_dir.resolve())
     prepare_run_folder(output_dir)
     with replace_at_end(output_dir / SAMPLES_FILE) as fh, replace_at_end(output_dir / PASSAGE_TEXTS_FILE) as text_fh:
-        texts = PassageTextWriter(text_fh)
-        for row in ordered:
-            fh.write(json.dumps(texts.by_reference(row)) + "\n")
+        rows = write_merged(shard_dirs, order, fh, text_fh)  # streamed: no shard is held whole
+        metrics = task.aggregate(rows.samples, rows.scores)  # a failure here leaves the old files whole
+    merged = RunResults(**{**first.to_json(), "components": first.components, "timings": timings})
+    merged.n = len(rows.samples)
+    merged.metrics = metrics
+    merged.retrieval_quality = rows.quality.result(first.retrieval_quality.get("retrieval") is None)
+    merged.errors = {"count": errors, "by_stage": {}}
+    merged.shard = None
+    merged.config = {**first.config, "shard": None, "merged_from": [res.run_id for res, _ in parts],
+                     "run_dir": str(output_dir.resolve())}
+    merged.run_id = unique_run_id(name, datetime.now(timezone.utc))
+    merged.results_file = None  # a merge writes results.json only (MERGE_FILES)
     write_json_atomic(output_dir / "results.json", merged.to_json())
     return merged
 

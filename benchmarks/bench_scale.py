@@ -1,0 +1,108 @@
+"""The harness's own cost at benchmark scale, with components that cost nothing (``reag_harness.zero_cost``).
+
+Each size runs twice in a fresh process, ``reag-eval`` as a user runs it: fresh (empty stage
+store), then fully cached (same store, new run folder). Printed per 1,000 questions: user CPU of
+both (minus a 20-question run's, i.e. without interpreter start and imports), peak RSS and its
+growth over the 20-question run, run-folder and stage-store size::
+
+    python benchmarks/bench_scale.py                      # 1,000, 6,000 and 73,620 questions
+    python benchmarks/bench_scale.py --sizes 1000         # one size
+    python benchmarks/bench_scale.py --sizes 73620 --work /big/tmp
+
+Synthetic EVQA-style data: a 20,000-page KB with 8.75 passages per page on average and the top 20
+pages per question, so ~175 passages per question reach the critic (``--sections 6.5`` gives the
+~130 of InfoSeek val). Targets (per 1,000 questions of ~175 passages): fresh <= 3 s, cached
+<= 0.5 s user CPU, peak RSS growth <= 50 MB; the 73,620-question run under 4 GB peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUN = """
+import sys
+from reag_harness import zero_cost
+from reag_harness.plugin_manager import register_plugin
+register_plugin(zero_cost, "zero-cost")
+from reag_harness.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+BASE = 20  # questions of the run whose cost is subtracted (start-up, imports)
+
+
+def du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+
+def run_once(n: int, work: Path, stages: Path, out: Path, image: str, sections: float, top_k: int,
+             chunk: int) -> dict[str, float]:
+    """One ``reag-eval`` run in a child process: its user CPU, peak RSS and wall time."""
+    args = [sys.executable, "-c", RUN, "--task", "zero-cost-synth",
+            "--task-args", f"questions={n},image={image},sections={sections}",
+            "--retriever-args", f"top_k={top_k}", "--device", "cpu", "--chunk-size", str(chunk),
+            "--output-dir", str(out), "--cache-dir", str(stages), "--no-leaderboard", "--quiet"]
+    env = {**os.environ, "REAG_HARNESS_CACHE": str(work / "harness-cache")}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"run of {n} questions failed (exit {os.waitstatus_to_exitcode(status)})")
+    return {"user": usage.ru_utime, "rss_mb": usage.ru_maxrss / 1024, "wall": wall}
+
+
+def measure(n: int, work: Path, image: str, sections: float, top_k: int, chunk: int) -> dict[str, float]:
+    folder = work / f"n{n}"
+    shutil.rmtree(folder, ignore_errors=True)
+    stages = folder / "stages"
+    fresh = run_once(n, work, stages, folder / "runs-fresh", image, sections, top_k, chunk)
+    cached = run_once(n, work, stages, folder / "runs-cached", image, sections, top_k, chunk)
+    return {"n": n, "fresh": fresh, "cached": cached, "run_folder": du(folder / "runs-fresh"), "store": du(stages)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1000,6000,73620", help="comma-separated question counts")
+    ap.add_argument("--sections", type=float, default=8.75, help="mean passages per page (x top_k per question)")
+    ap.add_argument("--top-k", type=int, default=20, help="pages per question")
+    ap.add_argument("--chunk-size", type=int, default=64)
+    ap.add_argument("--work", help="folder for stores and runs (default: a temporary folder, removed)")
+    args = ap.parse_args(argv)
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench_scale_"))
+    work.mkdir(parents=True, exist_ok=True)
+    from reag_harness.zero_cost import write_image
+
+    image = write_image(work)
+    try:
+        base = measure(BASE, work, image, args.sections, args.top_k, args.chunk_size)
+        print(f"start-up ({BASE} questions): fresh {base['fresh']['user']:.2f} s user, cached "
+              f"{base['cached']['user']:.2f} s user, peak RSS {base['fresh']['rss_mb']:.0f} MB")
+        head = ("| questions | fresh user CPU /1k | cached user CPU /1k | peak RSS (fresh / cached) | "
+                "RSS growth /1k | run folder /1k | store /1k | wall fresh / cached |")
+        print(head)
+        print("|---|---|---|---|---|---|---|---|")
+        for n in [int(x) for x in args.sizes.split(",") if x]:
+            m = measure(n, work, image, args.sections, args.top_k, args.chunk_size)
+            k = (n - BASE) / 1000
+            fresh, cached = ((m[c]["user"] - base[c]["user"]) / k for c in ("fresh", "cached"))
+            growth = (max(m["fresh"]["rss_mb"], m["cached"]["rss_mb"]) - base["fresh"]["rss_mb"]) / k
+            print(f"| {n:,} | {fresh:.2f} s | {cached:.3f} s | {m['fresh']['rss_mb']:.0f} / "
+                  f"{m['cached']['rss_mb']:.0f} MB | {growth:.1f} MB | {m['run_folder'] / n / 1000:.1f} MB | "
+                  f"{m['store'] / n / 1000:.1f} MB | {m['fresh']['wall']:.0f} / {m['cached']['wall']:.0f} s |",
+                  flush=True)
+            shutil.rmtree(work / f"n{n}", ignore_errors=True)
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

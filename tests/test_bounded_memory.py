@@ -1,0 +1,127 @@
+"""A run's memory follows the chunk, not the run: sample logs stream to disk, stage stores are indexed.
+
+Zero-cost components (``reag_harness.zero_cost``) make a 2,000-question run cheap enough for a test.
+On the code before issue 22 (every sample log kept to the end, every store record read into memory)
+the peaks were 122 MB (fresh) and 133 MB (cached) under the settings below; now ~15 MB and ~8 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from reag_harness import zero_cost
+from reag_harness.api import evaluate
+from reag_harness.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.results import SampleLog
+from reag_harness.retrieval_quality import retrieval_quality
+from reag_harness.run_files import load_sample_logs
+from reag_harness.store import StageStore
+
+PEAK_BOUND = 40e6  # bytes of traced Python memory for 2,000 questions of ~45 passages
+
+
+@pytest.fixture
+def zero(tmp_path: Path):
+    register_plugin(zero_cost, "zero-cost")
+    image = zero_cost.write_image(tmp_path)
+    try:
+        yield lambda n, out, **kw: evaluate(
+            task="zero-cost-synth", task_args={"questions": n, "pages": 2000, "image": image},
+            retriever_args={"top_k": 5}, critic_args={"batch": 1024}, output_dir=str(tmp_path / out),
+            cache_dir=str(tmp_path / "stages"),
+            device="cpu", quiet=True, leaderboard=False, **kw)
+    finally:
+        unregister_plugin("zero-cost")
+
+
+def traced_peak(fn) -> tuple[float, object]:
+    tracemalloc.start()
+    try:
+        result = fn()
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_2000_question_run_holds_no_sample_logs_and_no_store_records(zero):
+    fresh_peak, fresh = traced_peak(lambda: zero(2000, "fresh"))
+    assert fresh.n == 2000
+    assert fresh_peak < PEAK_BOUND, f"fresh run peaked at {fresh_peak / 1e6:.0f} MB: are sample logs kept?"
+    cached_peak, cached = traced_peak(lambda: zero(2000, "cached"))
+    assert {t.stage: t.n_cached for t in cached.timings}["judge"] == 2000
+    assert cached_peak < PEAK_BOUND, f"cached run peaked at {cached_peak / 1e6:.0f} MB: is the store read whole?"
+    assert cached.metrics == fresh.metrics and cached.retrieval_quality == fresh.retrieval_quality
+
+
+def test_streamed_retrieval_quality_equals_the_one_from_the_written_logs(zero, tmp_path):
+    res = zero(150, "small")
+    folder = next((tmp_path / "small").iterdir())
+    logs = [SampleLog.from_json(r) for r in load_sample_logs(folder)]
+    assert res.retrieval_quality == retrieval_quality(logs)
+    assert res.retrieval_quality["passages_kept_mean"] > 0
+    run = json.loads((folder / "results.json").read_text())
+    assert run["runtime_facts"]["knowledge_base"]["fingerprint"]
+
+
+def test_a_stale_whole_record_brings_back_its_per_item_records(tmp_path):
+    store = StageStore(tmp_path, "judge", "abc123")
+    store.put_many([("q1#passage0", "c0", {"p_yes": 0.25}), ("q2#passage0", "c0", {"p_yes": 0.5})], per_item=True)
+    store.put_many([("q1", "old", {"sample_id": "q1", "p_yes": [0.25]})])
+    again = StageStore(tmp_path, "judge", "abc123")
+    assert len(again) == 1  # only whole records are indexed at open
+    assert again.get("q2#passage0", "c0") == {"p_yes": 0.5}  # no whole record for q2: its pairs count
+    assert again.get("q1", "new") is None  # stale: recomputed from its pairs
+    assert again.get("q1#passage0", "c0") == {"p_yes": 0.25}
+    assert again.get("q1", "old") == {"sample_id": "q1", "p_yes": [0.25]}
+
+
+def test_a_line_cut_short_is_ignored_and_the_newest_line_of_a_key_wins(tmp_path):
+    store = StageStore(tmp_path, "generate", "abc123")
+    store.put_many([("q1#prompt1", "c", {"raw": "a"}), ("q1#prompt1", "c", {"raw": "b"})])
+    part = next((tmp_path / "generate" / "abc123").glob("part-*.jsonl"))
+    with open(part, "a") as fh:
+        fh.write('{"key": "q2#prompt1", "check": "c", "record": {"raw": "cut')
+    again = StageStore(tmp_path, "generate", "abc123")
+    assert again.get("q1#prompt1", "c") == {"raw": "b"} and again.get("q2#prompt1", "c") is None
+
+
+def test_retrieval_records_of_the_older_layout_read_the_same():
+    from reag_harness.kb.memory import InMemoryKB
+    from reag_harness.sample_rows import retrieval_from_record
+
+    kb = InMemoryKB({"P": {"title": "P", "section_texts": ["a", "b", "c"]}}, kind="evqa")
+    old = {"sample_id": "q", "pages": [["P", 1.0]], "passages": [{"page_key": "P", "index": 0},
+                                                                 {"page_key": "P", "index": 2, "text": "C!"}]}
+    new = {"sample_id": "q", "pages": [["P", 1.0]], "passage_runs": [["P", [0, 2], {"2": "C!"}]]}
+    r_old, inline_old = retrieval_from_record(old, kb)
+    r_new, inline_new = retrieval_from_record(new, kb)
+    assert r_old == r_new and [p.text for p in r_new.passages] == ["a", "C!"]
+    assert inline_old == inline_new == {("P", 2)}
+
+
+def test_the_fast_encoders_write_what_the_generic_ones_write():
+    import random
+
+    from reag_harness.sample_rows import PassageRefs, pair_fingerprint, row_line
+    from reag_harness.store import fingerprint, store_line
+
+    rng = random.Random(0)
+    for value in (0.0, 1.0, 1e-7, 0.3333333333333333, float("nan"), 5):
+        for record in ({"p_yes": value}, {"p_yes": value, "x": 1}, {"raw": "r"}):
+            expected = json.dumps({"key": "q#passage1", "check": "c\u00e9", "record": record}, default=str) + "\n"
+            assert store_line("q#passage1", "c\u00e9", record) == expected
+    for args in [("abc", "https://x/é", 3, 'a "quoted" text\nwith ünïcode ☃ \u2028'), ("", "", 0, "")]:
+        assert pair_fingerprint(*args) == fingerprint(*args)
+    values = [None, 0.0, 1.0, 1e-7, 0.123456789, float("nan"), float("inf"), 3]
+    for trial in range(300):
+        passages = [{"page_key": rng.choice(["a", 'ü"x', "https://e/\u2028"]), "index": rng.randrange(9),
+                     "p_yes": rng.choice(values), "kept": rng.random() < 0.5} for _ in range(rng.randrange(8))]
+        row = {"id": "q\x00passages\x00" if trial % 50 == 0 else "q", "meta": {"t": ("x",)}, "passages": passages,
+               "score": {"correct": 1}, "other": object() if trial % 70 == 0 else 1}
+        assert row_line(row) == json.dumps(row, default=str)
+        refs = PassageRefs((p["page_key"], p["index"], p["kept"], p["p_yes"]) for p in passages)
+        assert row_line({**row, "passages": refs}) == json.dumps(row, default=str)
