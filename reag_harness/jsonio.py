@@ -65,6 +65,19 @@ def line_error(path: str | Path, exc: jsonlines.InvalidLineError) -> InputError:
     return InputError(str(path), what, line=exc.lineno)
 
 
+def parse_line(path: str | Path, line: int, raw: bytes) -> Any:
+    """One JSONL line parsed as :func:`iter_jsonl` parses it, its errors worded the same (file and line)."""
+    try:
+        return strict_loads(raw.decode("utf-8"))
+    except NonFiniteNumber as exc:
+        raise InputError(str(path), f"malformed JSON line: {exc}", line=line) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), f"malformed JSON line: {exc.msg} (column {exc.colno})", line=line) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at byte {exc.start + 1} "
+                         "of the line", line=line) from None
+
+
 class _Counted:
     """The lines of a binary file, remembering the number of the last one handed out."""
 

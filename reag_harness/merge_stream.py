@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import IO, Any, Mapping, Sequence
 
 from .errors import HarnessError, InputError
+from .jsonio import parse_line
 from .records import Sample
 from .retrieval_quality import RetrievalQuality
-from .run_files import SAMPLES_FILE, PassageTextWriter, load_passage_texts
+from .run_files import SAMPLES_FILE, PassageTextWriter, check_sample_log, load_passage_texts
 
 
 def locate_rows(shard_dirs: Sequence[Path]) -> dict[str, tuple[int, int]]:
@@ -29,10 +30,9 @@ def locate_rows(shard_dirs: Sequence[Path]) -> dict[str, tuple[int, int]]:
         with open(path, "rb") as fh:
             for line_no, raw in enumerate(fh, 1):
                 if raw.strip():
-                    try:
-                        sid = json.loads(raw)["id"]
-                    except (ValueError, KeyError, TypeError) as exc:
-                        raise InputError(str(path), f"not a sample row ({exc})", line=line_no) from exc
+                    row = parse_line(path, line_no, raw)
+                    check_sample_log(row, str(path), line_no)  # types and domains, file:line:field
+                    sid = row["id"]
                     if sid in where:
                         raise HarnessError(f"sample '{sid}' appears in more than one shard")
                     where[sid] = (number, offset)

@@ -101,11 +101,11 @@ def test_array_shards_with_a_time_limit_kill_merge_into_the_unsharded_run(cluste
     # killed while chunk 2 (of 4) waited for its generation: its retrieval and critic scores were stored,
     # so only generation of chunk 2, and chunks 3-4 which never started, are computed again
     assert computed(killed) == {"retrieve": (2, 2), "judge": (2, 2), "generate": (3, 1), "score": (4, 0)}
-    merged = tmp_path / "merged"
     out = subprocess.run([sys.executable, "-m", "reag_harness.cli", "merge", *map(str, sorted(shards_dir.iterdir())),
-                          "--output-dir", str(merged), "--no-leaderboard"], env=env, capture_output=True, text=True,
-                         timeout=300)
+                          "--output-dir", str(tmp_path / "merged"), "--no-leaderboard"], env=env, capture_output=True,
+                         text=True, timeout=300)
     assert out.returncode == 0, out.stderr
+    [merged] = (tmp_path / "merged").iterdir()  # like run, merge writes its run folder inside --output-dir
     reference = next((tmp_path / "whole").iterdir())
     assert (merged / "samples.jsonl").read_bytes() == (reference / "samples.jsonl").read_bytes()
     assert json.loads((merged / "results.json").read_text())["metrics"] == \

@@ -285,16 +285,21 @@ def checkpoint_shapes(folder: Path) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def check_checkpoint(source: str | Path) -> None:
-    """Pre-flight: the checkpoint's key set and shapes against the model built on the meta device (no
-    weights loaded); :class:`WeightsMismatchError` names every key that differs."""
-    folder = Path(source).expanduser()
+def meta_model(folder: Path) -> EvaClipModel:
+    """The model a hub-layout folder's ``config.json`` describes, built on the meta device (no weights)."""
     try:
         cfg = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as exc:
         raise HarnessError(f"EVA-CLIP checkpoint {str(folder)!r}: cannot read config.json ({exc})") from exc
     with torch.device("meta"):
-        model = EvaClipModel(cfg)
+        return EvaClipModel(cfg)
+
+
+def check_checkpoint(source: str | Path) -> None:
+    """Pre-flight: the checkpoint's key set and shapes against the model built on the meta device (no
+    weights loaded); :class:`WeightsMismatchError` names every key that differs."""
+    folder = Path(source).expanduser()
+    model = meta_model(folder)
     check_keys({k: tuple(v.shape) for k, v in model.state_dict().items()}, checkpoint_shapes(folder), str(folder),
                "EVA-CLIP checkpoint", ignore_unexpected=IGNORED_KEYS)
 
@@ -302,12 +307,7 @@ def check_checkpoint(source: str | Path) -> None:
 def load_native(source: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32) -> EvaClipModel:
     """The EVA-CLIP model of a hub-layout folder, its weights loaded strictly (names any key that differs)."""
     folder = Path(source).expanduser()
-    try:
-        cfg = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"EVA-CLIP checkpoint {str(folder)!r}: cannot read config.json ({exc})") from exc
-    with torch.device("meta"):
-        model = EvaClipModel(cfg)
+    model = meta_model(folder)
     state = read_state_dict(folder, device, dtype)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     check_keys(expected, {k: tuple(v.shape) for k, v in state.items()}, str(folder), "EVA-CLIP checkpoint",
