@@ -75,9 +75,14 @@
   function linksCell(r) {
     var td = el("td", { "class": "cite", "data-col": "citation" });
     td.appendChild(el("div", {}, r.citation));
-    if (r.provenance) td.appendChild(el("div", { "class": "provenance", "data-provenance": r.provenance.measurement },
-      "Read from: " + r.provenance.location + ". " + (MEASUREMENT[r.provenance.measurement] || r.provenance.measurement) +
-      (r.provenance.copied_from ? "; copied: " + r.provenance.copied_from : "") + "."));
+    if (r.provenance) {  // folded (click to open), so a row stays a few lines high and the board fits a screen
+      var prov = el("details", { "class": "provenance", "data-provenance": r.provenance.measurement });
+      prov.appendChild(el("summary", {}, "provenance: " + r.provenance.measurement));
+      prov.appendChild(el("div", {}, "Read from: " + r.provenance.location + ". " +
+        (MEASUREMENT[r.provenance.measurement] || r.provenance.measurement) +
+        (r.provenance.copied_from ? "; copied: " + r.provenance.copied_from : "") + "."));
+      td.appendChild(prov);
+    }
     Object.keys(r.flags || {}).forEach(function (k) { td.appendChild(el("div", { "class": "flag-text", "data-flag": k }, "\u2020 " + r.flags[k])); });
     var box = el("div", { "class": "links" }), L = r.links || {};
     Object.keys(L).forEach(function (k) {
