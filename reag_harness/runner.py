@@ -772,7 +772,10 @@ class Pipeline:
                                              entry.distribution, getattr(comp, "checkpoint", None) or
                                              checkpoint_of(comp), checkpoint_label(comp), parameter_count(comp))
         task_entry = registry.get("task", self.config.task)
-        components["task"] = ComponentInfo("task", self.task.name, dict(self.config.task_args),
+        task_args = dict(self.config.task_args)
+        if data_config := getattr(self.task, "data_config", None):
+            task_args["config"] = str(data_config)  # the data's task.yaml (reag-eval data get), read by itself
+        components["task"] = ComponentInfo("task", self.task.name, task_args,
                                            {"fingerprint": self.task.fingerprint()}, task_entry.plugin,
                                            task_entry.distribution)
         timings = [StageTiming(stage, round(c.wall_s, 4), c.computed, c.cached, c.items,

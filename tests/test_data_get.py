@@ -141,6 +141,8 @@ def test_a_run_naming_no_path_reads_the_downloaded_task_yaml(fetched, tmp_path):
     results = json.loads(next((tmp_path / "runs").glob("*/results.json")).read_text())
     assert results["n"] == 4 and results["errors"]["count"] == 0
     assert results["retrieval_quality"]["recall@1"] == 100.0  # the oracle found the gold pages in the built KB
+    # the run says where its data came from: the task.yaml that data get wrote
+    assert results["components"]["task"]["args"]["config"].endswith("task.yaml")
 
 
 def test_explicit_task_args_opt_out_of_the_downloaded_paths(fetched, monkeypatch):

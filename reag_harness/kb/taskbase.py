@@ -48,7 +48,10 @@ class KBTask:
         from ..data_get.taskyaml import with_default_config
 
         # no data path named: DIR/TASK/task.yaml written by `reag-eval data get` (--task-args still win)
-        self.args = merge_config(with_default_config(self.name, task_args), (*COMMON_ARGS, *self.extra_args))
+        resolved = with_default_config(self.name, task_args)
+        self.data_config: str | None = resolved["config"] if "config" not in task_args and "config" in resolved \
+            else None  # the task.yaml `data get` wrote, read because no data path was named
+        self.args = merge_config(resolved, (*COMMON_ARGS, *self.extra_args))
         on_error = self.args.get("on_error") or self.runtime.extra.get("on_error") or "stop"
         if on_error not in ("stop", "skip"):
             raise HarnessError(f"task argument on_error={on_error!r}: expected stop or skip")
