@@ -173,6 +173,8 @@ def substituted(argv: list[str], stand_ins: dict[str, Any]) -> tuple[Any, dict[s
         if kind in ("generator", "critic") and chosen.name not in ("none", "openai", "openai-critic") \
                 and not chosen.name.startswith("tiny"):
             key = chosen.args.get("pretrained") or default_pretrained(kind, chosen.name)
+            if str(key).startswith("tiny:"):
+                continue  # a stand-in already (the demo task's own, offline)
             if key is not None or kind != "critic":  # None: a critic judging with the generator's checkpoint
                 assert key in TINY_FOR, f"no tiny stand-in for {kind} {chosen.name} pretrained={key!r}"
                 own["pretrained"] = TINY_FOR[key]

@@ -35,6 +35,11 @@ def normalize(text: str) -> str:
     return normalize_answer(text)
 
 
+#: The ReAG critic and generators whose hub checkpoints the demo replaces by the tiny Qwen2.5-VL (same family)
+OFFLINE_QWEN = frozenset({("critic", "reag-critic"), ("generator", "reag-3b"), ("generator", "reag-7b"),
+                          ("generator", "qwen2.5-vl-3b"), ("generator", "qwen2.5-vl-7b")})
+
+
 class DemoTask:
     """The built-in offline task; ``limit`` keeps the first N questions."""
 
@@ -143,10 +148,14 @@ class DemoTask:
                 tmp.unlink(missing_ok=True)
 
     def component_args(self, kind: str, name: str) -> dict[str, Any]:
-        """Offline stand-ins for the ReAG retriever: the tiny EVA model, a title index, a tiny detector.
+        """Offline stand-ins for the ReAG components: for the retriever the tiny EVA model, a title index and
+        a tiny detector; for ReAG-Critic and the Qwen2.5-VL-family generators the tiny Qwen2.5-VL checkpoint.
 
-        So ``--generator reag-3b`` (the full ReAG preset, crop included) runs on the demo offline.
+        So ``--generator reag-3b`` (the full ReAG preset, crop and critic included) runs on the demo offline;
+        ``--generator-args pretrained=...`` / ``--critic-args pretrained=...`` still name another checkpoint.
         """
+        if (kind, name) in OFFLINE_QWEN:
+            return {"pretrained": "tiny:qwen2.5-vl"}
         if (kind, name) != ("retriever", "eva-clip"):
             return {}
         from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
