@@ -207,8 +207,14 @@ class Progress:
             clock = self.clocks.get(stage)
             self.stages[stage].update(n, getattr(clock, "wall_s", None) or None, getattr(clock, "computed", None))
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Stop the heartbeat thread (also when the run fails: it must not outlive the run's streams)."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def close(self) -> None:
+        self.stop()
         for stage in self.stages.values():
             stage.close()
 

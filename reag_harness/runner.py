@@ -693,35 +693,38 @@ class Pipeline:
         }
         gate = gate_store(self.store_root, self.components, enabled)
         progress = Progress(len(samples), disable=self.config.quiet, clocks=self.clocks)
-        # Both files are written beside the old ones and replaced only when the run ends (texts first).
-        with replace_at_end(folder / SAMPLES_FILE) as sample_file, \
-                replace_at_end(folder / PASSAGE_TEXTS_FILE) as text_file:
-            log = RunLog(sample_file, PassageTextWriter(text_file))
-            for batch in chunks(samples, self.config.chunk_size):
-                self.inline_texts = {}
-                progress.begin("retrieve")
-                retrievals = self.stage_gated_retrieve(batch, stores["retrieve"], kb, gate)
-                self.kb_keys.check(retrievals.values(), kb)
-                progress.update("retrieve", len(batch))
-                progress.begin("judge")
-                judgements = self.stage_judge(batch, retrievals, stores["judge"])
-                progress.update("judge", len(batch))
-                progress.begin("generate")
-                generations = self.stage_generate(batch, retrievals, judgements, stores["generate"])
-                progress.update("generate", len(batch))
-                progress.begin("score")
-                t0 = time.perf_counter()
-                answers = [generations[s.id].answer if s.id in generations else None for s in batch]
-                batch_scores = [{} for _ in batch] if self.predict_only else self.task.score(batch, answers)
-                self.clocks["score"].wall_s += time.perf_counter() - t0
-                self.clocks["score"].computed += len(batch)
-                progress.update("score", len(batch))
-                for s, score in zip(batch, batch_scores):
-                    row, texts = self.sample_row(s, retrievals.get(s.id), judgements.get(s.id),
-                                                 generations.get(s.id), score)
-                    log.write(row, {**texts, **self._inline_of(retrievals.get(s.id))})
-                text_file.flush()  # a sample line never names a text that is not on disk
-                sample_file.flush()
+        try:
+            # Both files are written beside the old ones and replaced only when the run ends (texts first).
+            with replace_at_end(folder / SAMPLES_FILE) as sample_file, \
+                    replace_at_end(folder / PASSAGE_TEXTS_FILE) as text_file:
+                log = RunLog(sample_file, PassageTextWriter(text_file))
+                for batch in chunks(samples, self.config.chunk_size):
+                    self.inline_texts = {}
+                    progress.begin("retrieve")
+                    retrievals = self.stage_gated_retrieve(batch, stores["retrieve"], kb, gate)
+                    self.kb_keys.check(retrievals.values(), kb)
+                    progress.update("retrieve", len(batch))
+                    progress.begin("judge")
+                    judgements = self.stage_judge(batch, retrievals, stores["judge"])
+                    progress.update("judge", len(batch))
+                    progress.begin("generate")
+                    generations = self.stage_generate(batch, retrievals, judgements, stores["generate"])
+                    progress.update("generate", len(batch))
+                    progress.begin("score")
+                    t0 = time.perf_counter()
+                    answers = [generations[s.id].answer if s.id in generations else None for s in batch]
+                    batch_scores = [{} for _ in batch] if self.predict_only else self.task.score(batch, answers)
+                    self.clocks["score"].wall_s += time.perf_counter() - t0
+                    self.clocks["score"].computed += len(batch)
+                    progress.update("score", len(batch))
+                    for s, score in zip(batch, batch_scores):
+                        row, texts = self.sample_row(s, retrievals.get(s.id), judgements.get(s.id),
+                                                     generations.get(s.id), score)
+                        log.write(row, {**texts, **self._inline_of(retrievals.get(s.id))})
+                    text_file.flush()  # a sample line never names a text that is not on disk
+                    sample_file.flush()
+        finally:
+            progress.stop()  # a failing run leaves no heartbeat thread behind
         progress.close()
         self.kb_keys.warn()
         submission = write_submission(folder, self.task, samples, log.answers) if self.predict_only else None

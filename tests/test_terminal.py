@@ -92,3 +92,24 @@ def test_build_ticker_writes_lines_not_carriage_returns_in_a_log() -> None:
     tick("1 pages")
     tick.close()
     assert tty.getvalue().startswith("\r") and tty.getvalue().endswith("\n")
+
+
+def test_a_run_that_fails_leaves_no_heartbeat_thread(tmp_path: Path, monkeypatch) -> None:
+    """The heartbeat thread of the progress lines stops with the run, also when a stage raises: before, it
+    went on printing to the caller's (closed) stream after an in-process run failed."""
+    import threading
+
+    import pytest
+
+    from reag_harness.api import evaluate
+    from reag_harness.errors import HarnessError
+    from reag_harness.runner import Pipeline
+
+    def boom(self, *args, **kwargs):
+        raise HarnessError("generation failed")
+
+    monkeypatch.setattr(Pipeline, "stage_generate", boom)
+    with pytest.raises(HarnessError, match="generation failed"):
+        evaluate(task="demo", retriever="none", critic="none", limit=1, quiet=False, no_leaderboard=True,
+                 output_dir=str(tmp_path / "runs"), cache_dir=str(tmp_path / "stages"))
+    assert not [t for t in threading.enumerate() if t.name == "reag-progress" and t.is_alive()]
