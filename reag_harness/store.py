@@ -32,9 +32,14 @@ MARKER = ".reag-harness-stage-cache"
 _FP_CHARS = set("0123456789abcdef")
 
 
+# One encoder each, made once: ``json.dumps`` with options builds a new encoder per call (same text).
+_FP_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
+_LINE_JSON = json.JSONEncoder(default=str).encode
+
+
 def fingerprint(*parts: Any) -> str:
     """A stable hash of JSON-able parts (dict keys sorted)."""
-    blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    blob = _FP_JSON(parts)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -44,7 +49,7 @@ def store_line(key: str, check: str, record: Any) -> str:
         value = repr(record["p_yes"])
         if "n" not in value and type(key) is str and type(check) is str:  # not nan / inf
             return f'{{"key": {_enc(key)}, "check": {_enc(check)}, "record": {{"p_yes": {value}}}}}\n'
-    return json.dumps({"key": key, "check": check, "record": record}, default=str) + "\n"
+    return _LINE_JSON({"key": key, "check": check, "record": record}) + "\n"
 
 
 def part_order(part: Path) -> tuple[int, str]:
