@@ -192,7 +192,6 @@ class PassageTextWriter:
                 self.seen.add(key)
                 new.setdefault(key[0], {})[str(key[1])] = text
         if new:
-
             self.fh.write("".join(_TEXTS_JSON({"page_key": k, "texts": t}) + "\n"
                                   for k, t in new.items()))
 
@@ -214,7 +213,6 @@ class PassageTextWriter:
                 new.setdefault(key[0], {})[str(key[1])] = text
             passages.append(p)
         if new:
-
             self.fh.write("".join(_TEXTS_JSON({"page_key": k, "texts": t}) + "\n"
                                   for k, t in new.items()))
         return {**row, "passages": passages}
