@@ -86,6 +86,21 @@ def pair_fingerprint(sample_check: str, page_key: str, index: int, text: str) ->
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def pair_fingerprints(sample_check: str, passages: Sequence[Passage]) -> list[str]:
+    """:func:`pair_fingerprint` of each passage (same values), the sample's and each page's JSON made once."""
+    head = "[" + _enc(sample_check) + ","
+    heads: dict[str, str] = {}
+    sha = hashlib.sha256
+    out = []
+    for p in passages:
+        key = p.page_key
+        page = heads.get(key)
+        if page is None:
+            page = heads[key] = head + _enc(key) + ","
+        out.append(sha(f"{page}{int(p.index)},{_enc(p.text)}]".encode()).hexdigest()[:20])
+    return out
+
+
 def judge_check(sample_check: str, r: Retrieval, inline: frozenset[tuple[str, int]]) -> str:
     """What a whole-sample Judgement must match: the sample and exactly these passages.
 
