@@ -138,7 +138,7 @@ def test_the_per_sample_checks_hash_what_the_generic_fingerprint_hashes():
     rng = random.Random(1)
     keys = ["a", 'ü"x', "https://e/\u2028", ""]
     texts = ["", "t", 'a "quoted" text\nwith ünïcode ☃ \u2028']
-    for trial in range(200):
+    for _trial in range(200):
         check = rng.choice(["abc", "c\u00e9\"", ""])
         passages = tuple(Passage(rng.choice(keys), rng.randrange(30), rng.choice(texts))
                          for _ in range(rng.randrange(12)))
