@@ -44,7 +44,7 @@ from .run_identity import checkpoint_label, checkpoint_of, evaluated_split, fold
 from .sample_rows import RunLog, pair_fingerprints, retrieval_from_record, retrieval_record, sample_row
 from .sample_rows import judge_check as judge_check_refs
 from .selection import select
-from .store import StageStore, fingerprint
+from .store import StageStore, fingerprint, p_yes_lines
 from .submission import predict_only_mode, write_submission
 from .versions import git_hash, versions
 
@@ -513,8 +513,8 @@ class Pipeline:
                     pairs.append((s, p, i))
 
         def persist(done: Sequence[tuple[Sample, Passage, int]], values: Sequence[Any]) -> None:
-            store.put_many(((pair_key(s.id, i), checks[(s.id, i)], {"p_yes": float(v)})
-                            for (s, p, i), v in zip(done, values)), per_item=True)
+            store.put_text(p_yes_lines([pair_key(s.id, i) for s, _, i in done], [checks[(s.id, i)] for s, _, i in done],
+                                       [float(v) for _, v in zip(done, values)]), per_item=True)
 
         t0 = time.perf_counter()
         probs = self._isolating(

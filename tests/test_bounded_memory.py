@@ -153,3 +153,13 @@ def test_the_per_sample_checks_hash_what_the_generic_fingerprint_hashes():
             assert judge_check(check, r, inline) == fingerprint(
                 "judge-check-2", check, refs, [[q.page_key, q.index, q.text] for q in passages
                                                if (q.page_key, q.index) in inline])
+
+
+def test_p_yes_lines_write_what_store_line_writes():
+    from reag_harness.store import p_yes_lines, store_line
+
+    for values in ([0.0, 1.0, 1e-7, 0.3333333333333333], [0.5, float("nan")], [float("inf")], []):
+        keys = [f"q\u00e9\"{i}#passage{i}" for i in range(len(values))]
+        checks = [f"c{i}\u2028" for i in range(len(values))]
+        assert p_yes_lines(keys, checks, values) == "".join(
+            store_line(k, c, {"p_yes": v}) for k, c, v in zip(keys, checks, values))
