@@ -9,6 +9,7 @@ layouts read the same through :func:`load_sample_logs`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -17,6 +18,7 @@ from .jsonio import iter_jsonl
 
 SAMPLES_FILE = "samples.jsonl"
 PASSAGE_TEXTS_FILE = "passage_texts.jsonl"
+_TEXTS_JSON = json.JSONEncoder(ensure_ascii=False).encode  # made once (json.dumps makes one per call)
 
 
 def load_passage_texts(run_dir: str | Path) -> dict[tuple[str, int], str]:
@@ -190,9 +192,7 @@ class PassageTextWriter:
                 self.seen.add(key)
                 new.setdefault(key[0], {})[str(key[1])] = text
         if new:
-            import json
-
-            self.fh.write("".join(json.dumps({"page_key": k, "texts": t}, ensure_ascii=False) + "\n"
+            self.fh.write("".join(_TEXTS_JSON({"page_key": k, "texts": t}) + "\n"
                                   for k, t in new.items()))
 
     def by_reference(self, row: dict[str, Any], kb_texts: Any = None) -> dict[str, Any]:
@@ -213,9 +213,7 @@ class PassageTextWriter:
                 new.setdefault(key[0], {})[str(key[1])] = text
             passages.append(p)
         if new:
-            import json
-
-            self.fh.write("".join(json.dumps({"page_key": k, "texts": t}, ensure_ascii=False) + "\n"
+            self.fh.write("".join(_TEXTS_JSON({"page_key": k, "texts": t}) + "\n"
                                   for k, t in new.items()))
         return {**row, "passages": passages}
 

@@ -41,10 +41,10 @@ from .results_files import move_foreign, new_results_path, write_results
 from .retrieval_gate import decide, declined, gate_store, no_retrieval
 from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
 from .run_identity import checkpoint_label, checkpoint_of, evaluated_split, folder_part, parameter_count
-from .sample_rows import RunLog, pair_fingerprint, retrieval_from_record, retrieval_record, sample_row
+from .sample_rows import RunLog, pair_fingerprints, retrieval_from_record, retrieval_record, sample_row
 from .sample_rows import judge_check as judge_check_refs
 from .selection import select
-from .store import StageStore, fingerprint
+from .store import StageStore, fingerprint, p_yes_lines
 from .submission import predict_only_mode, write_submission
 from .versions import git_hash, versions
 
@@ -481,6 +481,7 @@ class Pipeline:
         """P(yes) per passage; each model batch's pairs are stored as it finishes (:func:`pair_key`)."""
         clock, out = self.clocks["judge"], {}
         todo = []
+        judge_checks = {}  # made once per sample: looked up now, stored with the new judgements below
         for s in batch:
             r = retrievals.get(s.id)
             if r is None:
@@ -488,7 +489,8 @@ class Pipeline:
             if not critic_active(self.critic) or not r.used or not r.passages:
                 out[s.id] = Judgement(s.id, None)
                 continue
-            hit = store.get(s.id, self._judge_check(s, r))
+            judge_checks[s.id] = check = self._judge_check(s, r)
+            hit = store.get(s.id, check)
             if hit is not None:
                 p_yes = hit.get("p_yes")
                 out[s.id] = Judgement(s.id, None if p_yes is None else tuple(p_yes))
@@ -501,8 +503,9 @@ class Pipeline:
         for s in todo:
             check = sample_check(s, self.critic)  # once per sample, not per pair (same value as pair_check's)
             stored = store.may_hold_items(s.id)  # no per-pair record of this sample: no lookups
-            for i, p in enumerate(retrievals[s.id].passages):
-                checks[(s.id, i)] = c = pair_fingerprint(check, p.page_key, p.index, p.text)
+            passages = retrievals[s.id].passages
+            for i, (p, c) in enumerate(zip(passages, pair_fingerprints(check, passages))):
+                checks[(s.id, i)] = c
                 hit = store.get(pair_key(s.id, i), c) if stored else None
                 if hit is not None:
                     known[(s.id, i)] = float(hit["p_yes"])
@@ -510,8 +513,8 @@ class Pipeline:
                     pairs.append((s, p, i))
 
         def persist(done: Sequence[tuple[Sample, Passage, int]], values: Sequence[Any]) -> None:
-            store.put_many(((pair_key(s.id, i), checks[(s.id, i)], {"p_yes": float(v)})
-                            for (s, p, i), v in zip(done, values)), per_item=True)
+            store.put_text(p_yes_lines([pair_key(s.id, i) for s, _, i in done], [checks[(s.id, i)] for s, _, i in done],
+                                       [float(v) for _, v in zip(done, values)]), per_item=True)
 
         t0 = time.perf_counter()
         probs = self._isolating(
@@ -527,8 +530,7 @@ class Pipeline:
             if s.id in self.errors or any((s.id, i) not in known for i in range(n)):
                 continue
             new.append(Judgement(s.id, tuple(known[(s.id, i)] for i in range(n))))
-        by_id = {s.id: s for s in todo}
-        store.put_many((j.sample_id, self._judge_check(by_id[j.sample_id], retrievals[j.sample_id]),
+        store.put_many((j.sample_id, judge_checks[j.sample_id],
                         {"sample_id": j.sample_id, "p_yes": list(j.p_yes or ())}) for j in new)
         for j in new:
             out[j.sample_id] = j

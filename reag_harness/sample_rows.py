@@ -86,6 +86,21 @@ def pair_fingerprint(sample_check: str, page_key: str, index: int, text: str) ->
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def pair_fingerprints(sample_check: str, passages: Sequence[Passage]) -> list[str]:
+    """:func:`pair_fingerprint` of each passage (same values), the sample's and each page's JSON made once."""
+    head = "[" + _enc(sample_check) + ","
+    heads: dict[str, str] = {}
+    sha = hashlib.sha256
+    out = []
+    for p in passages:
+        key = p.page_key
+        page = heads.get(key)
+        if page is None:
+            page = heads[key] = head + _enc(key) + ","
+        out.append(sha(f"{page}{int(p.index)},{_enc(p.text)}]".encode()).hexdigest()[:20])
+    return out
+
+
 def judge_check(sample_check: str, r: Retrieval, inline: frozenset[tuple[str, int]]) -> str:
     """What a whole-sample Judgement must match: the sample and exactly these passages.
 
@@ -93,9 +108,30 @@ def judge_check(sample_check: str, r: Retrieval, inline: frozenset[tuple[str, in
     the judge store's fingerprint covers the KB's, so hashing every text again (~60 MB per 1,000
     questions) bought nothing. A stored Judgement from before this check is rebuilt from its pairs.
     """
+    if not inline and type(sample_check) is str:
+        blob = _judge_blob(sample_check, r.passages)
+        if blob is not None:
+            return hashlib.sha256(blob.encode()).hexdigest()[:20]
     refs = [[p.page_key, p.index] for p in r.passages]
     texts = [[p.page_key, p.index, p.text] for p in r.passages if (p.page_key, p.index) in inline] if inline else []
     return fingerprint("judge-check-2", sample_check, refs, texts)
+
+
+def _judge_blob(sample_check: str, passages: Sequence[Passage]) -> str | None:
+    """The text ``fingerprint("judge-check-2", sample_check, refs, [])`` hashes, built directly; None when unusual."""
+    heads: dict[str, str] = {}
+    parts = []
+    for p in passages:
+        key, index = p.page_key, p.index
+        head = heads.get(key)
+        if head is None:
+            if type(key) is not str:
+                return None
+            head = heads[key] = "[" + _enc(key) + ","
+        if type(index) is not int:
+            return None
+        parts.append(f"{head}{index}]")
+    return f'["judge-check-2",{_enc(sample_check)},[{",".join(parts)}],[]]'
 
 
 class PassageRefs(list):  # type: ignore[type-arg]
@@ -134,6 +170,7 @@ def sample_row(s: Sample, r: Retrieval | None, j: Judgement | None, g: Generatio
 
 _MARK = "\x00passages\x00"
 _MARK_JSON = json.dumps(_MARK)
+_ROW_JSON = json.JSONEncoder(default=str).encode  # made once (json.dumps with options makes one per call)
 
 
 def row_line(row: dict[str, Any]) -> str:
@@ -159,14 +196,14 @@ def row_line(row: dict[str, Any]) -> str:
                 return _plain(row, refs)
             head = heads[key] = '{"page_key": ' + _enc(key) + ', "index": '
         parts.append(f'{head}{index}, "p_yes": {value}, "kept": {"true" if kept else "false"}}}')
-    text = json.dumps({**row, "passages": _MARK}, default=str)
+    text = _ROW_JSON({**row, "passages": _MARK})
     if text.count(_MARK_JSON) != 1:
         return _plain(row, refs)
     return text.replace(_MARK_JSON, "[" + ", ".join(parts) + "]", 1)
 
 
 def _plain(row: dict[str, Any], refs: PassageRefs) -> str:
-    return json.dumps({**row, "passages": refs.as_dicts()}, default=str)
+    return _ROW_JSON({**row, "passages": refs.as_dicts()})
 
 
 class RunLog:

@@ -22,7 +22,7 @@ import shutil
 import socket
 from json.encoder import encode_basestring_ascii as _enc
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import HarnessError
 from .store_index import PAIRS_SUFFIX, PartIndex, owner
@@ -32,9 +32,14 @@ MARKER = ".reag-harness-stage-cache"
 _FP_CHARS = set("0123456789abcdef")
 
 
+# One encoder each, made once: ``json.dumps`` with options builds a new encoder per call (same text).
+_FP_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
+_LINE_JSON = json.JSONEncoder(default=str).encode
+
+
 def fingerprint(*parts: Any) -> str:
     """A stable hash of JSON-able parts (dict keys sorted)."""
-    blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    blob = _FP_JSON(parts)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -44,7 +49,17 @@ def store_line(key: str, check: str, record: Any) -> str:
         value = repr(record["p_yes"])
         if "n" not in value and type(key) is str and type(check) is str:  # not nan / inf
             return f'{{"key": {_enc(key)}, "check": {_enc(check)}, "record": {{"p_yes": {value}}}}}\n'
-    return json.dumps({"key": key, "check": check, "record": record}, default=str) + "\n"
+    return _LINE_JSON({"key": key, "check": check, "record": record}) + "\n"
+
+
+def p_yes_lines(keys: Sequence[str], checks: Sequence[str], values: Sequence[float]) -> str:
+    """``store_line(key, check, {"p_yes": value})`` of each, joined (the same text), formatted in one pass."""
+    reprs = list(map(repr, values))
+    if (set(map(type, values)) <= {float} and set(map(type, keys)) <= {str} and set(map(type, checks)) <= {str}
+            and not any("n" in r for r in reprs)):
+        return "".join([f'{{"key": {_enc(k)}, "check": {_enc(c)}, "record": {{"p_yes": {r}}}}}\n'
+                        for k, c, r in zip(keys, checks, reprs)])
+    return "".join([store_line(k, c, {"p_yes": v}) for k, c, v in zip(keys, checks, values)])
 
 
 def part_order(part: Path) -> tuple[int, str]:
@@ -120,8 +135,11 @@ class StageStore:
         """
         if not self.enabled:
             return
-        data = "".join(store_line(k, c, r) for k, c, r in items)
-        if not data:
+        self.put_text("".join(store_line(k, c, r) for k, c, r in items), per_item)
+
+    def put_text(self, data: str, per_item: bool = False) -> None:
+        """Append store lines already formatted (:func:`store_line`, :func:`p_yes_lines`); as :meth:`put_many`."""
+        if not self.enabled or not data:
             return
         if self._part is None:
             self._part = self.dir / f"part-{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"

@@ -125,3 +125,41 @@ def test_the_fast_encoders_write_what_the_generic_ones_write():
         assert row_line(row) == json.dumps(row, default=str)
         refs = PassageRefs((p["page_key"], p["index"], p["kept"], p["p_yes"]) for p in passages)
         assert row_line({**row, "passages": refs}) == json.dumps(row, default=str)
+
+
+def test_the_per_sample_checks_hash_what_the_generic_fingerprint_hashes():
+    """pair_fingerprints and judge_check's direct text give the hashes stores already hold."""
+    import random
+
+    from reag_harness.records import Passage, Retrieval
+    from reag_harness.sample_rows import judge_check, pair_fingerprint, pair_fingerprints
+    from reag_harness.store import fingerprint
+
+    rng = random.Random(1)
+    keys = ["a", 'ü"x', "https://e/\u2028", ""]
+    texts = ["", "t", 'a "quoted" text\nwith ünïcode ☃ \u2028']
+    for _trial in range(200):
+        check = rng.choice(["abc", "c\u00e9\"", ""])
+        passages = tuple(Passage(rng.choice(keys), rng.randrange(30), rng.choice(texts))
+                         for _ in range(rng.randrange(12)))
+        assert pair_fingerprints(check, passages) == [pair_fingerprint(check, p.page_key, p.index, p.text)
+                                                      for p in passages]
+        r = Retrieval("s", passages=passages)
+        refs = [[p.page_key, p.index] for p in passages]
+        assert judge_check(check, r, frozenset()) == fingerprint("judge-check-2", check, refs, [])
+        if passages:
+            p = passages[0]
+            inline = frozenset({(p.page_key, p.index)})
+            assert judge_check(check, r, inline) == fingerprint(
+                "judge-check-2", check, refs, [[q.page_key, q.index, q.text] for q in passages
+                                               if (q.page_key, q.index) in inline])
+
+
+def test_p_yes_lines_write_what_store_line_writes():
+    from reag_harness.store import p_yes_lines, store_line
+
+    for values in ([0.0, 1.0, 1e-7, 0.3333333333333333], [0.5, float("nan")], [float("inf")], []):
+        keys = [f"q\u00e9\"{i}#passage{i}" for i in range(len(values))]
+        checks = [f"c{i}\u2028" for i in range(len(values))]
+        assert p_yes_lines(keys, checks, values) == "".join(
+            store_line(k, c, {"p_yes": v}) for k, c, v in zip(keys, checks, values))
