@@ -136,3 +136,23 @@ def test_data_check_reports_bem_and_the_retriever_models(tmp_path: Path, monkeyp
     assert any(r["name"] == "retriever eva-clip models" and r["status"] == "fail" and "no-eva" in r["detail"]
                for r in rows), rows
 
+
+
+def test_clip_and_dense_text_retriever_models_are_checked_in_preflight(tmp_path: Path) -> None:
+    from plugins.retrievers.clip import ClipRetriever
+    from plugins.retrievers.dense_text import DenseTextRetriever
+    from reag_harness.interfaces import Runtime
+    from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
+
+    gone = tmp_path / "nope"
+    hf = ClipRetriever(Runtime(), index="titles", encoder="hf", model=str(gone)).model_problems()
+    assert any(str(gone) in p for p in hf), hf
+    weights = tmp_path / "missing.safetensors"
+    oc = ClipRetriever(Runtime(), index="titles", model=TINY_MODEL, pretrained=str(weights)).model_problems()
+    assert any(str(weights) in p for p in oc), oc
+    assert ClipRetriever(Runtime(), index="titles", model=TINY_MODEL,
+                         pretrained=str(tiny_clip_checkpoint())).model_problems() == []
+    assert ClipRetriever(Runtime(), index="titles", model="ViT-L-14", pretrained="openai").model_problems() == []
+    dense = DenseTextRetriever(Runtime(), model=str(gone)).preflight()
+    assert any(str(gone) in p for p in dense), dense
+    assert DenseTextRetriever(Runtime()).preflight() == []  # the packaged MiniLM

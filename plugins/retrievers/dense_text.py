@@ -85,6 +85,12 @@ class DenseTextRetriever(PassageRetriever):
         self.batch_size = int(batch_size or (rb if isinstance(rb, int) else 32))
         self._kb_index: tuple[Any, list[tuple[str, int]], str] | None = None
 
+    def preflight(self) -> list[str]:
+        """Its sentence-transformers model: a local folder that exists, or a hub id cached when offline."""
+        from reag_harness.models.hf_vlm import checkpoint_problems
+
+        return checkpoint_problems(self.source)
+
     def encoder_identity(self) -> dict[str, Any]:
         return {"model": self.model_name, "checkpoint": checkpoint_identity(self.source),
                 "similarity": self.similarity, "query_prefix": self.query_prefix,

@@ -223,12 +223,12 @@ class EvaClipRetriever(Component):
         if not os.path.isdir(folder):
             return []  # a hub id not yet downloaded, downloads allowed: from_pretrained fetches it
         if not is_eva_clip_checkpoint(folder):
-            return [f"retriever {self.name}: encoder=native: {folder!r} is not an EVA-CLIP checkpoint (its "
-                    "config.json names no EvaCLIPModel); use encoder=open_clip, hf or transformers"]
+            return [f"encoder=native: {folder!r} is not an EVA-CLIP checkpoint (its config.json names no "
+                    "EvaCLIPModel); use encoder=open_clip, hf or transformers"]
         try:
             check_checkpoint(folder)
         except HarnessError as exc:
-            return [f"retriever {self.name}: {exc}"]
+            return [str(exc)]
         return []
 
     def model_problems(self) -> list[str]:
@@ -242,6 +242,14 @@ class EvaClipRetriever(Component):
             problems += checkpoint_problems(self.pretrained or self.model, "model", trust_remote_code=True)
         elif self.encoder_backend == "native":
             problems += self.native_problems()
+        elif self.encoder_backend == "hf":  # a transformers CLIP / SigLIP: its folder, or its cache entry offline
+            from reag_harness.models.hf_vlm import checkpoint_problems
+
+            problems += checkpoint_problems(self.pretrained or self.model)
+        elif self.pretrained and looks_like_path(str(self.pretrained)) and not os.path.exists(
+                os.path.expanduser(str(self.pretrained))):  # open_clip: a weights file (a tag downloads)
+            problems.append(f"encoder=open_clip: no checkpoint file at {self.pretrained!r}: pass pretrained=PATH "
+                            "(a local weights file) or an open_clip tag")
         if not self.crop or self._cropper is not None:
             return problems
         from reag_harness.crop import DEFAULT_DETECTOR, detector_problem, spacy_problem
@@ -420,6 +428,11 @@ class TinyEvaClipRetriever(EvaClipRetriever):
     def __init__(self, runtime: Runtime, **args: Any) -> None:
         args["index"] = args.get("index") or TITLES_INDEX
         super().__init__(runtime, **args)
+
+
+def looks_like_path(value: str) -> bool:
+    """A file path rather than an open_clip pretrained tag (``openai``, ``laion2b_s32b_b79k``, ...)."""
+    return os.sep in value or value.startswith("~") or value.endswith((".bin", ".pt", ".pth", ".safetensors"))
 
 
 def _kb_fingerprint(kb: KnowledgeBase) -> str:
