@@ -36,6 +36,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+KEY = "sk-test-d41d8cd98f00b204e9800998ecf8427e"  # a made-up key; must appear in no file a run writes
 NO_YES_MARKER = "NO-YES-MARKER"
 PROBE_TEXT = "reag-harness server check"  # the start of the harness's probe prompts (openai_probes.PROBE_TEXT)
 MODES = {

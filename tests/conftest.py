@@ -35,3 +35,23 @@ def tiny_path(harness_cache):
     from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
 
     return tiny_qwen25vl_path()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The OpenAI-compatible test server (tests/chat_server.py), one process per test module."""
+    from .chat_server import ServerProcess
+
+    srv = ServerProcess()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def srv(server, monkeypatch):
+    """The test server, reset, with the made-up API key in ``OPENAI_API_KEY``."""
+    from .chat_server import KEY
+
+    server.reset()
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    return server

@@ -21,23 +21,7 @@ from reag_harness.plugins.critics.openai_critic import OpenAICritic
 from reag_harness.plugins.generators.openai_chat import OpenAIGenerator
 from reag_harness.records import ChatRequest, Passage, Sample
 
-from .chat_server import NO_YES_MARKER, ServerProcess, digest
-
-KEY = "sk-test-d41d8cd98f00b204e9800998ecf8427e"  # a made-up key; must appear in no file a run writes
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = ServerProcess()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
-def srv(server, monkeypatch):
-    server.reset()
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    return server
+from .chat_server import KEY, NO_YES_MARKER, digest
 
 
 @pytest.fixture

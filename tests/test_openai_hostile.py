@@ -17,25 +17,10 @@ from reag_harness.plugins.critics.openai_critic import OpenAICritic
 from reag_harness.plugins.generators.openai_chat import OpenAIGenerator
 from reag_harness.records import Passage, Sample
 
-from .chat_server import ServerProcess
 from .test_openai_api import KEY, cli_in_process, files_under, request
 
 NO_MODELS = ("--task", "demo", "--retriever", "none", "--critic", "none", "--prompt-style", "direct")
 WRITTEN: list[Path] = []  # every folder a run of this module wrote (checked for the key at the end)
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = ServerProcess()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
-def srv(server, monkeypatch):
-    server.reset()
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    return server
 
 
 @pytest.fixture

@@ -9,16 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .chat_server import ServerProcess
-
 CRITIC_PROMPT_MARK = "Here is the text passage to analyze"
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = ServerProcess()
-    yield srv
-    srv.close()
 
 
 @pytest.fixture
