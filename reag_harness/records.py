@@ -49,13 +49,24 @@ class Sample(Record):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Passage(Record):
-    """A passage of a knowledge-base page: ``index`` is its position in that page."""
+    """A passage of a knowledge-base page: ``index`` is its position in that page.
+
+    Equal to any Passage (subclasses included) with the same page, index and text.
+    """
 
     page_key: str
     index: int
     text: str
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Passage):
+            return NotImplemented
+        return (self.page_key, self.index, self.text) == (other.page_key, other.index, other.text)
+
+    def __hash__(self) -> int:
+        return hash((self.page_key, self.index, self.text))
 
 
 @dataclass(frozen=True)

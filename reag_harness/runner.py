@@ -9,7 +9,6 @@ stage's records are stored per sample under a fingerprint of what determines the
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 import math
@@ -41,7 +40,7 @@ from .results_files import move_foreign, new_results_path, write_results
 from .retrieval_gate import decide, declined, gate_store, no_retrieval
 from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
 from .run_identity import checkpoint_label, checkpoint_of, evaluated_split, folder_part, parameter_count
-from .sample_rows import RunLog, pair_fingerprints, retrieval_from_record, retrieval_record, sample_row
+from .sample_rows import RunLog, drop_blank, pair_fingerprints, retrieval_from_record, retrieval_record, sample_row
 from .sample_rows import judge_check as judge_check_refs
 from .selection import select
 from .store import StageStore, fingerprint, p_yes_lines
@@ -288,11 +287,7 @@ def evidence_in_context(s: Sample, r: Retrieval | None, kept: Sequence[PassageLo
 
 def without_blank_passages(r: Retrieval) -> Retrieval:
     """Drop passages that are empty or whitespace only (indices kept): a page of blank sections is like ``[]``."""
-    kept = tuple(p for p in r.passages if p.text.strip())
-    if len(kept) == len(r.passages):
-        return r
-    return dataclasses.replace(r, passages=kept, info={**r.info, "blank_passages_dropped": len(r.passages) - len(kept)})
-
+    return drop_blank(r)
 
 
 def pair_key(sample_id: str, index: int) -> str:
@@ -441,8 +436,7 @@ class Pipeline:
                 continue
             hit = store.get(s.id, sample_check(s, self.retriever))
             if hit is not None:
-                r, self.inline_texts[s.id] = retrieval_from_record(hit, kb)
-                out[s.id] = without_blank_passages(r)
+                out[s.id], self.inline_texts[s.id] = retrieval_from_record(hit, kb)  # blank ones dropped
                 clock.cached += 1
             else:
                 todo.append(s)

@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from json.encoder import encode_basestring_ascii as _enc
+from operator import attrgetter
 from typing import IO, Any, Mapping, Sequence
 
 from .records import Generation, Judgement, Passage, Retrieval, Sample
@@ -19,12 +21,48 @@ from .retrieval_quality import RetrievalQuality
 from .store import fingerprint
 
 
+class KBPassage(Passage):
+    """A cached Retrieval's passage whose text is the KB's, read on first use.
+
+    A fully cached run needs the texts of the kept passages only (~17 of ~175 per question): the
+    others are never read from the KB. Equal to, hashed and pickled as the plain :class:`Passage`.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "text":
+            raise AttributeError(name)
+        d = self.__dict__
+        text = d["text"] = d["_pages"](d["page_key"])[d["index"]]
+        del d["_pages"]
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Passage, (self.page_key, self.index, self.text)
+
+
+def _page_reader(kb: Any) -> Any:
+    """``page(key)``: the KB's passages of a page, each page read once (for one record)."""
+    pages: dict[str, list[str]] = {}
+
+    def page(key: str) -> list[str]:
+        got = pages.get(key)
+        if got is None:
+            got = pages[key] = kb.passages(key)
+        return got
+
+    return page
+
+
 def retrieval_from_record(data: Mapping[str, Any], kb: Any) -> tuple[Retrieval, frozenset[tuple[str, int]]]:
-    """A stored Retrieval record back as a Retrieval, and the (page, index) of texts stored inline (not the KB's).
+    """A stored Retrieval record back as a Retrieval, blank passages dropped (:func:`drop_blank`), and the
+    (page, index) of texts stored inline (not the KB's).
 
     Reads both layouts: ``passage_runs`` (``[[page_key, [index, ...], {index: text}?], ...]``, one run
     per stretch of passages of one page; the texts only where they are not the KB's) and the older
-    ``passages`` list of ``{"page_key", "index", "text"?}``.
+    ``passages`` list of ``{"page_key", "index", "text"?}``. The KB's texts are read when first used
+    (:class:`KBPassage`); a record that lists its ``blank`` passages needs none read to drop them.
     """
     passages: list[Passage] = []
     inline: list[tuple[str, int]] = []
@@ -32,26 +70,47 @@ def retrieval_from_record(data: Mapping[str, Any], kb: Any) -> tuple[Retrieval, 
     if runs is None:
         runs = [[p["page_key"], [p["index"]]] + ([{str(p["index"]): p["text"]}] if "text" in p else [])
                 for p in data.get("passages", ())]
-    pages: dict[str, list[str]] = {}
+    page = _page_reader(kb)
+    new, setattr_ = object.__new__, object.__setattr__
     for run in runs:
         key, indices = str(run[0]), run[1]
         texts = run[2] if len(run) > 2 else None
         if texts:
             inline += [(key, int(i)) for i in texts]
-        if texts is None or len(texts) < len(indices):
-            page = pages.get(key)
-            if page is None:
-                page = pages[key] = kb.passages(key)
-            if texts:
-                passages += [Passage(key, i, texts.get(str(i)) or page[i]) for i in indices]
-            else:
-                passages += [Passage(key, i, page[i]) for i in indices]
+            for i in indices:
+                text = texts.get(str(i))
+                if text is None:
+                    p = new(KBPassage)
+                    setattr_(p, "__dict__", {"page_key": key, "index": i, "_pages": page})
+                else:
+                    p = Passage(key, i, text)
+                passages.append(p)
         else:
-            passages += [Passage(key, i, texts[str(i)]) for i in indices]
+            for i in indices:
+                p = new(KBPassage)
+                setattr_(p, "__dict__", {"page_key": key, "index": i, "_pages": page})
+                passages.append(p)
     r = Retrieval(str(data["sample_id"]), tuple((str(k), float(s)) for k, s in data.get("pages", ())),
                   tuple(passages), tuple((str(k), float(s)) for k, s in data.get("raw_hits", ())),
                   dict(data.get("info", {})), bool(data.get("used", True)))
-    return r, frozenset(inline)
+    return drop_blank(r, data.get("blank")), frozenset(inline)
+
+
+def drop_blank(r: Retrieval, blank: Sequence[int] | None = None) -> Retrieval:
+    """Drop passages that are empty or whitespace only (indices kept): a page of blank sections is like ``[]``.
+
+    ``blank``: their positions when known (a stored record's), else each text is looked at.
+    """
+    if blank is None:
+        kept = tuple(p for p in r.passages if p.text.strip())
+    elif not blank:
+        return r
+    else:
+        skip = set(blank)
+        kept = tuple(p for k, p in enumerate(r.passages) if k not in skip)
+    if len(kept) == len(r.passages):
+        return r
+    return dataclasses.replace(r, passages=kept, info={**r.info, "blank_passages_dropped": len(r.passages) - len(kept)})
 
 
 def retrieval_record(r: Retrieval, kb: Any) -> tuple[dict[str, Any], frozenset[tuple[str, int]]]:
@@ -72,7 +131,8 @@ def retrieval_record(r: Retrieval, kb: Any) -> tuple[dict[str, Any], frozenset[t
             runs[-1][2][str(p.index)] = p.text
             inline.append((p.page_key, p.index))
     data = {"sample_id": r.sample_id, "pages": [list(x) for x in r.pages], "passage_runs": runs,
-            "raw_hits": [list(x) for x in r.raw_hits], "info": dict(r.info), "used": r.used}
+            "raw_hits": [list(x) for x in r.raw_hits], "info": dict(r.info), "used": r.used,
+            "blank": [k for k, p in enumerate(r.passages) if not p.text.strip()]}
     return data, frozenset(inline)
 
 
@@ -134,6 +194,9 @@ def _judge_blob(sample_check: str, passages: Sequence[Passage]) -> str | None:
     return f'["judge-check-2",{_enc(sample_check)},[{",".join(parts)}],[]]'
 
 
+_KEY, _INDEX = attrgetter("page_key"), attrgetter("index")
+
+
 class PassageRefs(list):  # type: ignore[type-arg]
     """A row's passages as ``(page_key, index, kept, p_yes)`` tuples; written as the usual dicts (:meth:`as_dicts`)."""
 
@@ -150,10 +213,11 @@ def sample_row(s: Sample, r: Retrieval | None, j: Judgement | None, g: Generatio
     texts: dict[tuple[str, int], str] = {}
     if r is not None:
         ps = r.passages
-        keep = set(kept)
+        flags = [False] * len(ps)
+        for i in kept:
+            flags[i] = True
         p_yes = j.p_yes if j is not None and j.p_yes is not None else (None,) * len(ps)
-        passages = PassageRefs(zip([p.page_key for p in ps], [p.index for p in ps],
-                                   [i in keep for i in range(len(ps))], p_yes))
+        passages = PassageRefs(zip(map(_KEY, ps), map(_INDEX, ps), flags, p_yes))
         for i in kept:
             p = ps[i]
             texts[(p.page_key, p.index)] = p.text

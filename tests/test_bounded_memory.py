@@ -163,3 +163,39 @@ def test_p_yes_lines_write_what_store_line_writes():
         checks = [f"c{i}\u2028" for i in range(len(values))]
         assert p_yes_lines(keys, checks, values) == "".join(
             store_line(k, c, {"p_yes": v}) for k, c, v in zip(keys, checks, values))
+
+
+def test_a_cached_rerun_reads_from_the_kb_only_the_pages_of_kept_passages(zero, tmp_path, monkeypatch):
+    """Issue 22: a cached Retrieval's texts are the KB's, read when used; ~90% of passages are never used."""
+    fresh = zero(100, "fresh")
+    reads: list[str] = []
+    real = zero_cost.SynthKB.passages
+    monkeypatch.setattr(zero_cost.SynthKB, "passages", lambda self, key: reads.append(key) or real(self, key))
+    cached = zero(100, "cached")
+    read_by_run = list(reads)
+    assert {t.stage: t.n_cached for t in cached.timings}["generate"] == 100
+    rows = load_sample_logs(next((tmp_path / "cached").iterdir()))
+    kept_pages = {(r["id"], p["page_key"]) for r in rows for p in r["passages"] if p["kept"]}
+    all_pages = {(r["id"], p["page_key"]) for r in rows for p in r["passages"]}
+    assert len(read_by_run) <= len(kept_pages) < len(all_pages) / 2  # before: every page of every retrieval
+    fresh_rows = load_sample_logs(next((tmp_path / "fresh").iterdir()))
+    assert rows == fresh_rows and cached.metrics == fresh.metrics
+
+
+def test_blank_passages_of_a_cached_retrieval_are_dropped_without_reading_their_text():
+    from reag_harness.kb.memory import InMemoryKB
+    from reag_harness.records import Passage, Retrieval
+    from reag_harness.sample_rows import retrieval_from_record, retrieval_record
+
+    kb = InMemoryKB({"P": {"title": "P", "section_texts": ["a", " \n", "c"]}}, kind="evqa")
+    r = Retrieval("q", (("P", 1.0),), tuple(Passage("P", i, t) for i, t in enumerate(["a", " \n", "c"])))
+    record, inline = retrieval_record(r, kb)
+    assert record["blank"] == [1] and not inline
+    back, _ = retrieval_from_record(json.loads(json.dumps(record)), kb)
+    assert [p.index for p in back.passages] == [0, 2] and back.info["blank_passages_dropped"] == 1
+    assert "text" not in vars(back.passages[0])  # not read yet
+    assert back.passages == (Passage("P", 0, "a"), Passage("P", 2, "c"))  # equal to plain passages, read now
+    assert hash(back.passages[1]) == hash(Passage("P", 2, "c"))
+    import pickle
+
+    assert type(pickle.loads(pickle.dumps(back.passages[0]))) is Passage
