@@ -3,11 +3,14 @@
 Writes a synthetic EVQA-style KB (``make_synthetic_kb.py``; 200k pages by default, ~1.4 GB), builds
 the store once (timed), then measures in two fresh processes, side by side:
 
-* time to make all pages available: ``json.load`` of the published JSON vs ``KBStore(dir)``;
+* time to make all pages available: ``json.load`` of the published JSON vs ``KBStore(dir)`` (the store's
+  open time: it reads meta.json and maps the files, no page batch; tests/test_kb_store.py checks that
+  laziness without timing it, since a wall-clock limit fails on a busy machine);
 * RSS after that (and the interpreter + imports baseline, so the difference is honest) and peak RSS;
 * random-lookup latency of ``passages(key)`` (store: hash index + memory-mapped Arrow; JSON: dict).
 
     python benchmarks/bench_kb.py                       # 200k pages
+    python benchmarks/bench_kb.py --pages 3000 --skip-json   # seconds: the store's open time and lookups only
     python benchmarks/bench_kb.py --pages 2000000 --dir /big/disk   # the EVQA size (needs ~35 GB RAM for json)
 """
 

@@ -54,7 +54,10 @@ def test_image_names_leaving_the_task_folder_are_refused(fresh_cache: Path, tmp_
     questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(InputError, match=r"questions.jsonl:2: field 'image'"):
         DemoTask(questions=str(questions)).samples()
-    assert not (fresh_cache / "demo" / "escaped.png").exists() and not Path("ABSOLUTE").exists()
+    image = rows[1]["image"]
+    landing = (fresh_cache / "demo" / "images-v1" / image).resolve()  # where it would be drawn (absolute: itself)
+    assert not (fresh_cache / "demo" / "escaped.png").exists() and not absolute.exists()
+    assert not image or not landing.exists()
 
 
 def test_leftovers_of_a_killed_checkpoint_build_are_removed(fresh_cache: Path) -> None:

@@ -211,8 +211,8 @@ def test_preflight_names_missing_checkpoints_before_any_stage(tmp_path, monkeypa
     assert not (tmp_path / "stages").exists() or not any((tmp_path / "stages").rglob("*.jsonl"))
 
 
-def test_prompts_longer_than_the_model_are_clear_errors_and_generation_stops_at_its_end(tiny_checkpoints,
-                                                                                        images) -> None:
+def test_prompts_longer_than_the_model_are_clear_errors_and_generation_stops_at_its_end(tiny_checkpoints, images,
+                                                                                        monkeypatch) -> None:
     # OPT: 2048 learned positions; no prompt bound ('auto' would stop the near-the-end prompt first, issue 20)
     gen = build("generator", "hf-vlm", pretrained="tiny:blip-2", max_prompt_tokens="none")
     model, processor = gen.model_and_processor()
@@ -227,8 +227,39 @@ def test_prompts_longer_than_the_model_are_clear_errors_and_generation_stops_at_
     critic = build("critic", "hf-vlm-critic", pretrained="tiny:blip-2")
     with pytest.raises(HarnessError, match="longer than the model's 2048 positions"):
         critic.p_yes([(Sample("q", " ".join(["Paris"] * 2100), images["red"]), Passage("p", 0, "x"))])
-    near_the_end = gen.generate([request(2048 - words - 4 - 6)])[0]  # 4 query tokens; room for ~6 new ones
-    assert isinstance(near_the_end, str)
+    near = request(2048 - words - 4 - 6)  # 4 query tokens; room for ~6 new ones
+    # The prompt built with the processor itself (BLIP-2's plain "Question: ... Answer:"), not the generator's code
+    text = "Question: " + near.messages[0]["content"][1]["text"] + " Answer:"
+    with Image.open(images["red"]) as im:
+        inputs = processor(images=[im.convert("RGB")], text=[text], return_tensors="pt")
+    room = 2048 - inputs["input_ids"].shape[1]
+    assert 0 < room < model.generation_config.max_new_tokens == 16  # the model's end, not max_new_tokens, must stop it
+    eos = model.generation_config.eos_token_id
+    eos = set(eos) if isinstance(eos, list) else {eos}
+    # An independent greedy loop (full forward passes, no generate, no cache) up to the last position or eos
+    ids, expected = inputs["input_ids"], []
+    with torch.inference_mode():
+        while ids.shape[1] < 2048 and not (expected and expected[-1] in eos):
+            logits = model(input_ids=ids, attention_mask=torch.ones_like(ids),
+                           pixel_values=inputs["pixel_values"]).logits
+            expected.append(int(logits[0, -1].argmax()))
+            ids = torch.cat([ids, torch.tensor([[expected[-1]]])], dim=1)
+    calls = []
+    real_generate = model.generate
+
+    def recording_generate(*args, **kwargs):  # the real generate; its output ids kept to count them
+        out = real_generate(*args, **kwargs)
+        calls.append((kwargs["input_ids"], kwargs["pixel_values"], out))
+        return out
+
+    monkeypatch.setattr(model, "generate", recording_generate)
+    near_the_end = gen.generate([near])[0]
+    [(prompt_ids, pixel_values, out)] = calls
+    assert prompt_ids.tolist() == inputs["input_ids"].tolist() and torch.equal(pixel_values, inputs["pixel_values"])
+    new_ids = out[0, prompt_ids.shape[1]:].tolist()
+    assert new_ids == expected and out.shape[1] <= 2048  # stopped at the model's last position (or at eos)
+    assert len(new_ids) == room or (len(new_ids) < room and new_ids[-1] in eos)
+    assert near_the_end == tokenizer.decode(expected, skip_special_tokens=True)
 
 
 def test_yes_split_into_several_tokens_is_a_clear_error(tiny_checkpoints) -> None:

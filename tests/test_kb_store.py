@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
+import numpy as np
 import pytest
 
 from reag_harness.errors import InputError
@@ -130,12 +130,13 @@ def test_fingerprint_follows_content_and_kind(tmp_path, evqa_store):
     assert other["fingerprint"] != meta["fingerprint"]
 
 
-def test_open_is_lazy_and_fast(evqa_store):
+def test_open_is_lazy(evqa_store):
+    """Opening reads no page batch and maps the index instead of loading it (the open time is measured by
+    benchmarks/bench_kb.py, not asserted here: a wall-clock limit fails on a busy machine)."""
     _, _, folder = evqa_store
-    t0 = time.perf_counter()
     store = KBStore(folder)
-    assert time.perf_counter() - t0 < 0.5
     assert store._batches == {}  # nothing read at open
+    assert all(isinstance(a, np.memmap) for a in (store._offsets, store._starts, store._hashes, store._rows))
 
 
 def test_infoseek_store_passages_computed_once(tmp_path):

@@ -17,7 +17,9 @@ from reag_harness.errors import HarnessError
 from reag_harness.leaderboard_schema import validate_document, validate_entry
 from reag_harness.results import ComponentInfo, RunResults, StageTiming
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "published-results.md"
+#: A verbatim copy of the spec's published-results.md (shared/spec/, not in the repository), so the check runs
+#: on a plain clone.
+SPEC = Path(__file__).resolve().parent / "data" / "published-results.md"
 
 
 def infoseek_metrics(uq: float, ue: float, final: float, n: int = 100, missing: int = 0) -> dict:
@@ -200,7 +202,6 @@ def _spec_rows() -> list[list[str]]:
     return rows
 
 
-@pytest.mark.skipif(not SPEC.is_file(), reason="shared/spec/published-results.md is not beside the checkout")
 def test_published_rows_match_the_spec_exactly() -> None:
     published = [r for r in lb.load_published() if r["id"] not in ROWS_AFTER_SPEC]
     spec = _spec_rows()

@@ -1,15 +1,15 @@
 """Golden tests: the exact chat-templated prompt text of the critic and of every prompt style.
 
-The goldens under tests/goldens/prompts/ were rendered once from the reference strings and
-reviewed by hand against aimagelab/ReAG (src/retrieval_module/prompts.py, retrieval.py,
-src/critic_module/critic.py). Rewrite them with ``REAG_UPDATE_GOLDENS=1`` only after such a
-review. Rendering uses the tiny Qwen2.5-VL processor (the real chat template) when its
-builder is there, else a copy of the Qwen2.5-VL chat template rendered with Jinja.
+The goldens under tests/goldens/prompts/ are pinned to the reference's strings: each must equal
+the text written out by hand in tests/data/reag_reference_prompts.py from aimagelab/ReAG
+(src/retrieval_module/prompts.py, retrieval.py, src/critic_module/critic.py) with the
+Qwen2.5-VL chat template spelled out, which imports nothing of the harness. Our rendering must
+equal the goldens. Nothing here writes a golden: change one only from the reference, in both
+places. Rendering uses the tiny Qwen2.5-VL processor (the real chat template).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,9 @@ from reag_harness.interfaces import Runtime
 from reag_harness.plugin_manager import get_registry
 from reag_harness.records import ChatRequest, Passage, Sample
 
+from .data import reag_reference_prompts as REF
+
 GOLDENS = Path(__file__).parent / "goldens" / "prompts"
-UPDATE = os.environ.get("REAG_UPDATE_GOLDENS") == "1"
 
 SAMPLE = Sample(id="golden-1", question="What is the closest parent taxonomy of this bird?",
                 image="/data/images/bird.jpg", references=("Myrtle Warbler",))
@@ -45,11 +46,27 @@ def render():
 
 def check_golden(name: str, text: str) -> None:
     path = GOLDENS / f"{name}.txt"
-    if UPDATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8", newline="")
-    assert path.is_file(), f"missing golden {path} (REAG_UPDATE_GOLDENS=1 writes it)"
+    assert path.is_file(), f"missing golden {path}"
     assert text == path.read_text(encoding="utf-8"), f"prompt differs from golden {path.name}"
+
+
+def test_goldens_are_the_reference_prompts_written_out_by_hand():
+    """Each golden file is the reference's text for its flags (tests/data/reag_reference_prompts.py)."""
+    assert sorted(p.stem for p in GOLDENS.glob("*.txt")) == sorted(REF.EXPECTED) and len(REF.EXPECTED) == 10
+    for name, expected in REF.EXPECTED.items():
+        assert (GOLDENS / f"{name}.txt").read_text(encoding="utf-8") == expected, f"golden {name}.txt"
+
+
+def test_prompt_constants_are_the_reference_strings():
+    """reag_prompts.py's constants equal the reference's literals, transcribed independently."""
+    assert P.SYSTEM_PROMPT_REASONING == REF.SYSTEM_PROMPT_REASONING
+    assert P.CONTEXT_VQA_PROMPT == REF.CONTEXT_VQA_PROMPT_training
+    assert P.VQA_PROMPT == REF.VQA_PROMPT
+    assert P.INFOSEEK_FEW_SHOTS == REF.INFOSEEK_FEW_SHOTS and P.EVQA_FEW_SHOTS == REF.EVQA_FEW_SHOTS
+    assert P.RELEVANCY_EVAL_SYSTEM_PROMPT == REF.RELEVANCY_EVAL_SYSTEM_PROMPT
+    assert P.SECTION_EVAL_USER_TEMPLATE == REF.SECTION_EVAL_USER_TEMPLATE
+    assert P.SHORT_PROMPT_SUFFIX == REF.SHORT and P.FORCED_REASONING_PREFIX == REF.THINK
+    assert [SAMPLE.question, [p.text for p in PASSAGES]] == [REF.QUERY, REF.SECTIONS]  # the goldens' inputs
 
 
 def style(name: str, **args):
