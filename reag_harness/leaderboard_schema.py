@@ -29,6 +29,16 @@ TASK_COLUMNS: dict[str, tuple[str, ...]] = {
 #: The headline column per task family (InfoSeek "All" = harmonic mean of UQ and UE; EVQA single-hop).
 HEADLINE_COLUMN: dict[str, str] = {"infoseek": "all", "evqa": "single_hop"}
 
+
+def task_family(task: str) -> str:
+    """``infoseek``, ``evqa`` or the task's own name (e.g. ``demo``)."""
+    t = task.lower()
+    if t.startswith("infoseek"):
+        return "infoseek"
+    if t.startswith("evqa") or "encyclopedic" in t:
+        return "evqa"
+    return t
+
 _NUM_OR_NULL = {"type": ["number", "null"]}
 _STR_OR_NULL = {"type": ["string", "null"]}
 
