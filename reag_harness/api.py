@@ -62,8 +62,8 @@ def evaluate_distributed(cfg: RunConfig) -> RunResults:
 
     import torch.distributed as dist
 
-    from .commands.merge import merge_runs
     from .runner import Pipeline
+    from .shard_merge import merge_runs
 
     if not dist.is_initialized():
         dist.init_process_group("gloo")

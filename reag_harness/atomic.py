@@ -6,6 +6,7 @@ process can tell (same host, dead pid) that one was left by a killed writer and 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -13,7 +14,7 @@ import socket
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Any, Iterator
 
 
 def _host() -> str:
@@ -56,6 +57,32 @@ def remove_stale(folder: Path, pattern: str) -> list[Path]:
 
 def old_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.old-{temp_tag()}")
+
+
+@contextmanager
+def replace_at_end(path: Path) -> Iterator[IO[str]]:
+    """Write ``path`` beside it and replace it (never through a symlink) only when the block ends cleanly.
+
+    An interrupted re-run leaves the previous file whole; the temporary file goes on any error.
+    """
+    tmp = path.with_name(f".{path.name}.{temp_tag()}.tmp")
+    fh = open(tmp, "x", encoding="utf-8")
+    try:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+        os.replace(tmp, path)  # replaces a symlink itself, never its target
+    except BaseException:
+        fh.close()
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """``data`` as indented JSON at ``path``, through :func:`replace_at_end`."""
+    with replace_at_end(path) as fh:
+        json.dump(data, fh, indent=2, default=str)
 
 
 def swap_folder(new: Path, target: Path) -> None:

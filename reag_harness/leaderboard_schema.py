@@ -11,7 +11,8 @@ Two kinds of entries exist and can never be confused:
 
 :data:`MEASURED_ENTRY_SCHEMA` and :data:`REPORTED_ROW_SCHEMA` are JSON Schema (draft 2020-12) documents;
 :func:`validate_entry` checks an entry against them (the subset of keywords they use) and adds the
-checks JSON Schema cannot express (headline consistency, score ranges).
+checks JSON Schema cannot express (headline consistency, score ranges). :func:`task_family` names the
+family (``infoseek``, ``evqa``, else the task) that keys :data:`TASK_COLUMNS` and :data:`HEADLINE_COLUMN`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,17 @@ TASK_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 #: The headline column per task family (InfoSeek "All" = harmonic mean of UQ and UE; EVQA single-hop).
 HEADLINE_COLUMN: dict[str, str] = {"infoseek": "all", "evqa": "single_hop"}
+
+
+def task_family(task: str) -> str:
+    """``infoseek``, ``evqa`` or the task's own name (e.g. ``demo``)."""
+    t = task.lower()
+    if t.startswith("infoseek"):
+        return "infoseek"
+    if t.startswith("evqa") or "encyclopedic" in t:
+        return "evqa"
+    return t
+
 
 _NUM_OR_NULL = {"type": ["number", "null"]}
 _STR_OR_NULL = {"type": ["string", "null"]}

@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+from .leaderboard_schema import task_family
+
 SETTING_KEYS = ("kb", "retriever", "k", "critic", "size", "training")
 #: Checkpoints trained for KB-VQA (the rest are zero-shot, training-free generators and critics).
 TRAINED_PATTERN = re.compile(r"reag|reflectiva|wiki-prf|vlm-prf|echosight", re.IGNORECASE)
@@ -99,7 +101,6 @@ def run_extras(results: Any, r: Mapping[str, Any]) -> dict[str, Any]:
         extras["retrieval_quality"] = rq
     if run_dir and (Path(run_dir) / "samples.jsonl").is_file():
         from .intervals import headline_interval
-        from .leaderboard_view import task_family
         from .run_files import load_sample_logs
 
         interval = headline_interval(task_family(str(r["task"])), load_sample_logs(run_dir, texts=False))

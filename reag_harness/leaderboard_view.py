@@ -14,8 +14,10 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .leaderboard_schema import HEADLINE_COLUMN, LEADERBOARD_SCHEMA_VERSION, TASK_COLUMNS
+from .leaderboard_entries import latest_per_run
+from .leaderboard_schema import HEADLINE_COLUMN, LEADERBOARD_SCHEMA_VERSION, TASK_COLUMNS, task_family
 from .leaderboard_settings import SETTING_KEYS, citation_links, measured_setting, reported_setting, run_links
+from .terminal import term_escape
 
 #: Size of the standard evaluation split per task family (EVQA test, InfoSeek val).
 STANDARD_SIZE = {"evqa": 5750, "infoseek": 73620}
@@ -27,16 +29,6 @@ TASK_TITLES = {
     "infoseek": "InfoSeek (headline: All = harmonic mean of unseen question / unseen entity)",
     "evqa": "Encyclopedic-VQA (headline: single-hop)",
 }
-
-
-def task_family(task: str) -> str:
-    """``infoseek``, ``evqa`` or the task's own name (e.g. ``demo``)."""
-    t = task.lower()
-    if t.startswith("infoseek"):
-        return "infoseek"
-    if t.startswith("evqa") or "encyclopedic" in t:
-        return "evqa"
-    return t
 
 
 # --------------------------------------------------------------------------- view rows
@@ -138,8 +130,6 @@ def view_rows(
     """Merged per-task rows, tasks in a fixed order, each task sorted by its headline (best first).
 
     ``page_dir``: the folder of the page the rows go to (run links are made relative to it)."""
-    from .leaderboard import latest_per_run
-
     rows: list[dict[str, Any]] = []
     if source in ("all", "reported"):
         for row in published:
@@ -205,11 +195,6 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|!#~])")
 def md_escape(text: Any) -> str:
     """A run field as inert Markdown text: HTML escaped, Markdown punctuation backslashed, one line."""
     return _MD_SPECIAL.sub(r"\\\1", html.escape(term_escape(" ".join(str(text).split())), quote=False))
-
-
-def term_escape(text: Any) -> str:
-    """A run field as inert terminal text: control characters (escape sequences, bidi marks) shown escaped."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
 
 
 def render_table(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -1,4 +1,6 @@
-"""Every invocation's results kept: ``results_<time>.json`` per run, ``results.json`` the latest (as lm-eval).
+"""A run folder and its results files: the folder made safely, the run's id, every invocation's results kept.
+
+``results_<time>.json`` per run, ``results.json`` the latest (as lm-eval).
 
 A run folder is one configuration; each invocation writes its results under a timestamped name
 first, then replaces ``results.json`` with the same content. Nothing earlier is replaced.
@@ -16,6 +18,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .atomic import remove_stale, write_json_atomic
+from .errors import HarnessError
+
 LATEST = "results.json"
 RUN_FILES = ("samples.jsonl", "passage_texts.jsonl")
 
@@ -23,6 +28,26 @@ RUN_FILES = ("samples.jsonl", "passage_texts.jsonl")
 def stamp(now: datetime | None = None) -> str:
     """``2026-12-07T13-05-02.123456`` (UTC; sortable, safe in file names)."""
     return (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H-%M-%S.%f")
+
+
+def prepare_run_folder(folder: Path, create: bool = True) -> Path:
+    """Create the run folder; an output path that is a file is a one-line error, not a traceback."""
+    for p in (folder, *folder.parents):
+        if p.exists() and not p.is_dir():
+            raise HarnessError(f"--output-dir: {p} exists and is not a folder; choose another --output-dir")
+    if not create:
+        return folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"--output-dir: cannot create the run folder {folder}: {exc.strerror or exc}") from exc
+    remove_stale(folder, ".*.tmp")
+    return folder
+
+
+def unique_run_id(folder_name: str, now: datetime) -> str:
+    """``<folder>__<UTC time to the microsecond>-<random>``: runs finishing together never share an id."""
+    return f"{folder_name}__{now.strftime('%Y%m%dT%H%M%S%f')}-{os.urandom(3).hex()}"
 
 
 def new_results_path(folder: Path, now: datetime | None = None) -> Path:
@@ -38,8 +63,6 @@ def new_results_path(folder: Path, now: datetime | None = None) -> Path:
 
 def write_results(path: Path, data: Any) -> Path:
     """Write ``path`` (from :func:`new_results_path`), then make the folder's ``results.json`` the same."""
-    from .runner import write_json_atomic
-
     write_json_atomic(path, data)
     write_json_atomic(path.parent / LATEST, data)
     return path

@@ -16,14 +16,13 @@ import os
 import random
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from . import paths
-from .atomic import remove_stale, temp_tag
+from .atomic import replace_at_end
 from .config import RunConfig, parse_shard
 from .decoding import decoding_facts
 from .digests import digests
@@ -36,7 +35,7 @@ from .progress import Progress
 from .prompt_budget import PromptTooLong, fit_request, length_summary
 from .records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
 from .results import ComponentInfo, PassageLog, RunResults, StageTiming
-from .results_files import move_foreign, new_results_path, write_results
+from .results_files import move_foreign, new_results_path, prepare_run_folder, unique_run_id, write_results
 from .retrieval_gate import decide, declined, gate_store, no_retrieval
 from .run_files import PASSAGE_TEXTS_FILE, SAMPLES_FILE, PassageTextWriter
 from .run_identity import checkpoint_label, checkpoint_of, evaluated_split, folder_part, parameter_count
@@ -868,11 +867,6 @@ def limit_count(limit: int | float | None, task: Any, split: str | None) -> int 
     return math.ceil(len(task.samples(split, None)) * float(limit))
 
 
-def unique_run_id(folder_name: str, now: datetime) -> str:
-    """``<folder>__<UTC time to the microsecond>-<random>``: runs finishing together never share an id."""
-    return f"{folder_name}__{now.strftime('%Y%m%dT%H%M%S%f')}-{os.urandom(3).hex()}"
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     try:
@@ -893,43 +887,3 @@ def distributed_shard() -> tuple[int, int] | None:
     if world <= 1:
         return None
     return int(os.environ.get("RANK", "0")), world
-
-
-def prepare_run_folder(folder: Path, create: bool = True) -> Path:
-    """Create the run folder; an output path that is a file is a one-line error, not a traceback."""
-    for p in (folder, *folder.parents):
-        if p.exists() and not p.is_dir():
-            raise HarnessError(f"--output-dir: {p} exists and is not a folder; choose another --output-dir")
-    if not create:
-        return folder
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HarnessError(f"--output-dir: cannot create the run folder {folder}: {exc.strerror or exc}") from exc
-    remove_stale(folder, ".*.tmp")
-    return folder
-
-
-@contextmanager
-def replace_at_end(path: Path) -> Iterator[IO[str]]:
-    """Write ``path`` beside it and replace it (never through a symlink) only when the block ends cleanly.
-
-    An interrupted re-run leaves the previous file whole; the temporary file goes on any error.
-    """
-    tmp = path.with_name(f".{path.name}.{temp_tag()}.tmp")
-    fh = open(tmp, "x", encoding="utf-8")
-    try:
-        yield fh
-        fh.flush()
-        os.fsync(fh.fileno())
-        fh.close()
-        os.replace(tmp, path)  # replaces a symlink itself, never its target
-    except BaseException:
-        fh.close()
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    with replace_at_end(path) as fh:
-        json.dump(data, fh, indent=2, default=str)

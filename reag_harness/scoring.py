@@ -4,7 +4,8 @@ Predictions may be official ``{data_id, prediction}`` JSONL, a harness ``samples
 ``prediction`` or ``answer``), a JSON list (e.g. one ReAG ``split_N.json``) or a ReAG run folder (all its
 ``split_*.json`` merged). References: InfoSeek ``infoseek_val.jsonl`` (+ ``--qtypes
 infoseek_val_qtype.jsonl``); EVQA's official CSV (the 0-based row index is the id) or JSON / JSONL
-with ``data_id`` (or ``unique_id``), ``question``, ``answer``, ``question_type``.
+with ``data_id`` (or ``unique_id``), ``question``, ``answer``, ``question_type``. Reading them:
+:mod:`reag_harness.scoring_inputs`; matching ids: :mod:`reag_harness.scoring_ids`.
 
 Writes ``results.json`` and ``samples.jsonl`` into ``--output-dir``. Import is cheap: TensorFlow is
 only imported when EVQA is scored with BEM.
@@ -13,352 +14,37 @@ only imported when EVQA is scored with BEM.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as _dt
 import importlib.util
 import json
-import re
-import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Sequence
 
-from reag_harness.errors import HarnessError, InputError
-from reag_harness.jsonio import NonFiniteNumber, strict_loads
-from reag_harness.row_checks import row_id
-
-
-class CoverageError(HarnessError):
-    """Predictions and references do not cover each other (exit 1 unless ``--allow-partial``)."""
-
-    exit_code = 1
+from reag_harness.atomic import replace_at_end
+from reag_harness.errors import HarnessError
+from reag_harness.results_files import new_results_path, prepare_run_folder, write_results
+from reag_harness.scoring_ids import align_predictions, check_coverage
+from reag_harness.scoring_inputs import (
+    EvqaReference,
+    InfoSeekReference,
+    Predictions,
+    read_evqa_references,
+    read_infoseek_references,
+    read_predictions,
+)
 
 __all__ = [
     "configure",
     "evaluate_module_path",
-    "read_evqa_references",
-    "read_infoseek_references",
-    "read_predictions",
     "run",
     "score_predictions",
 ]
 
-_ID_FIELDS = ("data_id", "id", "sample_id", "unique_id")
-_PRED_FIELDS = ("prediction", "answer", "answers")
-_INFOSEEK_TYPES = ("string", "numerical", "time")
-_EVQA_TYPES = ("templated", "automatic", "multi_answer", "2_hop")
 INFOSEEK_OFFICIAL_LABEL = (
     "as printed by the official infoseek_eval.py for these predictions: references without a prediction "
     "are left out (the harness numbers in 'metrics' count them as wrong)"
 )
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading
-# ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Predictions:
-    """Predictions keyed by id (str). ``where`` maps each id to its (file, line or None, item label)."""
-
-    by_id: dict[str, str]
-    where: dict[str, tuple[str, int | None, str]]
-    n_null: int
-    sources: list[str]
-
-
-def _where(line: int | None, item: int | None) -> str:
-    return f"item {item}: " if line is None and item is not None else ""
-
-
-def _records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
-    """Yield ``(line, item, record)`` from a JSONL file (1-based lines) or a JSON list (0-based items)."""
-    if path.suffix.lower() == ".json":
-        try:
-            data = strict_loads(path.read_text(encoding="utf-8"))
-        except NonFiniteNumber as exc:
-            raise InputError(str(path), f"invalid JSON: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(str(path), f"invalid JSON: {exc.msg}", line=exc.lineno) from exc
-        except UnicodeDecodeError as exc:
-            raise InputError(str(path), f"not UTF-8 text: {exc}") from exc
-        if isinstance(data, Mapping):
-            for key in ("predictions", "data", "samples"):
-                if isinstance(data.get(key), list):
-                    data = data[key]
-                    break
-            else:
-                if all(isinstance(v, str) or v is None for v in data.values()):  # {id: prediction}
-                    for i, (k, v) in enumerate(data.items()):
-                        yield None, i, {"data_id": k, "prediction": v}
-                    return
-        if not isinstance(data, list):
-            raise InputError(str(path), "expected a JSON list of objects")
-        for i, rec in enumerate(data):
-            yield None, i, rec
-        return
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = strict_loads(line)
-            except NonFiniteNumber as exc:
-                raise InputError(str(path), f"invalid JSON: {exc}", line=lineno) from None
-            except json.JSONDecodeError as exc:
-                raise InputError(str(path), f"invalid JSON: {exc.msg}", line=lineno) from exc
-            yield lineno, None, record
-
-
-def _prediction_records(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
-    """A run folder's ``samples.jsonl`` via :func:`~reag_harness.run_files.iter_sample_logs`; else ``_records``."""
-    if path.name == "samples.jsonl" and (path.parent / "results.json").is_file():
-        from reag_harness.run_files import iter_sample_logs
-
-        return ((line, None, rec) for line, rec in iter_sample_logs(path.parent, texts=False))
-    return _records(path)
-
-
-def _object(path: Path, line: int | None, item: int | None, rec: Any) -> Mapping[str, Any]:
-    if not isinstance(rec, Mapping):
-        raise InputError(str(path), f"{_where(line, item)}expected a JSON object, got {type(rec).__name__}", line=line)
-    return rec
-
-
-def _first(rec: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
-    return next((n for n in names if n in rec), None)
-
-
-def read_predictions(path: str | Path) -> Predictions:
-    """Read predictions in any accepted format; refuse duplicate ids (naming both places)."""
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(path.glob("split_*.json"))
-        if not files and (path / "samples.jsonl").is_file():
-            files = [path / "samples.jsonl"]
-        if not files:
-            raise InputError(str(path), "no split_*.json or samples.jsonl in this folder")
-    elif path.is_file():
-        files = [path]
-    else:
-        raise InputError(str(path), "predictions file not found")
-    by_id: dict[str, str] = {}
-    where: dict[str, tuple[str, int | None, str]] = {}
-    n_null = 0
-    for file in files:
-        for line, item, rec in _prediction_records(file):
-            rec = _object(file, line, item, rec)
-            id_field = _first(rec, _ID_FIELDS)
-            if id_field is None or rec[id_field] is None:
-                raise InputError(str(file), f"{_where(line, item)}missing id", line=line, field="data_id")
-            pid = row_id(rec[id_field], str(file), line, id_field)
-            pred_field = _first(rec, _PRED_FIELDS)
-            if pred_field is None:
-                raise InputError(str(file), f"{_where(line, item)}missing prediction", line=line, field="prediction")
-            value = rec[pred_field]
-            if value is None:
-                n_null += 1
-                value = ""
-            elif not isinstance(value, str):
-                raise InputError(str(file), f"{_where(line, item)}expected a string, got {type(value).__name__}",
-                                 line=line, field=pred_field)
-            if pid in by_id:
-                first = where[pid]
-                at = f"line {first[1]}" if first[1] is not None else first[2]
-                raise InputError(str(file), f"{_where(line, item)}duplicate prediction for id {pid!r} "
-                                 f"(first in {first[0]} {at})", line=line, field=id_field)
-            by_id[pid] = value
-            where[pid] = (str(file), line, f"item {item}")
-    return Predictions(by_id, where, n_null, [str(f) for f in files])
-
-
-@dataclass(frozen=True)
-class InfoSeekReference:
-    data_id: str
-    data_split: str
-    question_type: str
-    answer_eval: Any
-
-
-def _read_qtypes(path: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line, item, rec in _records(path):
-        rec = _object(path, line, item, rec)
-        for name in ("data_id", "question_type"):
-            if name not in rec:
-                raise InputError(str(path), f"{_where(line, item)}missing field", line=line, field=name)
-        qtype = rec["question_type"]
-        if not isinstance(qtype, str) or qtype.lower() not in _INFOSEEK_TYPES:
-            raise InputError(str(path), f"{_where(line, item)}unknown question type {qtype!r} "
-                             "(STRING, NUMERICAL or TIME)", line=line, field="question_type")
-        out[row_id(rec["data_id"], str(path), line, "data_id")] = qtype
-    return out
-
-
-def read_infoseek_references(path: str | Path, qtypes_path: str | Path | None = None) -> list[InfoSeekReference]:
-    """Read ``infoseek_val.jsonl`` (+ the qtype file, or a ``question_type`` in each row), validated."""
-    from reag_harness.tasks.infoseek.metric import answer_range
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "references file not found")
-    qtypes = _read_qtypes(Path(qtypes_path)) if qtypes_path is not None else None
-    refs: list[InfoSeekReference] = []
-    seen: dict[str, int | None] = {}
-    for line, item, rec in _records(path):
-        rec = _object(path, line, item, rec)
-        w = _where(line, item)
-        for name in ("data_id", "data_split", "answer_eval"):
-            if name not in rec:
-                raise InputError(str(path), f"{w}missing field", line=line, field=name)
-        rid = row_id(rec["data_id"], str(path), line, "data_id")
-        if rid in seen:
-            raise InputError(str(path), f"{w}duplicate reference id {rid!r}", line=line, field="data_id")
-        seen[rid] = line
-        if qtypes is not None:
-            if rid not in qtypes:
-                raise InputError(str(path), f"{w}no question type for {rid!r} in {qtypes_path}", line=line,
-                                 field="data_id")
-            qtype = qtypes[rid]
-        else:
-            qtype = rec.get("question_type")
-            if not isinstance(qtype, str) or qtype.lower() not in _INFOSEEK_TYPES:
-                raise InputError(str(path), f"{w}no valid question type {qtype!r} (pass --qtypes "
-                                 "infoseek_val_qtype.jsonl)", line=line, field="question_type")
-        if not isinstance(rec["data_split"], str):
-            raise InputError(str(path), f"{w}expected a string", line=line, field="data_split")
-        answer_eval = rec["answer_eval"]
-        if qtype.lower() == "numerical":
-            try:
-                answer_range(answer_eval)
-            except (KeyError, IndexError, TypeError, ValueError) as exc:
-                raise InputError(str(path), f"{w}a NUMERICAL question needs a range ({exc})", line=line,
-                                 field="answer_eval") from exc
-        elif not (isinstance(answer_eval, list) and answer_eval and all(isinstance(a, str) for a in answer_eval)):
-            raise InputError(str(path), f"{w}expected a non-empty list of strings", line=line, field="answer_eval")
-        refs.append(InfoSeekReference(rid, rec["data_split"], qtype, answer_eval))
-    return refs
-
-
-@dataclass(frozen=True)
-class EvqaReference:
-    data_id: str
-    question: str
-    answer: str | list[str]
-    question_type: str
-
-
-def _evqa_reference(path: Path, line: int | None, item: int | None, rid: str, rec: Mapping[str, Any]) -> EvqaReference:
-    w = _where(line, item)
-    for name in ("question", "answer", "question_type"):
-        if name not in rec or rec[name] is None:
-            raise InputError(str(path), f"{w}missing field", line=line, field=name)
-    if rec["question_type"] not in _EVQA_TYPES:
-        raise InputError(str(path), f"{w}unknown question type {rec['question_type']!r} "
-                         f"(valid: {', '.join(_EVQA_TYPES)})", line=line, field="question_type")
-    answer = rec["answer"]
-    if isinstance(answer, list):
-        if not answer or not all(isinstance(a, str) for a in answer):
-            raise InputError(str(path), f"{w}expected a string or a non-empty list of strings", line=line,
-                             field="answer")
-    elif not isinstance(answer, str) or not answer:
-        raise InputError(str(path), f"{w}expected a non-empty string", line=line, field="answer")
-    if not isinstance(rec["question"], str):
-        raise InputError(str(path), f"{w}expected a string", line=line, field="question")
-    return EvqaReference(rid, rec["question"], answer, rec["question_type"])
-
-
-def read_evqa_references(path: str | Path) -> list[EvqaReference]:
-    """Read EVQA references: the official CSV (row index = id) or JSON / JSONL with ``data_id``/``unique_id``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "references file not found")
-    refs: list[EvqaReference] = []
-    seen: set[str] = set()
-    if path.suffix.lower() == ".csv":
-        csv.field_size_limit(sys.maxsize)
-        with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in ("question", "answer", "question_type") if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError(str(path), "missing column", line=1, field=missing[0])
-            start = reader.line_num + 1
-            for index, row in enumerate(reader):
-                refs.append(_evqa_reference(path, start, None, str(index), row))
-                start = reader.line_num + 1
-        return refs
-    for line, item, rec in _records(path):
-        rec = _object(path, line, item, rec)
-        id_field = _first(rec, ("data_id", "unique_id", "id"))
-        if id_field is None:
-            raise InputError(str(path), f"{_where(line, item)}missing id", line=line, field="data_id")
-        rid = row_id(rec[id_field], str(path), line, id_field)
-        if rid in seen:
-            raise InputError(str(path), f"{_where(line, item)}duplicate reference id {rid!r}", line=line,
-                             field=id_field)
-        seen.add(rid)
-        refs.append(_evqa_reference(path, line, item, rid, rec))
-    return refs
-
-
-# ---------------------------------------------------------------------------------------------
-# Matching ids
-# ---------------------------------------------------------------------------------------------
-def id_aliases(ref_id: str, stem: str) -> list[str]:
-    """The ids a prediction may carry for reference ``ref_id`` of a file named ``stem``.
-
-    One scheme: a CSV row is ``<file stem>-<0-based row>`` (what ``reag-eval run`` writes, e.g.
-    ``test-12``), the official scorer's bare row index ``12`` is accepted too, and either way round.
-    """
-    out = [ref_id]
-    if ref_id.isdigit():
-        out.append(f"{stem}-{ref_id}")
-    m = re.fullmatch(rf"{re.escape(stem)}-(\d+)", ref_id)
-    if m:
-        out.append(m.group(1))
-    return out
-
-
-def align_predictions(preds: Predictions, ref_ids: list[str], stem: str) -> Predictions:
-    """Re-key predictions by reference id (via :func:`id_aliases`); unknown ids stay as they are.
-
-    Two predictions that name the same reference in the two spellings are refused like a duplicate.
-    """
-    alias: dict[str, str | None] = {}
-    for rid in ref_ids:
-        for a in id_aliases(rid, stem):
-            alias[a] = rid if alias.get(a, rid) == rid else None  # an ambiguous alias matches nothing
-    for rid in ref_ids:
-        alias[rid] = rid  # an exact id always wins
-    by_id: dict[str, str] = {}
-    where: dict[str, tuple[str, int | None, str]] = {}
-    for pid, value in preds.by_id.items():
-        rid = alias.get(pid) or pid
-        if rid in by_id:
-            first, this = where[rid], preds.where[pid]
-            raise InputError(this[0], f"prediction for id {pid!r} names the same reference {rid!r} as the one "
-                             f"in {first[0]} {f'line {first[1]}' if first[1] is not None else first[2]}",
-                             line=this[1], field="data_id")
-        by_id[rid] = value
-        where[rid] = preds.where[pid]
-    return Predictions(by_id, where, preds.n_null, preds.sources)
-
-
-def check_coverage(ref_ids: list[str], preds: Predictions, allow_partial: bool) -> None:
-    """Refuse (exit 1) unknown prediction ids or references without a prediction, naming a few."""
-    known = set(ref_ids)
-    unknown = [p for p in preds.by_id if p not in known]
-    missing = [r for r in ref_ids if r not in preds.by_id]
-    if allow_partial or not (unknown or missing):
-        return
-    parts = []
-    if unknown:
-        parts.append(f"{len(unknown)} prediction id(s) match no reference (e.g. {', '.join(map(repr, unknown[:3]))})")
-    if missing:
-        parts.append(f"{len(missing)} of {len(ref_ids)} references have no prediction "
-                     f"(e.g. {', '.join(map(repr, missing[:3]))})")
-    raise CoverageError("; ".join(parts) + ". Ids: EVQA CSV rows are '<file stem>-<row>' or the bare row; "
-                        "pass --allow-partial to score the overlap (coverage is printed)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,14 +205,10 @@ def score_predictions(
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "harness_version": harness_version(),
     }
-    from reag_harness.runner import prepare_run_folder, replace_at_end
-
     out = prepare_run_folder(Path(output_dir))  # a file in the way is one line; files replaced only at the end
     with replace_at_end(out / "samples.jsonl") as fh:
         for s in samples:
             fh.write(json.dumps(s, ensure_ascii=False) + "\n")
-    from reag_harness.results_files import new_results_path, write_results
-
     write_results(new_results_path(out), results)  # results_<time>.json, and results.json the latest
     return results
 

@@ -1,4 +1,4 @@
-"""Terminal output made inert: every line the CLI prints goes through the leaderboard's ``term_escape``.
+"""Terminal output made inert: :func:`term_escape` for one field; every line the CLI prints goes through it.
 
 Model names, file paths, error messages and plugin descriptions come from files, servers and
 third-party code; a control character among them (an ANSI escape, a carriage return, a bidi mark)
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from .leaderboard_view import term_escape
+
+def term_escape(text: Any) -> str:
+    """A run field as inert terminal text: control characters (escape sequences, bidi marks) shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
 
 
 def term_text(text: Any) -> str:

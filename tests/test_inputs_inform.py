@@ -11,7 +11,7 @@ import pytest
 
 from reag_harness.api import evaluate
 from reag_harness.kb.build import build_store
-from reag_harness.leaderboard import entry_from_results
+from reag_harness.leaderboard_entries import entry_from_results
 from reag_harness.leaderboard_view import render_table, view_rows
 from reag_harness.plugin_manager import register_plugin, unregister_plugin
 

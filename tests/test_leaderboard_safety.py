@@ -15,7 +15,7 @@ from reag_harness.atomic import exclusive_lock
 from reag_harness.cli import main
 from reag_harness.errors import HarnessError
 from reag_harness.results import ComponentInfo
-from reag_harness.runner import unique_run_id
+from reag_harness.results_files import unique_run_id
 
 from .test_leaderboard import make_results
 

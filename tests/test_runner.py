@@ -117,7 +117,7 @@ def test_unknown_component_and_bad_args_are_harness_errors(lexical):
 
 
 def test_shards_merge_into_the_unsharded_run(lexical, tmp_path):
-    from reag_harness.commands.merge import merge_runs
+    from reag_harness.shard_merge import merge_runs
 
     whole = evaluate(**lexical, limit=10)
     shards = [evaluate(**lexical, limit=10, shard=f"{i}/3") for i in range(3)]

@@ -13,7 +13,8 @@ import pytest
 from reag_harness.api import evaluate
 from reag_harness.cli import main
 from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.scoring import CoverageError, id_aliases, score_predictions
+from reag_harness.scoring import score_predictions
+from reag_harness.scoring_ids import CoverageError, id_aliases
 
 from . import pipeline_plugin
 from .kbdata import synth
