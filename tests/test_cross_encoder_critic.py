@@ -8,9 +8,9 @@ import pytest
 
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
+from reag_harness.pipeline.components import critic_active, selection_rule
 from reag_harness.plugin_manager import get_registry
 from reag_harness.records import Judgement, Passage, Sample
-from reag_harness.runner import critic_active, selection_rule
 
 
 @pytest.fixture(scope="module")

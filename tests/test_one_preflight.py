@@ -58,8 +58,8 @@ def test_data_check_fails_on_a_retriever_without_its_index(infoseek: dict[str, P
 
 def test_remote_code_is_said_in_one_line(infoseek: dict[str, Path], tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from reag_harness.pipeline.components import Resolved
     from reag_harness.preflight import remote_code_notice
-    from reag_harness.runner import Resolved
 
     choice = {"retriever": Resolved("eva-clip", {"trust_remote_code": True}, "preset reag-7b"),
               "generator": Resolved("reag-7b", {}, "preset reag-7b")}

@@ -78,7 +78,7 @@ def test_baseline_presets_name_their_models():
                                   "qwen2.5-vl-7b-eva-clip-reag-critic"])
 def test_baseline_presets_resolve_on_a_task(name):
     """The runner's resolution (names, aliases, merged arguments), without loading a model."""
-    from reag_harness.runner import resolve_components
+    from reag_harness.pipeline.components import resolve_components
 
     config = REGISTRY.get("preset", name).factory
     task = REGISTRY.create("task", "demo", Runtime(), {})

@@ -30,9 +30,10 @@ from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.models.clip_encoders import encoder_dim
 from reag_harness.models.tiny_eva_clip_8b import tiny_eva_clip_8b_path
+from reag_harness.pipeline.components import resolve_components
+from reag_harness.pipeline.stage_retrieve import RetrieveStage
 from reag_harness.plugin_manager import get_registry
 from reag_harness.retrieval.faiss_index import build_index
-from reag_harness.runner import Pipeline, resolve_components
 from tests.kbdata import synth
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,7 +204,7 @@ def test_printed_command_reaches_its_first_stage(where: str, argv: list[str], st
     def first_stage(self, *args, **kwargs):
         raise FirstStage
 
-    monkeypatch.setattr(Pipeline, "stage_retrieve", first_stage)
+    monkeypatch.setattr(RetrieveStage, "run", first_stage)
     try:
         evaluate(cfg)
     except FirstStage:

@@ -9,8 +9,8 @@ import pytest
 
 from reag_harness.api import evaluate
 from reag_harness.cli import main
+from reag_harness.pipeline.stage_generate import GenerateStage
 from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.runner import Pipeline
 
 from . import pipeline_plugin
 
@@ -35,16 +35,16 @@ def test_an_interrupted_rerun_keeps_the_finished_samples(lexical, monkeypatch):
     before = (folder / "samples.jsonl").read_text()
     texts = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert len(before.splitlines()) == 6
-    real = Pipeline.stage_generate
+    real = GenerateStage.run
     calls = []
 
-    def interrupted(self, batch, *args, **kwargs):
-        calls.append(len(batch))
+    def interrupted(self, state, *args, **kwargs):
+        calls.append(len(state.batch))
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(self, batch, *args, **kwargs)
+        return real(self, state, *args, **kwargs)
 
-    monkeypatch.setattr(Pipeline, "stage_generate", interrupted)
+    monkeypatch.setattr(GenerateStage, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         evaluate(**lexical)
     assert (folder / "samples.jsonl").read_text() == before

@@ -25,16 +25,16 @@ RUN_ARGS = "--task demo --limit 8 --retriever-args top_k=2 --chunk-size 1 --quie
 # that the Slurm time limit kills it mid-run, with one chunk finished and the next one's critic scores stored
 SLOW_EVAL = """
 import os, sys, time
-from reag_harness import runner
+from reag_harness.pipeline.stage_generate import GenerateStage
 if os.environ.get("SLURM_ARRAY_TASK_ID") == os.environ.get("REAG_TEST_SLOW_TASK"):
-    original, calls = runner.Pipeline.stage_generate, []
-    def stage_generate(self, *args, **kwargs):
+    original, calls = GenerateStage.run, []
+    def run(self, *args, **kwargs):
         calls.append(1)
         if len(calls) >= 2:
             print("stalling until the time limit", flush=True)
             time.sleep(3600)
         return original(self, *args, **kwargs)
-    runner.Pipeline.stage_generate = stage_generate
+    GenerateStage.run = run
 from reag_harness.cli import main
 sys.exit(main(sys.argv[1:]))
 """

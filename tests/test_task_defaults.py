@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reag_harness.config import RunConfig
 from reag_harness.interfaces import Runtime
-from reag_harness.runner import resolve_components
+from reag_harness.pipeline.components import resolve_components
 from reag_harness.tasks.demo.task import DemoTask
 
 
@@ -28,7 +28,7 @@ def test_user_arguments_still_win_key_by_key_and_other_components_get_none():
 
 
 def test_swapping_a_preset_component_carries_its_arguments_and_is_recorded(capsys):
-    from reag_harness.runner import announce_departures
+    from reag_harness.pipeline.components import announce_departures
 
     chosen = resolve(generator="reag-7b", retriever="tiny-eva-clip")
     assert chosen["critic"].name == "reag-critic" and chosen["critic"].source == "preset reag-7b"  # the rest stays

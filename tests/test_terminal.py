@@ -103,12 +103,12 @@ def test_a_run_that_fails_leaves_no_heartbeat_thread(tmp_path: Path, monkeypatch
 
     from reag_harness.api import evaluate
     from reag_harness.errors import HarnessError
-    from reag_harness.runner import Pipeline
+    from reag_harness.pipeline.stage_generate import GenerateStage
 
     def boom(self, *args, **kwargs):
         raise HarnessError("generation failed")
 
-    monkeypatch.setattr(Pipeline, "stage_generate", boom)
+    monkeypatch.setattr(GenerateStage, "run", boom)
     with pytest.raises(HarnessError, match="generation failed"):
         evaluate(task="demo", retriever="none", critic="none", limit=1, quiet=False, no_leaderboard=True,
                  output_dir=str(tmp_path / "runs"), cache_dir=str(tmp_path / "stages"))

@@ -97,8 +97,8 @@ def test_a_selection_rule_without_a_critic_is_an_error_not_ignored(tmp_path, cap
 @pytest.mark.parametrize("name", ["reag-critic", "tiny-critic", "hf-vlm-critic", "openai-critic"])
 def test_built_in_critics_take_top_n_outside_their_identity(name, tiny_path):
     from reag_harness.interfaces import Runtime
+    from reag_harness.pipeline.components import selection_rule
     from reag_harness.plugin_manager import get_registry
-    from reag_harness.runner import selection_rule
 
     base = {"base_url": "http://127.0.0.1:1/v1", "model": "M"} if name == "openai-critic" else (
         {} if name == "tiny-critic" else {"pretrained": str(tiny_path)})
