@@ -29,11 +29,11 @@ from .pipeline.components import announce_departures, critic_identity, resolve_c
 from .pipeline.inputs import record_input_errors
 from .pipeline.keys import stage_fingerprints
 from .pipeline.rows import row_of
-from .pipeline.run_results import run_results
 from .pipeline.stage_generate import GenerateStage
 from .pipeline.stage_judge import JudgeStage
 from .pipeline.stage_retrieve import RetrieveStage
 from .pipeline.stage_score import ScoreStage
+from .pipeline.summary import run_results
 from .plugin_manager import get_registry
 from .preflight import remote_code_notice, run_preflight
 from .progress import Progress
