@@ -92,10 +92,9 @@ def reference_forward(folder: Path, image, prompt: str):
 def test_adapter_logits_equal_the_reference_forward(tiny, tmp_path):
     from PIL import Image
 
-    from reag_harness.models.llava_llama import load_llava_llama, pixel_values, tokenizer_image_token
-    from reag_harness.models.reflectiva_model import render
-    from reag_harness.plugins.prompt_styles.reflectiva import with_paragraph
+    from reag_harness.models.llava_llama import load_llava_llama, pixel_values, render, tokenizer_image_token
     from reag_harness.records import Sample
+    from reag_harness.reflectiva_prompts import with_paragraph
 
     image_path = tmp_path / "wide.png"
     Image.new("RGB", (90, 50), (30, 160, 90)).save(image_path)
