@@ -24,7 +24,7 @@ import tempfile
 import time
 
 from reag_harness.api import evaluate
-from reag_harness.plugins.retrievers.eva_clip import clear_embedding_cache
+from reag_harness.retrieval.query_cache import clear_embedding_cache
 
 
 def stage_times(results) -> dict[str, float]:

@@ -5,61 +5,18 @@ starts and closed when its last sample is done; the elapsed time and rate shown 
 compute time (stages interleave chunk by chunk). Not on a terminal (Slurm, nohup, ``> log``), each
 stage prints a line when it starts and ends, and a progress line (done/total, rate, ETA) at most every
 ``interval_s`` seconds while it runs, from a background heartbeat so that one long model call still
-shows up in the log. :func:`quiet_third_party` silences other libraries' bars and warnings.
+shows up in the log. :func:`reag_harness.quiet.quiet_third_party` silences other libraries' bars and warnings.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
 import sys
 import threading
 import time
-import warnings
-from typing import Any, Iterator, Mapping, TextIO
+from typing import Any, Mapping, TextIO
 
 INTERVAL_S = 30.0
 STAGES = ("retrieve", "judge", "generate", "score")
-
-
-QUIET = False  # set by quiet_third_party(): native libraries' start-up chatter is silenced too
-
-
-@contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """While quiet, send file descriptor 2 to /dev/null (TensorFlow's C++ start-up lines ignore
-    ``TF_CPP_MIN_LOG_LEVEL`` before absl logging is initialised); Python exceptions still propagate."""
-    if not QUIET:
-        yield
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def quiet_third_party() -> None:
-    """Silence other libraries' progress bars, logging and warnings (``-v`` skips this)."""
-    global QUIET
-    QUIET = True
-    for key, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
-                       ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"), ("TF_CPP_MIN_LOG_LEVEL", "3"),
-                       ("TOKENIZERS_PARALLELISM", "false"), ("DATASETS_VERBOSITY", "error")):
-        os.environ.setdefault(key, value)
-    logging.getLogger().setLevel(logging.ERROR)
-    for name in ("transformers", "huggingface_hub", "open_clip", "faiss", "datasets", "tensorflow", "absl", "vllm"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore")
-    for module, fn in (("transformers.utils.logging", "disable_progress_bar"),
-                       ("huggingface_hub.utils", "disable_progress_bars")):
-        if module in sys.modules:
-            getattr(sys.modules[module], fn)()
 
 
 def _screen() -> tuple[int, int]:

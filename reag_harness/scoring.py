@@ -275,7 +275,7 @@ def _fmt(x: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run ``reag-eval score``; print a short summary. Harness errors propagate to the CLI."""
     if not getattr(args, "verbose", False):
-        from reag_harness.progress import quiet_third_party
+        from reag_harness.quiet import quiet_third_party
 
         quiet_third_party()
     results = score_predictions(

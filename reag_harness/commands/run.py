@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     args.verbose = cfg.verbose
     if not args.verbose:
-        from ..progress import quiet_third_party
+        from ..quiet import quiet_third_party
 
         quiet_third_party()
     from ..multitask import evaluate_tasks, is_multi, print_table

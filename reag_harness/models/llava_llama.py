@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from reag_harness.errors import HarnessError
 
@@ -111,6 +111,24 @@ def tokenizer_image_token(prompt: str, tokenizer: Any) -> list[int]:
             ids.append(IMAGE_TOKEN_INDEX)
         ids += tokenizer(chunk, add_special_tokens=False).input_ids
     return ids
+
+
+def render(tokenizer: Any, messages: Sequence[Mapping[str, Any]], add_generation_prompt: bool = False) -> str:
+    """The chat as ``Conversation.get_prompt`` (``LLAMA_3_1``) renders it: ``<image>`` for an image item,
+    string contents, the checkpoint's chat template without the generation prompt."""
+    chat = []
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, list):
+            parts = []
+            for item in content:
+                if item.get("type") == "image":
+                    parts.append(IMAGE_TOKEN)
+                elif item.get("type") == "text":
+                    parts.append(str(item.get("text", "")))
+            content = "".join(parts)
+        chat.append({"role": m["role"], "content": content})
+    return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=add_generation_prompt)
 
 
 def _module_class() -> Any:

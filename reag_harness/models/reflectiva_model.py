@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from reag_harness.errors import HarnessError
+from reag_harness.reflectiva_prompts import REFLECTIVE_TOKENS
 
 from .hf_vlm import resolve_checkpoint, resolve_pretrained, truncate_at_stop
-from .llava_llama import IMAGE_TOKEN, load_llava_llama, pixel_values, tokenizer_image_token
+from .llava_llama import load_llava_llama, pixel_values, render, tokenizer_image_token
 
 LLAMA31_VOCAB = 128256
 REFLECTIVE_IDS = {"no_retrieval": 128250, "retrieval": 128251, "no_relevant": 128252, "relevant": 128253,
                   "paragraph_open": 128254, "paragraph_close": 128255}
-TINY_NAMES = {"no_retrieval": "[No Retrieval]", "retrieval": "[Retrieval]", "no_relevant": "[No Relevant]",
-              "relevant": "[Relevant]", "paragraph_open": "<paragraph>", "paragraph_close": "</paragraph>"}
 
 _LOCK = threading.Lock()
 _LOADED: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
@@ -52,29 +51,11 @@ def reflective_ids(tokenizer: Any) -> dict[str, int]:
     """The six reflective token ids: the reference's fixed ids in the Llama-3.1 vocabulary, else by name."""
     if len(tokenizer) >= LLAMA31_VOCAB:
         return dict(REFLECTIVE_IDS)
-    ids = {k: tokenizer.convert_tokens_to_ids(name) for k, name in TINY_NAMES.items()}
-    missing = [TINY_NAMES[k] for k, v in ids.items() if v is None or v == tokenizer.unk_token_id]
+    ids = {k: tokenizer.convert_tokens_to_ids(name) for k, name in REFLECTIVE_TOKENS.items()}
+    missing = [REFLECTIVE_TOKENS[k] for k, v in ids.items() if v is None or v == tokenizer.unk_token_id]
     if missing:
         raise HarnessError(f"the tokenizer has no reflective token(s) {missing} and is not Llama-3.1's vocabulary")
     return ids
-
-
-def render(tokenizer: Any, messages: Sequence[Mapping[str, Any]], add_generation_prompt: bool = False) -> str:
-    """The chat as ``Conversation.get_prompt`` (``LLAMA_3_1``) renders it: ``<image>`` for an image item,
-    string contents, the checkpoint's chat template without the generation prompt."""
-    chat = []
-    for m in messages:
-        content = m.get("content")
-        if isinstance(content, list):
-            parts = []
-            for item in content:
-                if item.get("type") == "image":
-                    parts.append(IMAGE_TOKEN)
-                elif item.get("type") == "text":
-                    parts.append(str(item.get("text", "")))
-            content = "".join(parts)
-        chat.append({"role": m["role"], "content": content})
-    return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=add_generation_prompt)
 
 
 def images_of(messages: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -104,7 +104,8 @@ def _build(root: Path, model_dir: Path, vocab_path: Path, marker: Path, stamp: d
     import tempfile
 
     from reag_harness.atomic import remove_leftovers, swap_folder
-    from reag_harness.tasks.evqa.bem import require_tensorflow
+
+    from .bem_tensorflow import require_tensorflow
 
     tf, _ = require_tensorflow()
 

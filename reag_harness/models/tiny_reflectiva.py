@@ -15,8 +15,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-#: ids 128250-128255 of the ReflectiVA tokenizer (llava/train/train.py), in that order.
-REFLECTIVE_TOKENS = ("[No Retrieval]", "[Retrieval]", "[No Relevant]", "[Relevant]", "<paragraph>", "</paragraph>")
+from reag_harness.reflectiva_prompts import REFLECTIVE_TOKENS
+
+from .llava_llama import _module_class
+from .tiny_chat_templates import LLAMA3_TEMPLATE
+from .tiny_qwen import CLIP_MEAN, CLIP_STD
+from .tiny_reflectiva_calibration import calibrate
+from .tiny_vlm_parts import TEXT, make_tokenizer, token_ids
+
 TOWER = "clip-vision-tower"
 
 
@@ -34,20 +40,19 @@ def original_key(name: str) -> str:
 
 
 def build_reflectiva(path: Path) -> Path:
+    """Build the tiny checkpoint into ``path``: Llama-3.1 tokenizer with the reflective tokens last, CLIP tower
+    folder, ``llava_llama`` config, calibrated weights under the original names."""
     import torch
     from safetensors.torch import save_file
     from transformers import CLIPImageProcessor, CLIPVisionConfig, GenerationConfig
 
-    from .llava_llama import _module_class
-    from .tiny_qwen import CLIP_MEAN, CLIP_STD
-    from .tiny_vlms import LLAMA3_TEMPLATE, TEXT, _ids, make_tokenizer
-
     llama = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
-    tokenizer = make_tokenizer([*llama, *REFLECTIVE_TOKENS], bos="<|begin_of_text|>", eos="<|eot_id|>",
+    reflective = list(REFLECTIVE_TOKENS.values())
+    tokenizer = make_tokenizer([*llama, *reflective], bos="<|begin_of_text|>", eos="<|eot_id|>",
                                pad="<|end_of_text|>", add_bos=True)
     tokenizer.chat_template = LLAMA3_TEMPLATE
-    bos, end, _, _, eot = _ids(tokenizer, *llama)
-    if _ids(tokenizer, *REFLECTIVE_TOKENS) != list(range(len(tokenizer) - 6, len(tokenizer))):
+    bos, end, _, _, eot = token_ids(tokenizer, *llama)
+    if token_ids(tokenizer, *reflective) != list(range(len(tokenizer) - 6, len(tokenizer))):
         raise RuntimeError("tiny reflectiva: the reflective tokens are not the last six ids")
     tower = path / TOWER
     vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
@@ -76,55 +81,3 @@ def build_reflectiva(path: Path) -> Path:
     tokenizer.save_pretrained(path)
     return path
 
-
-def _split_rows(model: object, hidden: object, pair: tuple[int, int], scale: float) -> None:
-    """Rows of ``pair`` (yes-like, no-like) = +-``scale`` times the main direction in which ``hidden`` varies,
-    centred: the tiny model then picks either token depending on the prompt (a random model barely does)."""
-    import torch
-
-    centred = hidden - hidden.mean(dim=0, keepdim=True)
-    direction = torch.linalg.svd(centred, full_matrices=False).Vh[0]
-    offset = float((hidden @ direction).median())
-    mean_dir = hidden.mean(dim=0)
-    row = direction - offset * mean_dir / float(mean_dir @ mean_dir)  # row @ h = direction @ h - offset (about)
-    row = row / float((hidden @ row).std().clamp_min(1e-6))  # unit spread of the logit across prompts
-    head = model.llm.lm_head.weight  # type: ignore[attr-defined]
-    head[pair[0]] = scale * row
-    head[pair[1]] = -scale * row
-
-
-def calibrate(model: object, tokenizer: object, image_processor: object) -> None:
-    """Make the tiny ``[RET]``/``[NORET]`` and ``[REL]``/``[NOREL]`` choices depend on the prompt (calibrated on
-    the demo task's questions and passages, so that a tiny demo run retrieves for some samples only)."""
-    import torch
-    from PIL import Image
-
-    from reag_harness.plugins.prompt_styles.reflectiva import opening, relevance_request
-
-    from .llava_llama import pixel_values, tokenizer_image_token
-    from .reflectiva_model import TINY_NAMES, render
-
-    ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in TINY_NAMES.items()}  # type: ignore[attr-defined]
-
-    from reag_harness.tasks.demo.task import DemoTask
-
-    demo = DemoTask()  # the demo's own questions, images and passages: the tiny run then shows both branches
-    samples = demo.samples()[:12]
-    kb = demo.knowledge_base()
-    passages = [kb.passages(k)[0] for k in list(kb.keys())[:4]]
-
-    def last_hidden(messages: list) -> object:
-        paths = [i["image"] for m in messages if isinstance(m["content"], list) for i in m["content"]
-                 if i.get("type") == "image"]
-        with Image.open(paths[0]) as im:
-            pixels = pixel_values(im.convert("RGB"), image_processor, model.config)  # type: ignore[attr-defined]
-        ids_ = tokenizer_image_token(render(tokenizer, messages), tokenizer)
-        embeds, mask = model.batch_embeds([ids_], [pixels])  # type: ignore[attr-defined]
-        return model.llm.model(inputs_embeds=embeds, attention_mask=mask).last_hidden_state[0, -1]  # type: ignore[attr-defined]
-
-    with torch.no_grad():
-        model.llm.lm_head.weight.mul_(0.05)  # soft next-token distributions: the reflective choice can win
-        gate = torch.stack([last_hidden(opening(s)) for s in samples])
-        _split_rows(model, gate, (ids["retrieval"], ids["no_retrieval"]), 4.0)
-        rel = torch.stack([last_hidden(relevance_request(s, p).messages) for s in samples for p in passages])
-        _split_rows(model, rel, (ids["relevant"], ids["no_relevant"]), 8.0)

@@ -16,8 +16,6 @@ No torch at import: the models load in the plugins.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Sequence
 
 from ..errors import HarnessError, InputError
@@ -26,15 +24,6 @@ from ..records import Passage, Retrieval, Sample
 
 QUERY_PARTS = ("question", "caption", "entity")
 Ranked = list[tuple[Passage, float]]
-
-
-def digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def kb_fingerprint(kb: KnowledgeBase) -> str:
-    fp = getattr(kb, "fingerprint", None)
-    return str(fp()) if callable(fp) else digest([[k, kb.title(k)] for k in kb.keys()])
 
 
 def parse_query(spec: str) -> tuple[str, ...]:

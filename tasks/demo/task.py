@@ -18,14 +18,11 @@ from reag_harness.errors import InputError
 from reag_harness.interfaces import Runtime
 from reag_harness.jsonio import iter_jsonl
 from reag_harness.kb.memory import InMemoryKB
+from reag_harness.models.tiny_pictures import draw_picture
 from reag_harness.records import Sample
 
 HERE = Path(__file__).parent
 IMAGES_VERSION = "v1"
-COLOURS = {"red": (200, 40, 40), "grey": (128, 128, 128), "white": (235, 235, 235), "blue": (40, 80, 200),
-           "orange": (240, 140, 30), "brown": (120, 80, 40), "black": (25, 25, 25), "green": (40, 150, 60),
-           "cyan": (40, 190, 200), "yellow": (230, 210, 40), "amber": (255, 190, 0), "silver": (190, 190, 200),
-           "purple": (130, 50, 160)}
 
 
 def normalize(text: str) -> str:
@@ -112,12 +109,10 @@ class DemoTask:
         return target
 
     def draw_images(self, rows: Sequence[tuple[int, dict[str, Any]]]) -> None:
-        """One picture per entity: its colour, a shape and its title (deterministic).
+        """One picture per entity: its colour, a shape and its title (deterministic, :func:`draw_picture`).
 
         Safe when several processes draw at once: each writes its own temporary file and renames it.
         """
-        from PIL import Image, ImageDraw
-
         folder = self.image_dir()
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale(folder, ".*.tmp.png")
@@ -127,19 +122,7 @@ class DemoTask:
             if target.exists():
                 continue
             look = kb.page(row["entity"]).get("demo_image", {})
-            colour = COLOURS.get(look.get("colour", "grey"), (128, 128, 128))
-            img = Image.new("RGB", (224, 224), (250, 248, 240))
-            draw = ImageDraw.Draw(img)
-            shape = look.get("shape", "square")
-            if shape in ("circle", "ellipse", "dome"):
-                draw.ellipse((40, 50, 184, 170), fill=colour)
-            elif shape in ("triangle", "star", "figure"):
-                draw.polygon([(112, 30), (190, 180), (34, 180)], fill=colour)
-            elif shape in ("tower",):
-                draw.rectangle((92, 20, 132, 190), fill=colour)
-            else:
-                draw.rectangle((40, 60, 184, 170), fill=colour)
-            draw.text((10, 200), kb.title(row["entity"]), fill=(0, 0, 0))
+            img = draw_picture(kb.title(row["entity"]), look.get("colour", "grey"), look.get("shape", "square"))
             tmp = target.with_name(f".{target.name}.{temp_tag()}.tmp.png")
             try:
                 img.save(tmp)

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from reag_harness.errors import HarnessError, MissingDependencyError
+from reag_harness.models.bem_tensorflow import INSTALL_HINT, require_tensorflow
 
-__all__ = ["OFFICIAL_BEM_HANDLE", "OFFICIAL_VOCAB", "BemScorer", "bem_preflight", "require_tensorflow"]
+__all__ = ["OFFICIAL_BEM_HANDLE", "OFFICIAL_VOCAB", "BemScorer", "bem_preflight"]
 
 OFFICIAL_BEM_HANDLE = "https://tfhub.dev/google/answer_equivalence/bem/1"
 OFFICIAL_VOCAB = "gs://cloud-tpu-checkpoints/bert/keras_bert/uncased_L-12_H-768_A-12/vocab.txt"
 MAX_LENGTH = 512
-INSTALL_HINT = "pip install 'reag-harness[evqa]'"
 _OFFLINE_HINT = (
     "pass a local SavedModel directory with --bem-model DIR (task argument bem_model=DIR) and a local vocab file "
     "with --bem-vocab FILE (bem_vocab=FILE), or unpack the model into "
@@ -115,26 +115,6 @@ def bem_preflight(model: str | None = None, vocab: str | None = None, *, allow_d
         problems.append(f"BEM vocab file {vocab} not found: pass --bem-vocab FILE (bem_vocab=FILE), or --no-bem "
                         "(no_bem=true)")
     return problems
-
-
-def require_tensorflow() -> tuple[Any, Any]:
-    """Import ``tensorflow`` and ``tensorflow_text`` or raise MissingDependencyError naming the pip command."""
-    try:
-        import triton  # noqa: F401  # triton loaded *after* TensorFlow segfaults (torch 2.14 + TF 2.21): load it first
-    except ImportError:
-        pass
-    from reag_harness.progress import native_stderr_silenced
-
-    try:
-        with native_stderr_silenced():  # TensorFlow's start-up chatter, unless -v
-            import tensorflow as tf
-            import tensorflow_text as text
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"EVQA scoring with BEM needs TensorFlow and tensorflow-text ({exc.name} is missing): "
-            f"{INSTALL_HINT}  (or pass --no-bem for the exact-match lower bound)"
-        ) from exc
-    return tf, text
 
 
 def _is_remote(spec: str) -> bool:
