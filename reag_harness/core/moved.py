@@ -45,7 +45,8 @@ class _Alias(importlib.abc.Loader):
 class MovedModules(importlib.abc.MetaPathFinder):
     """Finds an old module path and hands back the module at its new path."""
 
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(self, fullname: str, path: object = None,
+                  target: object = None) -> importlib.machinery.ModuleSpec | None:
         if not fullname.startswith("reag_harness."):
             return None
         new = new_name(fullname)
