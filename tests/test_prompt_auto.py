@@ -13,7 +13,7 @@ from plugins.generators.hf_llm import HFLLMGenerator
 from reag_harness.api import evaluate
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
-from reag_harness.models.hf_vlm import check_prompt_lengths
+from reag_harness.models.hf_prompts import check_prompt_lengths
 from reag_harness.models.tiny_vlms import tiny_checkpoint
 from reag_harness.retrieval.faiss_index import build_index
 from tests.kbdata import synth

@@ -2,7 +2,7 @@
 an error naming the key (never a model with a randomly initialised weight and a warning).
 
 Each test copies a tiny checkpoint, edits its weight file and loads the copy through the harness's own
-loader: generators and critics (``hf_vlm.load_model``), the HF CLIP encoder, open_clip, GroundingDINO, the
+loader: generators and critics (``hf_loading.load_model``), the HF CLIP encoder, open_clip, GroundingDINO, the
 cross-encoder critic, the dense-text encoder. EVA-CLIP-8B (native and remote code): tests/test_eva_clip_8b.py.
 """
 
@@ -83,12 +83,12 @@ def test_loading_info_and_key_maps_name_every_kind() -> None:
 
 @pytest.mark.parametrize("family,kind", [("llama", "causal-lm"), ("qwen2.5-vl", "vlm")])
 def test_generator_and_critic_checkpoints(family, kind, tmp_path) -> None:
-    from reag_harness.models import hf_vlm
+    from reag_harness.models import hf_loading, hf_vlm
 
     src = Path(hf_vlm.resolve_pretrained(f"tiny:{family}"))
     for folder, key, how in both_edits(src, tmp_path, "mlp"):
         with pytest.raises(WeightsMismatchError) as err:
-            hf_vlm.load_model(str(folder), kind=kind)
+            hf_loading.load_model(str(folder), kind=kind)
         assert_names(err.value, key, how)
 
 

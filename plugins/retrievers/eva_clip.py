@@ -212,8 +212,9 @@ class EvaClipRetriever(Component):
         """The native EVA-CLIP-8B checkpoint: found (offline), an EVA-CLIP config, and its key set and shapes
         against the model built on the meta device (no weights loaded)."""
         from reag_harness.errors import HarnessError
+        from reag_harness.models.checkpoint_check import checkpoint_problems
         from reag_harness.models.eva_clip_native import check_checkpoint, is_eva_clip_checkpoint
-        from reag_harness.models.hf_vlm import checkpoint_problems, resolve_checkpoint
+        from reag_harness.models.hf_checkpoints import resolve_checkpoint
         from reag_harness.models.tiny_eva_clip_8b import resolve_tiny
 
         source = resolve_tiny(self.pretrained or self.model)
@@ -237,13 +238,13 @@ class EvaClipRetriever(Component):
         config, a missing spaCy pipeline (BRIEF contract 2)."""
         problems: list[str] = []
         if self.encoder_backend == "transformers":
-            from reag_harness.models.hf_vlm import checkpoint_problems
+            from reag_harness.models.checkpoint_check import checkpoint_problems
 
             problems += checkpoint_problems(self.pretrained or self.model, "model", trust_remote_code=True)
         elif self.encoder_backend == "native":
             problems += self.native_problems()
         elif self.encoder_backend == "hf":  # a transformers CLIP / SigLIP: its folder, or its cache entry offline
-            from reag_harness.models.hf_vlm import checkpoint_problems
+            from reag_harness.models.checkpoint_check import checkpoint_problems
 
             problems += checkpoint_problems(self.pretrained or self.model)
         elif self.pretrained and looks_like_path(str(self.pretrained)) and not os.path.exists(

@@ -336,7 +336,7 @@ class NativeEvaClipEncoder(TransformersClipEncoder):
                          preprocess=preprocess, image_size=image_size)
 
     def _load(self, source: str, device: str, dtype: torch.dtype) -> Any:
-        from reag_harness.models.hf_vlm import resolve_checkpoint
+        from reag_harness.models.hf_checkpoints import resolve_checkpoint
 
         folder, _ = resolve_checkpoint(source)
         if not Path(folder).is_dir():

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reag_harness.errors import HarnessError, InputError
-from reag_harness.models.hf_vlm import item_image_path
+from reag_harness.models.hf_prompts import item_image_path
 from reag_harness.models.openai_checks import Answer, first_answer  # noqa: F401  (re-exported)
 from reag_harness.models.openai_client import Cancelled, ChatClient, RequestFailed  # noqa: F401  (re-exported)
 
