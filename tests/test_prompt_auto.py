@@ -49,7 +49,7 @@ def test_too_long_error_names_the_two_arguments() -> None:
 
 
 def test_llama_text_preset_on_a_4096_position_model_runs_as_is(tmp_path: Path) -> None:
-    from reag_harness.models.clip_encoders import encoder_dim
+    from reag_harness.models.clip_loader import encoder_dim
     from reag_harness.models.tiny_eva_clip_8b import tiny_eva_clip_8b_path
 
     eva = tiny_eva_clip_8b_path()

@@ -93,24 +93,24 @@ def test_generator_and_critic_checkpoints(family, kind, tmp_path) -> None:
 
 
 def test_hf_clip_encoder(tmp_path) -> None:
-    from reag_harness.models import clip_encoders
+    from reag_harness.models import clip_loader
     from reag_harness.models.tiny_hf_clip import tiny_hf_clip_path
 
     for folder, key, how in both_edits(tiny_hf_clip_path("clip"), tmp_path, "fc1"):
-        clip_encoders._ENCODERS.clear()
+        clip_loader._ENCODERS.clear()
         with pytest.raises(WeightsMismatchError) as err:
-            clip_encoders.load_encoder("hf", "clip", str(folder))
+            clip_loader.load_encoder("hf", "clip", str(folder))
         assert_names(err.value, key, how)
 
 
 def test_open_clip_encoder(tmp_path) -> None:
-    from reag_harness.models import clip_encoders
+    from reag_harness.models import clip_loader
     from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
 
     for path, key, how in both_edits(Path(tiny_clip_checkpoint()), tmp_path, "mlp"):
-        clip_encoders._ENCODERS.clear()
+        clip_loader._ENCODERS.clear()
         with pytest.raises(HarnessError) as err:
-            clip_encoders.load_encoder("open_clip", TINY_MODEL, str(path))
+            clip_loader.load_encoder("open_clip", TINY_MODEL, str(path))
         assert_names(err.value, key, how)
 
 

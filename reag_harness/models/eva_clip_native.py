@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reag_harness.errors import HarnessError
-from reag_harness.models.clip_encoders import TransformersClipEncoder
+from reag_harness.models.clip_backends import TransformersClipEncoder
 from reag_harness.models.strict_load import WeightsMismatchError, check_keys
 
 TEXT_DEFAULTS: dict[str, Any] = dict(
