@@ -107,7 +107,7 @@ def detector_problem(detector: str) -> str | None:
     if detector == "tiny-grounding-dino":
         return None
     if os.path.isdir(os.path.expanduser(detector)):  # its weights against its config (none loaded)
-        from .model_check import weight_problems
+        from .models.checkpoint_check import weight_problems
 
         problems = weight_problems(os.path.expanduser(detector), "zero-shot-detection", f"crop detector {detector}")
         return "; ".join(problems) if problems else None

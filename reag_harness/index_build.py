@@ -114,7 +114,8 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     """Encode the rows and write the index; returns what was written."""
     import numpy as np
 
-    from .models.clip_encoders import load_encoder, open_images
+    from .models.clip_encoders import open_images
+    from .models.clip_loader import load_encoder
     from .retrieval.faiss_index import build_index
 
     random_weights = args.encoder == "open_clip" and not args.pretrained

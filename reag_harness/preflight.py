@@ -8,7 +8,7 @@ run never dies after hours of retrieval because the scorer's model was missing.
 
 A check that informs rather than refuses (a released file's checksum or row count differs) puts
 its lines in the object's ``preflight_warnings``: printed once, and the run goes on. Model
-checkpoints are checked by :mod:`reag_harness.model_check` (weights against the config's model,
+checkpoints are checked by :mod:`reag_harness.models.checkpoint_check` (weights against the config's model,
 no weight loaded) through each component's ``preflight``.
 """
 

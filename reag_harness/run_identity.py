@@ -49,7 +49,7 @@ def checkpoint_label(component: Any) -> str | None:
 def short_hash(pretrained: str) -> str | None:
     """The cached hub commit or the folder hash of :func:`checkpoint_identity`, shortened."""
     try:
-        from .models.hf_vlm import checkpoint_identity
+        from .models.hf_checkpoints import checkpoint_identity
 
         ident = checkpoint_identity(pretrained)
     except Exception:  # noqa: BLE001 - a label never fails a run
@@ -64,7 +64,7 @@ def parameter_count(component: Any) -> int | None:
     if not resolved:
         return None
     try:
-        from .models.hf_vlm import resolve_checkpoint
+        from .models.hf_checkpoints import resolve_checkpoint
 
         folder = Path(resolve_checkpoint(str(resolved))[0])
     except Exception:  # noqa: BLE001

@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from reag_harness.errors import HarnessError
-from reag_harness.models import clip_encoders
-from reag_harness.models.clip_encoders import clip_l14_preprocess, load_encoder, open_images
+from reag_harness.models import clip_encoders, clip_loader
+from reag_harness.models.clip_encoders import clip_l14_preprocess, open_images
+from reag_harness.models.clip_loader import load_encoder
 from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
 
 
@@ -49,9 +50,9 @@ def test_tiny_checkpoint_round_trip(tiny_encoder: clip_encoders.ClipEncoder) -> 
 
 
 def test_encoder_loaded_once_and_normalised(tiny_encoder: clip_encoders.ClipEncoder) -> None:
-    n = clip_encoders.loaded_encoders()
+    n = clip_loader.loaded_encoders()
     again = load_encoder("open_clip", TINY_MODEL, str(tiny_clip_checkpoint()), batch_size=64)
-    assert again is tiny_encoder and clip_encoders.loaded_encoders() == n
+    assert again is tiny_encoder and clip_loader.loaded_encoders() == n
     images = _images(6)
     emb = tiny_encoder.encode_images(images)
     assert emb.dtype == np.float32 and emb.shape == (6, tiny_encoder.dim) == (6, 32)

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from reag_harness.models import clip_encoders
+from reag_harness.models import clip_backends, clip_encoders, clip_loader
 from reag_harness.models.strict_load import WeightsMismatchError
 from reag_harness.models.tiny_eva_clip_8b import FORMATS, tiny_eva_clip_8b_path
 
@@ -45,15 +45,15 @@ def reference_features(folder: Path, images: list[Image.Image],
     """Image and text features of the direct build with the reference's preprocessing (CLIP-L/14, PIL)."""
     model = direct_build(folder).to(dtype)
     pixels = clip_encoders.clip_l14_preprocess(images, 224, 224, "pil").to(dtype)
-    ids = clip_encoders.load_clip_tokenizer(str(folder))(TEXTS, return_tensors="pt", padding=True, truncation=True,
+    ids = clip_backends.load_clip_tokenizer(str(folder))(TEXTS, return_tensors="pt", padding=True, truncation=True,
                                                  max_length=77)["input_ids"]
     with torch.no_grad():
         return (clip_encoders._l2(model.encode_image(pixels)), clip_encoders._l2(model.encode_text(ids)))
 
 
 def encoder(backend: str, folder: Path, dtype: str = "float32") -> clip_encoders.ClipEncoder:
-    clip_encoders._ENCODERS.clear()
-    return clip_encoders.load_encoder(backend, "BAAI/EVA-CLIP-8B", str(folder), "cpu", dtype, 4,
+    clip_loader._ENCODERS.clear()
+    return clip_loader.load_encoder(backend, "BAAI/EVA-CLIP-8B", str(folder), "cpu", dtype, 4,
                                       trust_remote_code=backend == "transformers")
 
 

@@ -18,7 +18,7 @@ from PIL import Image  # noqa: E402
 from reag_harness.api import evaluate  # noqa: E402
 from reag_harness.errors import HarnessError  # noqa: E402
 from reag_harness.interfaces import Runtime  # noqa: E402
-from reag_harness.models import hf_vlm, tiny_vlms  # noqa: E402
+from reag_harness.models import hf_loading, hf_prompts, hf_vlm, tiny_vlms  # noqa: E402
 from reag_harness.models.families import adapter_for  # noqa: E402
 from reag_harness.plugin_manager import get_registry, register_plugin, unregister_plugin  # noqa: E402
 from reag_harness.reag_prompts import critic_messages  # noqa: E402
@@ -171,13 +171,13 @@ def test_tiny_names_resolve_and_unknown_names_list_the_choices(tiny_checkpoints)
 
 
 def test_critic_and_generator_share_one_loaded_checkpoint(tiny_checkpoints) -> None:
-    hf_vlm.clear_cache()
-    before = dict(hf_vlm.LOAD_COUNTS)
+    hf_loading.clear_cache()
+    before = dict(hf_loading.LOAD_COUNTS)
     gen = build("generator", "hf-vlm", pretrained="tiny:gemma3")
     critic = build("critic", "hf-vlm-critic", pretrained="tiny:gemma3")
     assert gen.model_and_processor()[0] is critic.model_and_processor()[0]
-    assert hf_vlm.LOAD_COUNTS["model"] - before["model"] == 1
-    assert hf_vlm.LOAD_COUNTS["processor"] - before["processor"] == 1
+    assert hf_loading.LOAD_COUNTS["model"] - before["model"] == 1
+    assert hf_loading.LOAD_COUNTS["processor"] - before["processor"] == 1
 
 
 def test_gen_kwargs_reach_generate_and_sampling_is_seeded(tiny_checkpoints, images) -> None:
@@ -216,12 +216,12 @@ def test_prompts_longer_than_the_model_are_clear_errors_and_generation_stops_at_
     # OPT: 2048 learned positions; no prompt bound ('auto' would stop the near-the-end prompt first, issue 20)
     gen = build("generator", "hf-vlm", pretrained="tiny:blip-2", max_prompt_tokens="none")
     model, processor = gen.model_and_processor()
-    tokenizer = hf_vlm.tokenizer_of(processor)
+    tokenizer = hf_loading.tokenizer_of(processor)
 
     def request(n_tokens: int) -> ChatRequest:
         return ChatRequest(chat(" ".join(["Paris"] * n_tokens), images["red"]))
 
-    words = len(tokenizer.encode(hf_vlm.render(processor, request(100).messages).text)) - 100
+    words = len(tokenizer.encode(hf_prompts.render(processor, request(100).messages).text)) - 100
     with pytest.raises(HarnessError, match="longer than the model's 2048 positions"):
         gen.generate([request(2100)])
     critic = build("critic", "hf-vlm-critic", pretrained="tiny:blip-2")
@@ -264,23 +264,24 @@ def test_prompts_longer_than_the_model_are_clear_errors_and_generation_stops_at_
 
 def test_yes_split_into_several_tokens_is_a_clear_error(tiny_checkpoints) -> None:
     _, processor = hf_vlm.load_vlm("tiny:llava")
-    assert hf_vlm.answer_token_id(processor, "Yes") == hf_vlm.tokenizer_of(processor).convert_tokens_to_ids("ĠYes")
+    assert hf_prompts.answer_token_id(processor, "Yes") == \
+        hf_loading.tokenizer_of(processor).convert_tokens_to_ids("ĠYes")
     with pytest.raises(HarnessError, match="one token"):
-        hf_vlm.answer_token_id(processor, "Yesterday's weather")
+        hf_prompts.answer_token_id(processor, "Yesterday's weather")
 
 
 def test_blip2_prompt_is_plain_question_answer(tiny_checkpoints, images) -> None:
     _, processor = hf_vlm.load_vlm("tiny:blip-2")
-    prompt = hf_vlm.render(processor, chat("What is this?", images["red"], system="Be brief."))
+    prompt = hf_prompts.render(processor, chat("What is this?", images["red"], system="Be brief."))
     assert prompt.text == "Question: Be brief.\nWhat is this? Answer:"
     with pytest.raises(HarnessError, match="needs an image"):
-        hf_vlm.render(processor, chat("What is this?"))
+        hf_prompts.render(processor, chat("What is this?"))
 
 
 def test_max_pixels_bounds_the_images_of_every_family(tiny_checkpoints, images) -> None:
     _, processor = hf_vlm.load_vlm("tiny:llava-onevision", max_pixels=28 * 28)
-    assert hf_vlm.prepared_image(processor, images["wide"]).size[0] * \
-        hf_vlm.prepared_image(processor, images["wide"]).size[1] <= 28 * 28
+    assert hf_prompts.prepared_image(processor, images["wide"]).size[0] * \
+        hf_prompts.prepared_image(processor, images["wide"]).size[1] <= 28 * 28
     _, qwen = hf_vlm.load_vlm("tiny:qwen2-vl", max_pixels=28 * 28 * 4)
     assert qwen.image_processor.size.longest_edge == 28 * 28 * 4  # Qwen-VL: the processor applies the bound
 
@@ -294,7 +295,7 @@ def test_hf_llm_generates_from_string_turns_and_refuses_images(tiny_checkpoints,
     gen = build("generator", "hf-llm", batch_size=2, pretrained="tiny:llama")
     model, tokenizer = gen.model_and_processor()
     assert type(model).__name__ == "LlamaForCausalLM"
-    prompt = hf_vlm.render(tokenizer, chat("Name the river.", system="Be brief."), "<think>")
+    prompt = hf_prompts.render(tokenizer, chat("Name the river.", system="Be brief."), "<think>")
     assert prompt.text.endswith("<|start_header_id|>user<|end_header_id|>\n\nName the river.<|eot_id|>"
                                 "<|start_header_id|>assistant<|end_header_id|>\n\n<think>")
     requests = [ChatRequest(chat("Name the river.", system="Be brief.")), ChatRequest(chat("Who built it?")),
@@ -329,7 +330,7 @@ def test_hf_llm_demo_requests_carry_no_image(tiny_checkpoints, tmp_path, monkeyp
         unregister_plugin("test-pipeline")
     assert res.n == 4 and len(seen) == 4
     assert pipeline.prompt_style.text_only  # added by the runner from HFLLMGenerator.prompt_style_args
-    assert not any(hf_vlm.message_images(r.messages) for r in seen)
+    assert not any(hf_prompts.message_images(r.messages) for r in seen)
     assert all("<paragraph>" in r.messages[-1]["content"][-1]["text"] for r in seen)  # passages are there
 
 

@@ -9,8 +9,7 @@ import pytest
 from safetensors.torch import load_file, save_file
 
 from reag_harness.api import evaluate
-from reag_harness.model_check import weight_problems
-from reag_harness.models.hf_vlm import checkpoint_problems
+from reag_harness.models.checkpoint_check import checkpoint_problems, weight_problems
 from reag_harness.preflight import PreflightError
 
 REMOVED = "model.layers.0.mlp.down_proj.weight"  # the transformers-4 layout, as ReAG-3B/7B are saved

@@ -10,7 +10,7 @@ import pytest
 from reag_harness.cli import main
 from reag_harness.config import RunConfig
 from reag_harness.kb.build import build_store
-from reag_harness.models import clip_encoders, qwen_vl
+from reag_harness.models import clip_loader, qwen_vl
 from reag_harness.multitask import expand_tasks, task_config
 from reag_harness.submission import SUBMISSION_FIELDS, check_submission
 from tests.kbdata import synth
@@ -38,7 +38,7 @@ def test_task_lists_groups_and_per_task_arguments() -> None:
 def test_two_tasks_one_process_each_model_loaded_once(infoseek: dict[str, Path], tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     qwen_vl.clear_cache()  # start cold: the first task loads, the second must reuse
-    clip_encoders._ENCODERS.clear()
+    clip_loader._ENCODERS.clear()
     loads = qwen_vl.LOAD_COUNTS["model"]
     args = (f"infoseek.kb={infoseek['store']},infoseek.queries={infoseek['queries']},"
             f"infoseek.images={infoseek['images']},infoseek.qtypes={infoseek['qtypes']}")
@@ -46,7 +46,7 @@ def test_two_tasks_one_process_each_model_loaded_once(infoseek: dict[str, Path],
                  "--output-dir", str(tmp_path / "runs"), "--no-leaderboard", "--quiet"])
     assert code == 0
     assert qwen_vl.LOAD_COUNTS["model"] - loads == 1  # critic and generator share it, across both tasks
-    assert clip_encoders.loaded_encoders() == 1
+    assert clip_loader.loaded_encoders() == 1
     folders = sorted((tmp_path / "runs").iterdir())
     tasks = {json.loads((f / "results.json").read_text())["task"]: f for f in folders}
     assert set(tasks) == {"demo", "infoseek"} and len(folders) == 2  # one result per task

@@ -11,7 +11,7 @@ import pytest
 
 from reag_harness.api import evaluate
 from reag_harness.cli import main
-from reag_harness.models import hf_vlm
+from reag_harness.models import hf_loading
 from reag_harness.preflight import PreflightError
 from tests.kbdata import synth
 
@@ -26,7 +26,7 @@ def infoseek(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_missing_index_critic_and_queries_are_one_error(infoseek: dict[str, Path], tmp_path: Path) -> None:
-    loads = dict(hf_vlm.LOAD_COUNTS)
+    loads = dict(hf_loading.LOAD_COUNTS)
     with pytest.raises(PreflightError) as err:
         evaluate(task="infoseek", task_args={"kb": str(infoseek["kb"]), "queries": str(tmp_path / "nope.jsonl"),
                                              "images": str(infoseek["images"])},
@@ -40,7 +40,7 @@ def test_missing_index_critic_and_queries_are_one_error(infoseek: dict[str, Path
     assert "no index given" in message  # the retriever's index
     assert "no-critic" in message  # the critic checkpoint
     assert message.count("nope.jsonl: query file not found") == 1  # listed once, not by two checks
-    assert hf_vlm.LOAD_COUNTS == loads  # no model loaded
+    assert hf_loading.LOAD_COUNTS == loads  # no model loaded
     assert not (tmp_path / "runs").exists()
 
 

@@ -28,7 +28,7 @@ from reag_harness.cli import build_parser, main
 from reag_harness.commands.run import config_from_args
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
-from reag_harness.models.clip_encoders import encoder_dim
+from reag_harness.models.clip_loader import encoder_dim
 from reag_harness.models.tiny_eva_clip_8b import tiny_eva_clip_8b_path
 from reag_harness.pipeline.components import resolve_components
 from reag_harness.pipeline.stage_retrieve import RetrieveStage

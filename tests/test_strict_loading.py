@@ -2,7 +2,7 @@
 an error naming the key (never a model with a randomly initialised weight and a warning).
 
 Each test copies a tiny checkpoint, edits its weight file and loads the copy through the harness's own
-loader: generators and critics (``hf_vlm.load_model``), the HF CLIP encoder, open_clip, GroundingDINO, the
+loader: generators and critics (``hf_loading.load_model``), the HF CLIP encoder, open_clip, GroundingDINO, the
 cross-encoder critic, the dense-text encoder. EVA-CLIP-8B (native and remote code): tests/test_eva_clip_8b.py.
 """
 
@@ -83,34 +83,34 @@ def test_loading_info_and_key_maps_name_every_kind() -> None:
 
 @pytest.mark.parametrize("family,kind", [("llama", "causal-lm"), ("qwen2.5-vl", "vlm")])
 def test_generator_and_critic_checkpoints(family, kind, tmp_path) -> None:
-    from reag_harness.models import hf_vlm
+    from reag_harness.models import hf_loading, hf_vlm
 
     src = Path(hf_vlm.resolve_pretrained(f"tiny:{family}"))
     for folder, key, how in both_edits(src, tmp_path, "mlp"):
         with pytest.raises(WeightsMismatchError) as err:
-            hf_vlm.load_model(str(folder), kind=kind)
+            hf_loading.load_model(str(folder), kind=kind)
         assert_names(err.value, key, how)
 
 
 def test_hf_clip_encoder(tmp_path) -> None:
-    from reag_harness.models import clip_encoders
+    from reag_harness.models import clip_loader
     from reag_harness.models.tiny_hf_clip import tiny_hf_clip_path
 
     for folder, key, how in both_edits(tiny_hf_clip_path("clip"), tmp_path, "fc1"):
-        clip_encoders._ENCODERS.clear()
+        clip_loader._ENCODERS.clear()
         with pytest.raises(WeightsMismatchError) as err:
-            clip_encoders.load_encoder("hf", "clip", str(folder))
+            clip_loader.load_encoder("hf", "clip", str(folder))
         assert_names(err.value, key, how)
 
 
 def test_open_clip_encoder(tmp_path) -> None:
-    from reag_harness.models import clip_encoders
+    from reag_harness.models import clip_loader
     from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
 
     for path, key, how in both_edits(Path(tiny_clip_checkpoint()), tmp_path, "mlp"):
-        clip_encoders._ENCODERS.clear()
+        clip_loader._ENCODERS.clear()
         with pytest.raises(HarnessError) as err:
-            clip_encoders.load_encoder("open_clip", TINY_MODEL, str(path))
+            clip_loader.load_encoder("open_clip", TINY_MODEL, str(path))
         assert_names(err.value, key, how)
 
 

@@ -57,7 +57,7 @@ def transformers_reference(checkpoint: Path) -> dict:
     import torch
 
     from reag_harness.interfaces import Runtime
-    from reag_harness.models.hf_vlm import render
+    from reag_harness.models.hf_prompts import render
     from reag_harness.plugin_manager import get_registry
     from reag_harness.reag_prompts import critic_messages
     from reag_harness.records import ChatRequest
@@ -87,7 +87,7 @@ def transformers_reference(checkpoint: Path) -> dict:
 
 
 def test_hf_llm_backend_vllm_generates_and_scores_like_transformers(checkpoint) -> None:
-    from reag_harness.models.hf_vlm import truncate_at_stop
+    from reag_harness.models.hf_prompts import truncate_at_stop
 
     """hf-llm with backend=vllm: greedy texts equal the transformers backend's (up to a near-tie); the critic's
     prefill-only scoring (prefix-cached per question) gives the full-vocabulary probability of a

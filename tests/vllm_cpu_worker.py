@@ -14,7 +14,7 @@ import sys
 
 def main() -> None:
     from reag_harness.interfaces import Runtime
-    from reag_harness.models.hf_vlm import render
+    from reag_harness.models.hf_prompts import render
     from reag_harness.plugin_manager import get_registry
     from reag_harness.reag_prompts import critic_messages
     from reag_harness.records import ChatRequest

@@ -52,7 +52,7 @@ class CrossEncoderCritic(Component):
 
     def preflight(self) -> list[str]:
         """Its checkpoint (folder or cache entry offline, config, weights against the config's model)."""
-        from reag_harness.models.hf_vlm import checkpoint_problems
+        from reag_harness.models.checkpoint_check import checkpoint_problems
 
         return checkpoint_problems(self.source, "sequence-classification", trust_remote_code=False)
 

@@ -20,14 +20,9 @@ from typing import Any
 
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Component, Runtime
-from reag_harness.models.openai_api import (
-    DEFAULT_BASE_URL,
-    DEFAULT_KEY_ENV,
-    TRANSPORT_ARGS,
-    OpenAIComponent,
-    refuse_secrets,
-)
+from reag_harness.models.openai_api import TRANSPORT_ARGS, OpenAIComponent
 from reag_harness.models.openai_checks import first_token_logprobs
+from reag_harness.models.openai_settings import DEFAULT_BASE_URL, DEFAULT_KEY_ENV, refuse_secrets
 from reag_harness.reag_prompts import critic_messages
 from reag_harness.records import Passage, Sample
 

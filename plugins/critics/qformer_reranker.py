@@ -15,7 +15,8 @@ from typing import Any, Callable, Sequence
 
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Component, Runtime
-from reag_harness.models.hf_vlm import checkpoint_identity, resolve_pretrained
+from reag_harness.models.hf_checkpoints import checkpoint_identity
+from reag_harness.models.hf_vlm import resolve_pretrained
 from reag_harness.records import Passage, Sample
 from reag_harness.selection import FALLBACKS
 

@@ -36,7 +36,7 @@ from typing import Any
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import OnBatch, resolve_batch_tokens, sorted_batches
-from reag_harness.models.hf_vlm import answer_token_id, check_prompt_lengths
+from reag_harness.models.hf_prompts import answer_token_id, check_prompt_lengths
 from reag_harness.models.prefix_scoring import PrefixRequest, SharedPrefixScorer, shares_prefix
 from reag_harness.models.qwen_vl import (
     QWEN_MAX_PIXELS,

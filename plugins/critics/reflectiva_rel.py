@@ -16,7 +16,8 @@ from typing import Any, Callable, Sequence
 
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Component, Runtime
-from reag_harness.models.hf_vlm import checkpoint_identity, resolve_pretrained
+from reag_harness.models.hf_checkpoints import checkpoint_identity
+from reag_harness.models.hf_vlm import resolve_pretrained
 from reag_harness.models.reflectiva_model import ReflectiVAModel
 from reag_harness.records import Passage, Sample
 from reag_harness.selection import FALLBACKS
@@ -58,8 +59,8 @@ class ReflectiVARelCritic(Component):
         from reag_harness.plugins.prompt_styles.reflectiva import relevance_request
 
         if self._model is None:
-            self._model = ReflectiVAModel(self.pretrained, self.runtime.device, self.runtime.dtype,
-                                          self.add_generation_prompt)
+            self._model = ReflectiVAModel(resolve_pretrained(self.pretrained), self.runtime.device,
+                                          self.runtime.dtype, self.add_generation_prompt)
         m = self._model
         out = []
         for i, (sample, passage) in enumerate(pairs):

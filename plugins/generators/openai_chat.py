@@ -31,9 +31,10 @@ from typing import Any
 
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Component, Runtime
-from reag_harness.models.openai_api import DEFAULT_BASE_URL, DEFAULT_KEY_ENV, OpenAIComponent
+from reag_harness.models.openai_api import OpenAIComponent
 from reag_harness.models.openai_checks import first_answer, one_line
 from reag_harness.models.openai_probes import PREFIX_FIELDS, prefix_check
+from reag_harness.models.openai_settings import DEFAULT_BASE_URL, DEFAULT_KEY_ENV
 from reag_harness.models.qwen_vl import truncate_at_stop
 from reag_harness.records import ChatRequest
 

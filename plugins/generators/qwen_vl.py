@@ -18,7 +18,8 @@ from typing import Any
 from reag_harness.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import OnBatch, resolve_batch_tokens, sorted_batches
-from reag_harness.models.hf_vlm import check_prompt_lengths, load_processor, max_positions, tokenizer_of
+from reag_harness.models.hf_loading import load_processor, tokenizer_of
+from reag_harness.models.hf_prompts import check_prompt_lengths, max_positions
 from reag_harness.models.qwen_vl import (
     QWEN_MAX_PIXELS,
     QWEN_MIN_PIXELS,
@@ -110,7 +111,7 @@ class QwenVLGenerator(QwenVLComponent):
         if str(self._prompt_bound_arg).strip().lower() != "auto":
             self._bound = (_prompt_bound(self._prompt_bound_arg, model_max_length),)
             return self._bound[0]
-        from reag_harness.models.hf_vlm import context_length
+        from reag_harness.models.hf_checkpoints import context_length
 
         bound = auto_prompt_bound(self.pretrained, model_max_length, self.max_new_tokens)
         if context_length(self.pretrained)[0] is not None:  # else asked again once the hub download is there
@@ -219,7 +220,7 @@ def auto_prompt_bound(pretrained: str, model_max_length: int, max_new_tokens: in
     most half the context is kept for the answer (generation stops at the last position anyway).
     Never above ``model_max_length``; an unreadable config (a hub id not downloaded) gives it.
     """
-    from reag_harness.models.hf_vlm import context_length
+    from reag_harness.models.hf_checkpoints import context_length
 
     context, configured_new = context_length(pretrained)
     if context is None:

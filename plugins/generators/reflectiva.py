@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from reag_harness.interfaces import Component, Runtime
-from reag_harness.models.hf_vlm import checkpoint_identity, resolve_pretrained
+from reag_harness.models.hf_checkpoints import checkpoint_identity
+from reag_harness.models.hf_vlm import resolve_pretrained
 from reag_harness.models.reflectiva_model import ReflectiVAModel
 from reag_harness.records import ChatRequest, Sample
 
@@ -56,7 +57,7 @@ class ReflectiVAGenerator(Component):
     @property
     def model(self) -> ReflectiVAModel:
         if self._model is None:
-            self._model = ReflectiVAModel(self.pretrained, self.runtime.device, self.runtime.dtype,
+            self._model = ReflectiVAModel(self.checkpoint, self.runtime.device, self.runtime.dtype,
                                           self.add_generation_prompt)
         return self._model
 

@@ -88,7 +88,7 @@ class DenseTextRetriever(PassageRetriever):
 
     def preflight(self) -> list[str]:
         """Its sentence-transformers model: a local folder that exists, or a hub id cached when offline."""
-        from reag_harness.models.hf_vlm import checkpoint_problems
+        from reag_harness.models.checkpoint_check import checkpoint_problems
 
         return checkpoint_problems(self.source)
 

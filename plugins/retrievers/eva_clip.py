@@ -24,7 +24,8 @@ import numpy as np
 
 from reag_harness.errors import HarnessError, InputError
 from reag_harness.interfaces import Component, KnowledgeBase, Runtime
-from reag_harness.models.clip_encoders import EVA_CLIP_8B, ClipEncoder, _torch_dtype, checkpoint_identity, load_encoder
+from reag_harness.models.clip_encoders import EVA_CLIP_8B, ClipEncoder, _torch_dtype, checkpoint_identity
+from reag_harness.models.clip_loader import load_encoder
 from reag_harness.records import Retrieval, Sample
 from reag_harness.retrieval.cache_keys import digest
 from reag_harness.retrieval.encoder_checks import encoder_problems
@@ -125,7 +126,7 @@ class EvaClipRetriever(Component):
     def data_checks(self) -> list[Any]:
         """Its index readable, rows = keys, dimension = the encoder's (from its config, no weights)."""
         from reag_harness.data_check import FAIL, SKIP, Check, index_check
-        from reag_harness.models.clip_encoders import encoder_dim
+        from reag_harness.models.clip_loader import encoder_dim
 
         if self.index_dir == TITLES_INDEX:
             return [Check(f"retriever {self.name}", SKIP, "index built on first use from the KB's page titles")]
@@ -148,7 +149,7 @@ class EvaClipRetriever(Component):
 
         problems = failures(self.data_checks())
         if self.encoder_backend == "transformers" and not self.trust_remote_code:
-            from reag_harness.models.clip_encoders import _remote_code_error
+            from reag_harness.models.clip_backends import _remote_code_error
 
             problems.append(str(_remote_code_error(self.pretrained or self.model)))  # reported with the others
         return problems + self.model_problems()

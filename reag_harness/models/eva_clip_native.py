@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reag_harness.errors import HarnessError
-from reag_harness.models.clip_encoders import TransformersClipEncoder
+from reag_harness.models.clip_backends import TransformersClipEncoder
 from reag_harness.models.strict_load import WeightsMismatchError, check_keys
 
 TEXT_DEFAULTS: dict[str, Any] = dict(
@@ -336,7 +336,7 @@ class NativeEvaClipEncoder(TransformersClipEncoder):
                          preprocess=preprocess, image_size=image_size)
 
     def _load(self, source: str, device: str, dtype: torch.dtype) -> Any:
-        from reag_harness.models.hf_vlm import resolve_checkpoint
+        from reag_harness.models.hf_checkpoints import resolve_checkpoint
 
         folder, _ = resolve_checkpoint(source)
         if not Path(folder).is_dir():

@@ -28,6 +28,7 @@ from typing import Any
 
 from reag_harness.errors import HarnessError, MissingDependencyError
 from reag_harness.models.openai_checks import AnswerError, error_detail, mask_secret, one_line, parse_body
+from reag_harness.models.openai_settings import key_problems
 
 RETRY_STATUS = frozenset({408, 409, 429})
 MAX_BACKOFF_S = 60.0
@@ -112,8 +113,6 @@ class ChatClient:
                 env = self.settings.key_env
                 key = os.environ.get(env, "") if env else ""
                 if env and not key:
-                    from reag_harness.models.openai_api import key_problems
-
                     raise HarnessError(key_problems(self.settings)[0])
                 self._headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"}
                                                                         if key else {})}

@@ -1,35 +1,29 @@
 """Qwen2.5-VL through the generic VLM path: the names the Qwen components and tests use.
 
-Everything here is :mod:`reag_harness.models.hf_vlm` with Qwen-VL's defaults (ReAG's pixel
-bounds 3136..301056); the critic and the generator share one loaded checkpoint, like every
-other family.
+Everything here is the generic path (:mod:`reag_harness.models.hf_vlm` and the modules below it)
+with Qwen-VL's defaults (ReAG's pixel bounds 3136..301056); the critic and the generator share
+one loaded checkpoint, like every other family.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .hf_vlm import (  # noqa: F401  (re-exported: the Qwen components and their tests use these names)
-    BACKENDS,
-    DTYPES,
-    LOAD_COUNTS,
+# re-exported: the Qwen components and their tests use these names
+from .hf_checkpoints import checkpoint_identity, resolve_checkpoint  # noqa: F401
+from .hf_loading import DTYPES, LOAD_COUNTS, clear_cache, default_attn_implementation, load_processor  # noqa: F401
+from .hf_prompts import (  # noqa: F401
     Prompt,
-    VLMComponent,
     batch_inputs,
     check_images,
-    checkpoint_identity,
-    clear_cache,
-    default_attn_implementation,
     load_image,
-    load_processor,
-    load_vlm,
     message_images,
     prompt_length,
     render,
-    resolve_checkpoint,
     single_token_id,
     truncate_at_stop,
 )
+from .hf_vlm import BACKENDS, VLMComponent, load_vlm  # noqa: F401
 
 QWEN_MIN_PIXELS = 3136
 QWEN_MAX_PIXELS = 301056
@@ -47,7 +41,7 @@ def load_qwen_vl(
     max_pixels: int = QWEN_MAX_PIXELS,
     model_max_length: int = 16384,
 ) -> tuple[Any, Any]:
-    """``(model, processor)`` for a Qwen2.5-VL checkpoint, cached per process (see :func:`hf_vlm.load_vlm`)."""
+    """``(model, processor)`` for a Qwen2.5-VL checkpoint, cached per process (see :func:`.hf_vlm.load_vlm`)."""
     return load_vlm(pretrained, device, dtype, attn_implementation, min_pixels=min_pixels, max_pixels=max_pixels,
                     model_max_length=model_max_length)
 

@@ -16,7 +16,8 @@ from typing import Any, Mapping, Sequence
 from reag_harness.errors import HarnessError
 from reag_harness.reflectiva_prompts import REFLECTIVE_TOKENS
 
-from .hf_vlm import resolve_checkpoint, resolve_pretrained, truncate_at_stop
+from .hf_checkpoints import resolve_checkpoint
+from .hf_prompts import truncate_at_stop
 from .llava_llama import load_llava_llama, pixel_values, render, tokenizer_image_token
 
 LLAMA31_VOCAB = 128256
@@ -28,8 +29,9 @@ _LOADED: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
 
 
 def checkpoint_folder(pretrained: str) -> Path:
-    """A local folder for ``pretrained`` (``tiny:reflectiva``, a folder, or a hub id downloaded on use)."""
-    resolved, _ = resolve_checkpoint(resolve_pretrained(pretrained))
+    """A local folder for ``pretrained`` (a folder, or a hub id downloaded on use; the components resolve
+    ``tiny:reflectiva`` to its folder first, :func:`reag_harness.models.hf_vlm.resolve_pretrained`)."""
+    resolved, _ = resolve_checkpoint(pretrained)
     if Path(resolved).is_dir():
         return Path(resolved)
     from huggingface_hub import snapshot_download

@@ -1,7 +1,7 @@
 """The vLLM backend for the VLM generator and critic (``backend="vllm"``).
 
 Same interface as the transformers path: prompts are rendered with the checkpoint's own
-processor and chat template (:func:`reag_harness.models.hf_vlm.render`), images go in
+processor and chat template (:func:`reag_harness.models.hf_prompts.render`), images go in
 ``multi_modal_data`` as PIL images, and one ``vllm.LLM`` per (checkpoint, dtype) is shared
 by the critic and the generator, with prefix caching on (the critic's image and system
 prompt are a shared prefix).
@@ -36,7 +36,9 @@ from typing import Any
 from reag_harness.errors import HarnessError, MissingDependencyError
 from reag_harness.records import ChatRequest
 
-from .hf_vlm import Prompt, family_of, load_processor, prepared_image, render, resolve_checkpoint, truncate_at_stop
+from .hf_checkpoints import resolve_checkpoint
+from .hf_loading import family_of, load_processor, load_tokenizer
+from .hf_prompts import Prompt, prepared_image, render, truncate_at_stop
 
 CRITIC_TOP_LOGPROBS = 20
 _LOCK = threading.Lock()
@@ -155,8 +157,6 @@ class VLLMEngine:
         self.vllm = vllm
         self.pretrained = pretrained
         if text_only:  # a causal LM: its tokenizer renders the prompts
-            from .hf_llm import load_tokenizer
-
             self.processor = load_tokenizer(pretrained, model_max_length, trust_remote_code)
         else:
             self.processor = load_processor(pretrained, min_pixels, max_pixels, model_max_length, trust_remote_code)

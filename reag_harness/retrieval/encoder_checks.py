@@ -15,7 +15,8 @@ def native_problems(source: str) -> list[str]:
     shapes against the model built on the meta device (no weights loaded)."""
     from reag_harness.errors import HarnessError
     from reag_harness.models.eva_clip_native import check_checkpoint, is_eva_clip_checkpoint
-    from reag_harness.models.hf_vlm import checkpoint_problems, resolve_checkpoint
+    from reag_harness.models.checkpoint_check import checkpoint_problems
+    from reag_harness.models.hf_checkpoints import resolve_checkpoint
     from reag_harness.models.tiny_eva_clip_8b import resolve_tiny
 
     source = resolve_tiny(source)
@@ -39,13 +40,13 @@ def encoder_problems(backend: str, model: str, pretrained: str | None) -> list[s
     EVA-CLIP's remote code is not run; ``native``; ``hf``: a transformers CLIP / SigLIP; ``open_clip``: a local
     weights file, while a tag downloads)."""
     if backend == "transformers":
-        from reag_harness.models.hf_vlm import checkpoint_problems
+        from reag_harness.models.checkpoint_check import checkpoint_problems
 
         return checkpoint_problems(pretrained or model, "model", trust_remote_code=True)
     if backend == "native":
         return native_problems(pretrained or model)
     if backend == "hf":
-        from reag_harness.models.hf_vlm import checkpoint_problems
+        from reag_harness.models.checkpoint_check import checkpoint_problems
 
         return checkpoint_problems(pretrained or model)
     if pretrained and looks_like_path(str(pretrained)) and not os.path.exists(os.path.expanduser(str(pretrained))):

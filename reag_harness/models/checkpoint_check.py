@@ -1,4 +1,4 @@
-"""Pre-flight for a Hugging Face checkpoint: does it hold the weights its config's model needs?
+"""Pre-flight for a Hugging Face checkpoint: where it is, its remote code, the weights its config's model needs.
 
 Without loading a weight: the checkpoint's key set is read from its safetensors headers, its
 shard index (``*.index.json``) or a ``.bin`` opened memory-mapped; the model is built from its
@@ -7,17 +7,22 @@ them when it loads (``get_model_conversion_mapping``: e.g. a transformers-4 Qwen
 and compared with the model's. A weight removed or renamed is named before any stage runs,
 instead of a random initialisation (or an error) hours later.
 
-:func:`weight_problems` gives pre-flight lines (empty when all is well); anything this check
-cannot judge (remote code, an unknown architecture) is left to the loader, never a false alarm.
+:func:`checkpoint_problems` gives the pre-flight lines of a checkpoint (its folder or cache entry,
+optional packages, remote code, weights); :func:`weight_problems` those of its weights alone (empty when
+all is well). Anything this check cannot judge (remote code, an unknown architecture) is left to the
+loader, never a false alarm. No network.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
+
+from .hf_checkpoints import model_type, resolve_checkpoint
 
 SHOWN = 5  # keys named per problem line
 
@@ -201,3 +206,45 @@ def _native(model_type: str) -> bool:
     return model_type in CONFIG_MAPPING_NAMES
 
 
+
+
+def checkpoint_problems(pretrained: str, kind: str | None = None, trust_remote_code: bool = True) -> list[str]:
+    """Pre-flight lines for a checkpoint: a missing local folder, a hub id absent from the local
+    cache while the hub is offline, a family's missing optional package; with ``kind`` (the auto
+    class, e.g. ``"vlm"``) also its weights against the model its config builds, and modelling code
+    it ships that ``trust_remote_code`` does not allow. No network."""
+    name = str(pretrained)
+    problems = _location_problems(name)
+    resolved, revision = resolve_checkpoint(name)
+    if problems or kind is None or not os.path.isdir(resolved):
+        return problems
+    if (why := remote_code_problem(resolved, name, trust_remote_code)) is not None:
+        return [why]
+    if revision is not None and not _hub_offline() and (not weight_files(Path(resolved))[0]
+                                                        or weight_files(Path(resolved))[1]):
+        return []  # a partly downloaded hub snapshot: from_pretrained fetches the rest
+    return weight_problems(resolved, kind, name)
+
+
+def _hub_offline() -> bool:
+    try:
+        from huggingface_hub import constants
+
+        return bool(constants.HF_HUB_OFFLINE)
+    except ImportError:
+        return False
+
+
+def _location_problems(name: str) -> list[str]:
+    """The checkpoint's folder, its cache entry, its family's optional packages."""
+    resolved, _ = resolve_checkpoint(name)
+    if name.startswith(("/", "./", "../", "~")) and not os.path.isdir(resolved):
+        return [f"no checkpoint folder at '{name}': pass pretrained=/path/to/checkpoint (a local folder or a hub id)"]
+    if not os.path.isdir(resolved):
+        if _hub_offline():
+            return [f"checkpoint '{name}' is not in the local Hugging Face cache and the hub is offline "
+                    "(HF_HUB_OFFLINE): download it, or pass pretrained=/path/to/checkpoint"]
+        return []
+    if model_type(resolved) == "smolvlm" and importlib.util.find_spec("num2words") is None:
+        return ["SmolVLM's processor needs the package 'num2words': pip install num2words"]
+    return []
