@@ -14,8 +14,8 @@ def native_problems(source: str) -> list[str]:
     """The native EVA-CLIP-8B checkpoint ``source``: found (offline), an EVA-CLIP config, and its key set and
     shapes against the model built on the meta device (no weights loaded)."""
     from reag_harness.errors import HarnessError
-    from reag_harness.models.eva_clip_native import check_checkpoint, is_eva_clip_checkpoint
     from reag_harness.models.checkpoint_check import checkpoint_problems
+    from reag_harness.models.eva_clip_native import check_checkpoint, is_eva_clip_checkpoint
     from reag_harness.models.hf_checkpoints import resolve_checkpoint
     from reag_harness.models.tiny_eva_clip_8b import resolve_tiny
 
