@@ -34,6 +34,12 @@ def package_dirs(root: Path) -> dict[str, str]:
     return dict(found) or {"reag_harness": "reag_harness"}
 
 
+def ruff_line_length(root: Path) -> int:
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    found = re.search(r"^\[tool\.ruff\][^\[]*?^line-length\s*=\s*(\d+)", text, re.M | re.S)
+    return int(found.group(1)) if found else 88
+
+
 @dataclass
 class Layout:
     """Dotted names <-> repository paths, with the package-dir mapping (plugins/ is ``reag_harness.plugins``)."""
@@ -115,6 +121,7 @@ class Plan:
     moves: list[Move]
     files: dict[str, str]  # every tracked file: old path -> new path
     new_inits: list[str]  # __init__.py files to create (new package folders)
+    line_length: int = 120  # ruff's, to flag lines the rewrite made too long
 
     def map_module(self, name: str) -> str:
         return longest({m.old: m.new for m in self.moves}, name, ".")
@@ -145,7 +152,7 @@ def build_plan(root: Path, mapping: list[tuple[str, str, int]], name: str = "map
                             " (already moved? the tool runs once per mapping)")
         new_base = layout.base_path(new)
         moves.append(Move(old, new, old_path, new_base if is_dir else new_base + ".py", is_dir, number))
-    plan = Plan(layout, moves, {}, [])
+    plan = Plan(layout, moves, {}, [], ruff_line_length(root))
     plan.files = {f: plan.map_path(f) for f in layout.tracked}
     _check(plan, name)
     plan.new_inits = _new_inits(plan)

@@ -122,8 +122,9 @@ def rewrite_imports(text: str, path: str, plan: Plan) -> tuple[list[Edit], list[
         comments = re.findall(r"#[^\n]*", segment)
         comment = ("  " + " ".join(comments)) if comments else ""
         statements = [_render(spec(base_new), keep, indent, comment)] if keep else []
-        for parent, leaf, asname in split:
-            statements.append(_render(spec(parent), [(leaf, asname)], indent, "" if statements else comment))
+        for parent, leaf, asname in split:  # a noqa goes with every statement, a plain comment with the first
+            again = comment if "noqa" in comment or not statements else ""
+            statements.append(_render(spec(parent), [(leaf, asname)], indent, again))
         edits.append((start, end, f"\n{indent}".join(statements)))
     return edits, spans, notes
 
@@ -241,4 +242,11 @@ def rewrite(text: str, path: str, plan: Plan) -> Result:
     paths = [e for e in _path_edits(text, plan) if not any(s < e[1] and e[0] < t for s, t, _ in taken)]
     result.names, result.paths = len(dotted), result.paths + len(paths)
     result.text = _apply(text, taken + paths)
+    if path.endswith(".py") and result.text != text:
+        before = set(text.splitlines())
+        for number, line in enumerate(result.text.splitlines(), 1):
+            is_import = line.lstrip().startswith(("from ", "import "))  # ruff's import sorting wraps those
+            if len(line) > plan.line_length and line not in before and not is_import:
+                result.notes.append(f"{plan.files.get(path, path)}:{number}: now {len(line)} > {plan.line_length} "
+                                    "characters; wrap it")
     return result
