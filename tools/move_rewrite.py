@@ -119,6 +119,9 @@ def rewrite_imports(text: str, path: str, plan: Plan) -> tuple[list[Edit], list[
         if indent.strip():
             notes.append(f"{path}:{node.lineno}: import after other code on its line; rewrite it by hand")
             continue
+        trailing = re.match(r"[ \t]*#[^\n]*", text[end:])  # the comment after the statement goes with it
+        if trailing:
+            end, segment = end + trailing.end(), segment + trailing.group()
         comments = re.findall(r"#[^\n]*", segment)
         comment = ("  " + " ".join(comments)) if comments else ""
         statements = [_render(spec(base_new), keep, indent, comment)] if keep else []
