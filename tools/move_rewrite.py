@@ -132,6 +132,33 @@ def rewrite_imports(text: str, path: str, plan: Plan) -> tuple[list[Edit], list[
     return edits, spans, notes
 
 
+def _textual_from_edits(text: str, plan: Plan, skip: list[tuple[int, int]]) -> list[Edit]:
+    """``from pkg import moved_module`` outside real import statements (code in strings, docs): one line each."""
+    roots = sorted({m.old.split(".")[0] for m in plan.moves})
+    pattern = re.compile(rf"^([ \t]*)from[ \t]+((?:{'|'.join(map(re.escape, roots))})(?:\.\w+)*)[ \t]+import[ \t]+"
+                         r"(\w+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*\w+(?:[ \t]+as[ \t]+\w+)?)*)", re.M)
+    edits = []
+    for match in pattern.finditer(text):
+        if any(s <= match.start(2) < e for s, e in skip):
+            continue
+        indent, base = match.group(1), match.group(2)
+        keep, split = [], []
+        for item in re.split(r"[ \t]*,[ \t]*", match.group(3)):
+            name, _, asname = (x.strip() for x in item.partition(" as "))
+            full = plan.map_module(f"{base}.{name}")
+            parent, _, leaf = full.rpartition(".")
+            if parent == plan.map_module(base) and leaf == name:
+                keep.append((name, asname or None))
+            else:
+                split.append((parent, leaf, asname or (name if leaf != name else None)))
+        if not split:
+            continue
+        parts = [_render(plan.map_module(base), keep, indent, "")] if keep else []
+        parts += [_render(parent, [(leaf, asname)], indent, "") for parent, leaf, asname in split]
+        edits.append((match.end(1), match.end(), f"\n{indent}".join(parts)))
+    return edits
+
+
 def _dotted_edits(text: str, plan: Plan, skip: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
     roots = sorted({m.old.split(".")[0] for m in plan.moves})
     pattern = re.compile(rf"(?<![\w.])(?:{'|'.join(map(re.escape, roots))})(?:\.[A-Za-z_]\w*)+")
@@ -240,7 +267,10 @@ def rewrite(text: str, path: str, plan: Plan) -> Result:
         joined = _joined_edits(text, plan)
         edits += joined
         result.paths += len(joined)
-    dotted = _dotted_edits(text, plan, skip)
+    textual = _textual_from_edits(text, plan, skip)
+    edits += textual
+    result.imports += len(textual)
+    dotted = [e for e in _dotted_edits(text, plan, skip) if not any(s <= e[0] < t for s, t, _ in textual)]
     taken = edits + dotted
     paths = [e for e in _path_edits(text, plan) if not any(s < e[1] and e[0] < t for s, t, _ in taken)]
     result.names, result.paths = len(dotted), result.paths + len(paths)
