@@ -71,7 +71,12 @@ class Layout:
         return ".".join(parts)
 
     def in_scope(self, path: str) -> bool:
-        return path in SCOPE_FILES or path.split("/", 1)[0] in SCOPE_DIRS
+        """The files to rewrite: SCOPE_DIRS, SCOPE_FILES, and the package-dir folders that hold code (not data)."""
+        if not hasattr(self, "_code_dirs"):
+            code = {t.split("/", 1)[0] for t in self.tracked if t.endswith(".py") and not t.endswith("__init__.py")}
+            self._code_dirs = {f.split("/", 1)[0] for f in self.pkg_dirs.values()} & code
+        top = path.split("/", 1)[0]
+        return path in SCOPE_FILES or top in SCOPE_DIRS or top in self._code_dirs
 
 
 @dataclass
