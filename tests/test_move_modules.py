@@ -75,6 +75,7 @@ FILES = {
                 assert rows() == "r"
     ''',
     "docs/guide.md": "See `pkg/board.py`, `kb/store.py` and `pkg.board.rows`; run `python -m pkg.cli`.\n",
+    "docs/plugins.md": "A plugin may use `pkg.kb.store.STORE`.\n",
     "Makefile": "run:\n\tpython -m pkg.cli\n",
 }
 
@@ -135,6 +136,8 @@ def test_moves_rewrite_every_reference_and_the_package_still_runs(repo: Path) ->
                                      "`pkg.leaderboard.board.rows`; run `python -m pkg.cli`.\n")
     assert 'pkg-cli = "pkg.cli:main"' in read("pyproject.toml")
     assert "Path(__file__) chain re-pointed" in out.stdout
+    assert "pkg.kb: third parties are told to use it" in out.stdout  # a re-export to consider
+    assert read("docs/plugins.md") == "A plugin may use `pkg.data.kb.store.STORE`.\n"
     status = git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()
     assert "pkg/leaderboard/board.py" in "\n".join(status)
     assert all(line[1] == " " for line in status), status  # everything staged, nothing left over

@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from move_plan import Plan, PlanError, build_plan, git, parse_mapping  # noqa: E402
 from move_rewrite import Result, rewrite  # noqa: E402
 
+PUBLIC_DOCS = ("docs/plugins.md", "examples/plugin-template/")  # what plugin authors are told to import
 INIT_TEXT = '"""TODO(#25): say what lives in {name} and which layers it may import."""\n'
 
 
@@ -76,6 +77,11 @@ def review_notes(plan: Plan) -> list[str]:
             hits = len(re.findall(rf"(?<![\w./-]){re.escape(name)}(?![\w])", text or ""))
             if hits:
                 notes.append(f"{path}: names '{name}' {hits}x by its bare file name (now {renamed[name]}); left as is")
+    public = "\n".join(_read(plan.layout.root, p) or "" for p in plan.layout.tracked if p.startswith(PUBLIC_DOCS))
+    for m in plan.moves:
+        if re.search(rf"(?<![\w.]){re.escape(m.old)}(?![\w])", public):
+            notes.append(f"{m.old}: third parties are told to use it ({', '.join(PUBLIC_DOCS)}); "
+                         f"a re-export at the old path keeps their plugins loading")
     pyproject = _read(plan.layout.root, "pyproject.toml") or ""
     data = re.search(r"^\[tool\.setuptools\.package-data\]\n(.*?)(?=^\[|\Z)", pyproject, re.M | re.S)
     for m in plan.moves:
