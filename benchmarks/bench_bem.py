@@ -25,8 +25,8 @@ def main() -> int:
 
     import numpy as np
 
-    from reag_harness.models.tiny_bem import TINY_VOCAB, build_tiny_bem
-    from reag_harness.paths import tiny_dir
+    from reag_harness.core.paths import tiny_dir
+    from reag_harness.models.tiny.bem import TINY_VOCAB, build_tiny_bem
     from reag_harness.tasks.evqa.bem import BemScorer
 
     if args.model and args.vocab:

@@ -1,7 +1,7 @@
 """Critic passages/s at real sequence shapes: batch 1 vs batched per-pair vs shared prefix.
 
 A random-weight Qwen2.5-VL with scaled-down widths (``bench`` in
-:mod:`reag_harness.models.sized_qwen`, so it runs on 2 CPU cores) scores ReAG critic chats
+:mod:`reag_harness.models.tiny.sized_qwen`, so it runs on 2 CPU cores) scores ReAG critic chats
 whose *shapes* are real: 448x448-class images (hundreds of image tokens at the default
 ``max_pixels=301056``), ~300-token passages (InfoSeek's 300-token sentence packs), ~130
 passages per query (the paper's 128.6). Three ways, in this one process, same pairs:
@@ -78,7 +78,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1)
     parser.add_argument("--passages", type=int, default=130)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--size", default="bench", help="a size of reag_harness.models.sized_qwen (bench, mid, 3b)")
+    parser.add_argument("--size", default="bench", help="a size of reag_harness.models.tiny.sized_qwen "
+                        "(bench, mid, 3b)")
     parser.add_argument("--full", action="store_true", help="4 queries x 130 passages")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the issue's 2 cores)")
     parser.add_argument("--skip-batch1", action="store_true", help="leave out (a), the slowest")
@@ -90,7 +91,7 @@ def main() -> None:
 
     from reag_harness.interfaces import Runtime
     from reag_harness.models.qwen_vl import load_qwen_processor, prompt_length
-    from reag_harness.models.sized_qwen import write_sized_qwen25vl
+    from reag_harness.models.tiny.sized_qwen import write_sized_qwen25vl
     from reag_harness.plugins.critics.qwen_critic import QwenVLCritic
 
     torch.set_num_threads(args.threads)

@@ -42,7 +42,7 @@ def main() -> int:
         mk.write_evqa_queries(out / "q", args.queries, args.pages)
         subprocess.run([sys.executable, "-m", "reag_harness.cli", "kb", "build", "--task", "evqa", "--input",
                         str(out / "kb.json"), "--output", str(out / "store"), "--quiet"], check=True)
-        from reag_harness.retrieval.faiss_index import build_index
+        from reag_harness.data.retrieval.faiss_index import build_index
 
         keys = [mk.page_key(i) for i in range(args.pages)]
         vectors = np.random.default_rng(0).standard_normal((len(keys), 32)).astype(np.float32)

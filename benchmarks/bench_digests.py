@@ -1,4 +1,4 @@
-"""Benchmark: the cost of checking image content in the stage cache (reag_harness/digests.py).
+"""Benchmark: the cost of checking image content in the stage cache (reag_harness/core/digests.py).
 
 Writes N image-sized files (150 KB of random bytes each), then times, in fresh processes:
 
@@ -22,7 +22,7 @@ from pathlib import Path
 CHILD = r"""
 import os, sys, time
 from pathlib import Path
-from reag_harness.digests import digests
+from reag_harness.core.digests import digests
 files = sorted(str(p) for p in Path(sys.argv[1]).glob("*.bin"))
 t0 = time.perf_counter()
 if sys.argv[2] == "stat":

@@ -82,7 +82,7 @@ def measure(mode: str, path: str, n_lookups: int, n_pages: int) -> dict[str, flo
         import numpy  # noqa: F401  (imports belong to the baseline)
         import pyarrow  # noqa: F401
 
-        from reag_harness.kb.store import KBStore
+        from reag_harness.data.kb.store import KBStore
 
         base = rss_mb()
         t0 = time.perf_counter()
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:0] = [str(HERE), str(HERE.parent)]
     from make_synthetic_kb import write_kb
 
-    from reag_harness.kb.build import build_store
+    from reag_harness.data.kb.build import build_store
 
     work = Path(args.dir) / f"evqa-{args.pages}"
     kb_json, store = work / "kb.json", work / "store"

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 from reag_harness.api import evaluate
-from reag_harness.retrieval.query_cache import clear_embedding_cache
+from reag_harness.data.retrieval.query_cache import clear_embedding_cache
 
 
 def stage_times(results) -> dict[str, float]:
@@ -41,7 +41,7 @@ def realistic(limit: int, batch_size: int, threads: int) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_long_prompts import write_evqa_case
 
-    from reag_harness.models.sized_qwen import write_sized_qwen25vl
+    from reag_harness.models.tiny.sized_qwen import write_sized_qwen25vl
 
     torch.set_num_threads(threads)
     tmp = Path(tempfile.mkdtemp(prefix="reag-bench-real-"))

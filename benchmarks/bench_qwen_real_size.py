@@ -20,9 +20,10 @@ SIZES = ("3b", "tiny")
 
 
 def write_checkpoint(size: str, device: str, out: Path) -> Path:
-    """The random checkpoint: ``3b`` from :mod:`reag_harness.models.sized_qwen`, ``tiny`` a copy of the tiny one."""
-    from reag_harness.models.sized_qwen import write_sized_qwen25vl
-    from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
+    """The random checkpoint: ``3b`` from :mod:`reag_harness.models.tiny.sized_qwen`, ``tiny`` a copy of the
+    tiny one."""
+    from reag_harness.models.tiny.qwen import tiny_qwen25vl_path
+    from reag_harness.models.tiny.sized_qwen import write_sized_qwen25vl
 
     if size == "tiny":
         shutil.copytree(tiny_qwen25vl_path(), out)

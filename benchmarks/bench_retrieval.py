@@ -30,11 +30,11 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_retrieval_"))
     os.environ.setdefault("REAG_HARNESS_CACHE", str(tmp / "cache"))
+    from reag_harness.data.retrieval.faiss_index import build_index
+    from reag_harness.data.retrieval.query_cache import clear_embedding_cache
     from reag_harness.interfaces import Runtime
     from reag_harness.plugins.retrievers import eva_clip
     from reag_harness.records import Sample
-    from reag_harness.retrieval.faiss_index import build_index
-    from reag_harness.retrieval.query_cache import clear_embedding_cache
 
     class KB:  # keys only; passages are not what is measured
         def __init__(self, keys: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""The harness's own cost at benchmark scale, with components that cost nothing (``reag_harness.zero_cost``).
+"""The harness's own cost at benchmark scale, with components that cost nothing (``reag_harness.plugins.zero_cost``).
 
 Each size runs twice in a fresh process, ``reag-eval`` as a user runs it: fresh (empty stage
 store), then fully cached (same store, new run folder). Printed per 1,000 questions: user CPU of
@@ -28,10 +28,10 @@ from pathlib import Path
 
 RUN = """
 import sys
-from reag_harness import zero_cost
-from reag_harness.plugin_manager import register_plugin
+from reag_harness.plugins import zero_cost
+from reag_harness.core.plugin_manager import register_plugin
 register_plugin(zero_cost, "zero-cost")
-from reag_harness.cli import main
+from reag_harness.cli.app import main
 sys.exit(main(sys.argv[1:]))
 """
 BASE = 20  # questions of the run whose cost is subtracted (start-up, imports)
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_scale_"))
     work.mkdir(parents=True, exist_ok=True)
-    from reag_harness.zero_cost import write_image
+    from reag_harness.plugins.zero_cost import write_image
 
     image = write_image(work)
     try:

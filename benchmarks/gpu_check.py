@@ -58,7 +58,7 @@ def main() -> int:
 
     from reag_harness.interfaces import Runtime
     from reag_harness.models import qwen_vl
-    from reag_harness.models.sized_qwen import write_sized_qwen25vl
+    from reag_harness.models.tiny.sized_qwen import write_sized_qwen25vl
     from reag_harness.plugins.critics.qwen_critic import QwenVLCritic
     from reag_harness.plugins.generators.qwen_vl import QwenVLGenerator
     from reag_harness.plugins.prompt_styles.reag_reasoning import ReagReasoning

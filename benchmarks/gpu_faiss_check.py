@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu-smoke", action="store_true", help="compare CPU with CPU (checks the path, no GPU)")
     args = ap.parse_args(argv)
 
-    from reag_harness.retrieval.faiss_index import _faiss, build_index, load_index
+    from reag_harness.data.retrieval.faiss_index import _faiss, build_index, load_index
 
     faiss = _faiss()
     device = "cpu" if args.cpu_smoke else args.device

@@ -55,7 +55,7 @@ def shot(page: Path, fragment: str, out: Path, profile: Path) -> None:
 
 def main() -> int:
     from reag_harness.api import evaluate
-    from reag_harness.cli import main as cli
+    from reag_harness.cli.app import main as cli
 
     work = Path(tempfile.mkdtemp(prefix="reag-shots-"))
     board = ROOT / "leaderboard" / "leaderboard.json"

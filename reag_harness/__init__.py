@@ -1,6 +1,15 @@
-"""reag-harness: an evaluation harness for retrieval-augmented knowledge-based VQA."""
+"""reag-harness: an evaluation harness for retrieval-augmented knowledge-based VQA.
+
+The packages and their layers: docs/architecture.md. Plugin authors import ``reag_harness.hookspecs``,
+``.interfaces``, ``.records`` and ``.api``; the module paths of the flat layout before the package
+restructure still import (:mod:`reag_harness.core.moved`, with a DeprecationWarning).
+"""
 
 from __future__ import annotations
+
+from .core import moved as _moved
+
+_moved.install()
 
 __all__ = ["evaluate"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import RunConfig
-from .results import RunResults
+from .core.config import RunConfig
+from .results.run_results import RunResults
 
 
 def evaluate(config: RunConfig | None = None, *, leaderboard: bool = False, **options: Any) -> RunResults:
@@ -14,11 +14,11 @@ def evaluate(config: RunConfig | None = None, *, leaderboard: bool = False, **op
     ``options`` are RunConfig fields (``task``, ``generator``, ``generator_args`` as a dict or
     ``"k=v,..."`` string, ``limit``, ...). Results and samples are also written to the run folder.
     """
-    from .runner import Pipeline, distributed_shard
+    from .pipeline.runner import Pipeline, distributed_shard
 
     cfg = config or RunConfig.from_mapping(options, source="evaluate()")
     if cfg.wandb:  # fail before any stage, not after the run
-        from .tracking import require_wandb
+        from .results.tracking import require_wandb
 
         require_wandb()
     if distributed_shard() is not None and not cfg.shard:
@@ -34,7 +34,7 @@ def evaluate(config: RunConfig | None = None, *, leaderboard: bool = False, **op
 def track(results: RunResults, cfg: RunConfig) -> None:
     """Log the run to Weights & Biases when ``--wandb PROJECT`` asks for it (wandb imported only then)."""
     if cfg.wandb:
-        from .tracking import log_run
+        from .results.tracking import log_run
 
         log_run(results, cfg.wandb)
 
@@ -45,7 +45,7 @@ def append_results(results: RunResults, cfg: RunConfig) -> None:
         return
     from pathlib import Path
 
-    from .leaderboard import record_run
+    from .leaderboard.board import record_run
 
     run_dir = results.config.get("run_dir") or Path(cfg.output_dir) / results.run_id.rsplit("__", 1)[0]
     record_run(results, cfg.leaderboard, run_dir=run_dir)
@@ -62,8 +62,8 @@ def evaluate_distributed(cfg: RunConfig) -> RunResults:
 
     import torch.distributed as dist
 
-    from .runner import Pipeline
-    from .shard_merge import merge_runs
+    from .pipeline.runner import Pipeline
+    from .results.shard_merge import merge_runs
 
     if not dist.is_initialized():
         dist.init_process_group("gloo")

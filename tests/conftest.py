@@ -32,7 +32,7 @@ def harness_cache(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def tiny_path(harness_cache):
     """The tiny Qwen2.5-VL checkpoint folder, built once per session."""
-    from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
+    from reag_harness.models.tiny.qwen import tiny_qwen25vl_path
 
     return tiny_qwen25vl_path()
 

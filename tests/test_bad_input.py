@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.config import parse_kv
-from reag_harness.errors import HarnessError, InputError
+from reag_harness.core.config import parse_kv
+from reag_harness.core.errors import HarnessError, InputError
+from reag_harness.core.jsonio import iter_jsonl
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.data.kb.jsonstream import ObjectStream
 from reag_harness.interfaces import Runtime
-from reag_harness.jsonio import iter_jsonl
-from reag_harness.kb.jsonstream import ObjectStream
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.run_files import load_sample_logs
+from reag_harness.results.run_files import load_sample_logs
 from reag_harness.tasks.evqa.task import EvqaTask
 from reag_harness.tasks.infoseek.task import InfoSeekTask
 

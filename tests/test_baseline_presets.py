@@ -13,7 +13,7 @@ from .chat_server import ServerProcess
 
 
 def run(tmp_path: Path, capsys, *args: str) -> tuple[dict, list[dict]]:
-    from reag_harness.cli import main
+    from reag_harness.cli.app import main
 
     out = tmp_path / "runs"
     code = main(["--task", "demo", "--limit", "2", *args, "--output-dir", str(out),

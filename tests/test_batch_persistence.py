@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
 from reag_harness.models.batching import sorted_batches
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
 
 from . import pipeline_plugin
 from .kbdata import synth
@@ -24,9 +24,9 @@ N = 60
 KILLABLE = """
 import sys
 from tests import pipeline_plugin
-from reag_harness.plugin_manager import register_plugin
+from reag_harness.core.plugin_manager import register_plugin
 register_plugin(pipeline_plugin, "test-pipeline")
-from reag_harness.cli import main
+from reag_harness.cli.app import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reag_harness.errors import HarnessError, MissingDependencyError
+from reag_harness.core.errors import HarnessError, MissingDependencyError
 from reag_harness.models.bem_tensorflow import require_tensorflow
-from reag_harness.models.tiny_bem import TINY_VOCAB, build_tiny_bem, tiny_bem_logits
+from reag_harness.models.tiny.bem import TINY_VOCAB, build_tiny_bem, tiny_bem_logits
 from reag_harness.tasks.evqa.bem import BemScorer
 from reag_harness.tasks.evqa.metric import EvqaScorer
 

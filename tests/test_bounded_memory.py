@@ -1,6 +1,6 @@
 """A run's memory follows the chunk, not the run: sample logs stream to disk, stage stores are indexed.
 
-Zero-cost components (``reag_harness.zero_cost``) make a 2,000-question run cheap enough for a test.
+Zero-cost components (``reag_harness.plugins.zero_cost``) make a 2,000-question run cheap enough for a test.
 On the code before issue 22 (every sample log kept to the end, every store record read into memory)
 the peaks were 122 MB (fresh) and 133 MB (cached) under the settings below; now ~15 MB and ~8 MB.
 """
@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness import zero_cost
 from reag_harness.api import evaluate
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.results import SampleLog
-from reag_harness.retrieval_quality import retrieval_quality
-from reag_harness.run_files import load_sample_logs
-from reag_harness.store import StageStore
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.pipeline.store import StageStore
+from reag_harness.plugins import zero_cost
+from reag_harness.results.retrieval_quality import retrieval_quality
+from reag_harness.results.run_files import load_sample_logs
+from reag_harness.results.run_results import SampleLog
 
 PEAK_BOUND = 40e6  # bytes of traced Python memory for 2,000 questions of ~45 passages
 
@@ -90,8 +90,8 @@ def test_a_line_cut_short_is_ignored_and_the_newest_line_of_a_key_wins(tmp_path)
 
 
 def test_retrieval_records_of_the_older_layout_read_the_same():
-    from reag_harness.kb.memory import InMemoryKB
-    from reag_harness.sample_rows import retrieval_from_record
+    from reag_harness.data.kb.memory import InMemoryKB
+    from reag_harness.pipeline.sample_rows import retrieval_from_record
 
     kb = InMemoryKB({"P": {"title": "P", "section_texts": ["a", "b", "c"]}}, kind="evqa")
     old = {"sample_id": "q", "pages": [["P", 1.0]], "passages": [{"page_key": "P", "index": 0},
@@ -106,8 +106,8 @@ def test_retrieval_records_of_the_older_layout_read_the_same():
 def test_the_fast_encoders_write_what_the_generic_ones_write():
     import random
 
-    from reag_harness.sample_rows import PassageRefs, pair_fingerprint, row_line
-    from reag_harness.store import fingerprint, store_line
+    from reag_harness.pipeline.sample_rows import PassageRefs, pair_fingerprint, row_line
+    from reag_harness.pipeline.store import fingerprint, store_line
 
     rng = random.Random(0)
     for value in (0.0, 1.0, 1e-7, 0.3333333333333333, float("nan"), 5):
@@ -131,9 +131,9 @@ def test_the_per_sample_checks_hash_what_the_generic_fingerprint_hashes():
     """pair_fingerprints and judge_check's direct text give the hashes stores already hold."""
     import random
 
+    from reag_harness.pipeline.sample_rows import judge_check, pair_fingerprint, pair_fingerprints
+    from reag_harness.pipeline.store import fingerprint
     from reag_harness.records import Passage, Retrieval
-    from reag_harness.sample_rows import judge_check, pair_fingerprint, pair_fingerprints
-    from reag_harness.store import fingerprint
 
     rng = random.Random(1)
     keys = ["a", 'ü"x', "https://e/\u2028", ""]
@@ -156,7 +156,7 @@ def test_the_per_sample_checks_hash_what_the_generic_fingerprint_hashes():
 
 
 def test_p_yes_lines_write_what_store_line_writes():
-    from reag_harness.store import p_yes_lines, store_line
+    from reag_harness.pipeline.store import p_yes_lines, store_line
 
     for values in ([0.0, 1.0, 1e-7, 0.3333333333333333], [0.5, float("nan")], [float("inf")], []):
         keys = [f"q\u00e9\"{i}#passage{i}" for i in range(len(values))]
@@ -183,9 +183,9 @@ def test_a_cached_rerun_reads_from_the_kb_only_the_pages_of_kept_passages(zero, 
 
 
 def test_blank_passages_of_a_cached_retrieval_are_dropped_without_reading_their_text():
-    from reag_harness.kb.memory import InMemoryKB
+    from reag_harness.data.kb.memory import InMemoryKB
+    from reag_harness.pipeline.sample_rows import retrieval_from_record, retrieval_record
     from reag_harness.records import Passage, Retrieval
-    from reag_harness.sample_rows import retrieval_from_record, retrieval_record
 
     kb = InMemoryKB({"P": {"title": "P", "section_texts": ["a", " \n", "c"]}}, kind="evqa")
     r = Retrieval("q", (("P", 1.0),), tuple(Passage("P", i, t) for i, t in enumerate(["a", " \n", "c"])))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness.cli import main
-from reag_harness.store import MARKER, StageStore, fingerprint
+from reag_harness.cli.app import main
+from reag_harness.pipeline.store import MARKER, StageStore, fingerprint
 
 
 def make_cache(root: Path) -> list[Path]:

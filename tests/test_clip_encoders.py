@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.models import clip_encoders, clip_loader
 from reag_harness.models.clip_encoders import clip_l14_preprocess, open_images
 from reag_harness.models.clip_loader import load_encoder
-from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
+from reag_harness.models.tiny.clip import TINY_MODEL, tiny_clip_checkpoint
 
 
 def _images(n: int = 5) -> list[Image.Image]:
@@ -151,7 +151,7 @@ def test_transformers_backend_loads_remote_code_model(tmp_path) -> None:
 
 
 def test_open_images_missing_file(tmp_path) -> None:
-    from reag_harness.errors import InputError
+    from reag_harness.core.errors import InputError
 
     with pytest.raises(InputError, match="image file not found") as info:
         open_images([str(tmp_path / "nope.jpg")])

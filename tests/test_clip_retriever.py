@@ -12,11 +12,11 @@ import sys
 import pytest
 from PIL import Image, ImageDraw
 
-from reag_harness.errors import HarnessError
-from reag_harness.index_build import build
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.plugin_manager import get_registry
+from reag_harness.data.index_build import build
+from reag_harness.data.kb.memory import InMemoryKB
 from reag_harness.interfaces import Runtime
-from reag_harness.kb.memory import InMemoryKB
-from reag_harness.plugin_manager import get_registry
 from reag_harness.records import Sample
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (20, 40, 220), (240, 200, 20), (120, 30, 160)]
@@ -37,8 +37,8 @@ def kb_files(tmp_path_factory):
 
 
 def encoders():
-    from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
-    from reag_harness.models.tiny_hf_clip import tiny_hf_clip_path
+    from reag_harness.models.tiny.clip import TINY_MODEL, tiny_clip_checkpoint
+    from reag_harness.models.tiny.hf_clip import tiny_hf_clip_path
 
     return {"open_clip": ("open_clip", TINY_MODEL, str(tiny_clip_checkpoint())),
             "hf-clip": ("hf", str(tiny_hf_clip_path("clip")), None),

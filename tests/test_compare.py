@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness.cli import main
-from reag_harness.compare import compare_runs, mcnemar, paired_bootstrap_ci
-from reag_harness.errors import HarnessError
+from reag_harness.cli.app import main
+from reag_harness.core.errors import HarnessError
+from reag_harness.results.compare import compare_runs, mcnemar, paired_bootstrap_ci
 
 # 20 shared samples; split x = the first 10, split y = the last 10.
 # A right: 0-9.  B right: 0-7 and 10-15.  Discordant: b = 2 (8, 9: A right, B wrong), c = 6 (10-15).

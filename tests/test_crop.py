@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from reag_harness.crop import (
+from reag_harness.core.errors import MissingDependencyError
+from reag_harness.interfaces import Runtime
+from reag_harness.models.crop import (
     RULE_LAST,
     RULE_NONE,
     RULE_PREP,
@@ -19,8 +21,6 @@ from reag_harness.crop import (
     extract_visual_entity,
     load_spacy,
 )
-from reag_harness.errors import MissingDependencyError
-from reag_harness.interfaces import Runtime
 from reag_harness.records import Sample
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
+from reag_harness.core.preflight import PreflightError
 from reag_harness.interfaces import Runtime
-from reag_harness.preflight import PreflightError
 
 DETECTOR = "IDEA-Research/grounding-dino-base"
 
@@ -30,7 +30,7 @@ def test_the_tiny_detector_and_a_local_folder_pass(tmp_path: Path) -> None:
 
     ok = tiny_eva_clip(Runtime(), crop=True, crop_args={"detector": "tiny-grounding-dino"})
     assert [p for p in ok.preflight() if "detector" in p] == []
-    from reag_harness.models.tiny_grounding_dino import tiny_grounding_dino_path
+    from reag_harness.models.tiny.grounding_dino import tiny_grounding_dino_path
 
     # a local checkpoint folder (its weights are checked against its config since issue 20: an empty one fails)
     local = tiny_eva_clip(Runtime(), crop=True, crop_args={"detector": str(tiny_grounding_dino_path())})

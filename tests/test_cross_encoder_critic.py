@@ -6,16 +6,16 @@ import json
 
 import pytest
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.plugin_manager import get_registry
 from reag_harness.interfaces import Runtime
 from reag_harness.pipeline.components import critic_active, selection_rule
-from reag_harness.plugin_manager import get_registry
 from reag_harness.records import Judgement, Passage, Sample
 
 
 @pytest.fixture(scope="module")
 def tiny_ce(harness_cache):
-    from reag_harness.models.tiny_cross_encoder import tiny_cross_encoder_path
+    from reag_harness.models.tiny.cross_encoder import tiny_cross_encoder_path
 
     return str(tiny_cross_encoder_path())
 

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.cli import main
-from reag_harness.data_check import KNOWN_FILES, known_file_check, remembered_sha256
-from reag_harness.preflight import PreflightError
-from reag_harness.retrieval.faiss_index import build_index
+from reag_harness.cli.app import main
+from reag_harness.core.preflight import PreflightError
+from reag_harness.data.check import KNOWN_FILES, known_file_check, remembered_sha256
+from reag_harness.data.retrieval.faiss_index import build_index
 from tests.kbdata import synth
 
 

@@ -210,7 +210,7 @@ def test_a_zip_slip_member_is_refused(tmp_path):
 
 @pytest.mark.parametrize("link", ["/etc/passwd", "../../outside"])
 def test_a_tar_link_out_of_the_folder_is_refused(tmp_path, link):
-    from reag_harness.data_get.unpack import UnsafeArchiveError, unpack
+    from reag_harness.data.get.unpack import UnsafeArchiveError, unpack
 
     archive = tmp_path / "a.tar"
     with tarfile.open(archive, "w") as tf:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.errors import HarnessError, InputError
+from reag_harness.core.errors import HarnessError, InputError
 from reag_harness.tasks.demo.task import HERE, DemoTask
 from tests.kbdata import synth
 
@@ -62,8 +62,8 @@ def test_dataset_rows_are_validated_like_file_lines(tmp_path):
 def test_evqa_and_infoseek_from_datasets_equal_their_files(tmp_path):
     import datasets
 
+    from reag_harness.core.plugin_manager import get_registry
     from reag_harness.interfaces import Runtime
-    from reag_harness.plugin_manager import get_registry
 
     mk = synth()
     mk.write_kb(tmp_path / "kb.json", 20, "evqa")

@@ -49,7 +49,7 @@ def test_zero_shot_baseline_has_no_context(tmp_path):
 
 @pytest.mark.slow
 def test_full_reag_preset_with_tiny_checkpoints_runs_the_crop(tmp_path):
-    from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
+    from reag_harness.models.tiny.qwen import tiny_qwen25vl_path
 
     tiny = str(tiny_qwen25vl_path())
     _, folder = cli(tmp_path, "--task", "demo", "--generator", "reag-3b", "--generator-args", f"pretrained={tiny}",

@@ -16,7 +16,7 @@ from PIL import Image
 
 from reag_harness.models import clip_backends, clip_encoders, clip_loader
 from reag_harness.models.strict_load import WeightsMismatchError
-from reag_harness.models.tiny_eva_clip_8b import FORMATS, tiny_eva_clip_8b_path
+from reag_harness.models.tiny.eva_clip_8b import FORMATS, tiny_eva_clip_8b_path
 
 TEXTS = ["the eiffel tower", "a red bird on a branch", "x"]
 
@@ -194,7 +194,7 @@ def test_hub_layout_of_the_tiny_checkpoint() -> None:
                          ids=["native", "remote-code"])
 def test_demo_run_with_eva_clip_on_the_tiny_8b(extra, tmp_path, capsys) -> None:
     """The demo task's stand-in encoder (open_clip) is replaced by the tiny 8B through either path."""
-    from reag_harness.cli import main
+    from reag_harness.cli.app import main
 
     folder = tiny_eva_clip_8b_path("bin")
     out = tmp_path / "runs"
@@ -213,8 +213,8 @@ def test_demo_run_with_eva_clip_on_the_tiny_8b(extra, tmp_path, capsys) -> None:
 
 
 def test_index_build_defaults_to_the_native_encoder(tmp_path) -> None:
-    from reag_harness.cli import main
-    from reag_harness.retrieval.faiss_index import load_index
+    from reag_harness.cli.app import main
+    from reag_harness.data.retrieval.faiss_index import load_index
 
     kb = {f"https://en.wikipedia.org/wiki/P{i}": {"title": f"Page {i}", "section_texts": ["x"]} for i in range(3)}
     (tmp_path / "kb.json").write_text(json.dumps(kb))

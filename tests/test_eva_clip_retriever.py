@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reag_harness.errors import HarnessError, InputError
+from reag_harness.core.errors import HarnessError, InputError
+from reag_harness.data.retrieval.faiss_index import build_index
 from reag_harness.interfaces import KnowledgeBase, Runtime
 from reag_harness.plugins.retrievers import eva_clip
 from reag_harness.plugins.retrievers.eva_clip import EvaClipRetriever, merge_hits, tiny_eva_clip
 from reag_harness.records import Retrieval, Sample
-from reag_harness.retrieval.faiss_index import build_index
 
 
 class TinyKB:
@@ -216,7 +216,7 @@ def test_crop_merges_full_and_crop_hits(image_index, images, kb) -> None:
 
 
 def test_tiny_retriever_end_to_end_with_title_index(images, kb) -> None:
-    from reag_harness.plugin_manager import get_registry
+    from reag_harness.core.plugin_manager import get_registry
 
     r = get_registry().create("retriever", "tiny-eva-clip", Runtime(), {"top_k": 5})
     assert r.name == "tiny-eva-clip"

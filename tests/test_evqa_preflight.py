@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.cli import main
-from reag_harness.errors import HarnessError
+from reag_harness.cli.app import main
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.core.preflight import PreflightError
+from reag_harness.data.kb.build import build_store
 from reag_harness.interfaces import Runtime
-from reag_harness.kb.build import build_store
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.preflight import PreflightError
 from reag_harness.tasks.evqa import bem
 from reag_harness.tasks.evqa.task import EvqaTask
 

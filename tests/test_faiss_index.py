@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reag_harness.errors import HarnessError, InputError
-from reag_harness.retrieval import faiss_index
-from reag_harness.retrieval.faiss_index import build_index, load_index, load_keys
+from reag_harness.core.errors import HarnessError, InputError
+from reag_harness.data.retrieval import faiss_index
+from reag_harness.data.retrieval.faiss_index import build_index, load_index, load_keys
 
 
 def _vectors(n: int = 50, d: int = 16, seed: int = 0) -> np.ndarray:
@@ -84,8 +84,8 @@ def test_load_errors(tmp_path) -> None:
 
 def test_index_build_command(tmp_path) -> None:
     """``reag-eval index build`` over a KB json with page images, with the tiny open_clip model."""
-    from reag_harness.cli import main
-    from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
+    from reag_harness.cli.app import main
+    from reag_harness.models.tiny.clip import TINY_MODEL, tiny_clip_checkpoint
 
     root = tmp_path / "images"
     root.mkdir()

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.cli import main
-from reag_harness.errors import InputError
+from reag_harness.cli.app import main
+from reag_harness.core.errors import InputError
+from reag_harness.core.jsonio import iter_jsonl
+from reag_harness.core.plugin_manager import get_registry, register_plugin, unregister_plugin
 from reag_harness.interfaces import Runtime
-from reag_harness.jsonio import iter_jsonl
-from reag_harness.plugin_manager import get_registry, register_plugin, unregister_plugin
-from reag_harness.run_files import load_sample_logs
-from reag_harness.scoring_inputs import read_predictions
+from reag_harness.results.run_files import load_sample_logs
+from reag_harness.results.scoring_inputs import read_predictions
 from reag_harness.tasks.demo.task import DemoTask, read_questions
 
 from . import pipeline_plugin
@@ -147,7 +147,7 @@ def test_prediction_files_for_score_are_checked(tmp_path, content, match) -> Non
 
 @pytest.mark.parametrize("suffix", [".json", ".jsonl"])
 def test_evqa_query_ids_and_non_finite_numbers_are_checked(tmp_path, suffix) -> None:
-    from reag_harness.kb.inputs import ImageResolver
+    from reag_harness.data.kb.inputs import ImageResolver
     from reag_harness.tasks.evqa.loader import load_evqa
 
     good = {"question": "Q?", "answer": "a", "question_type": "templated", "wikipedia_url": "https://x.org",
@@ -169,7 +169,7 @@ def test_evqa_query_ids_and_non_finite_numbers_are_checked(tmp_path, suffix) -> 
 
 
 def test_score_reference_ids_are_checked(tmp_path) -> None:
-    from reag_harness.scoring_inputs import read_infoseek_references
+    from reag_harness.results.scoring_inputs import read_infoseek_references
 
     path = tmp_path / "infoseek_val.jsonl"
     path.write_text(json.dumps({"data_id": {"id": 1}, "data_split": "val_unseen_question", "answer_eval": ["a"],

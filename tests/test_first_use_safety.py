@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from reag_harness.errors import InputError
+from reag_harness.core.errors import InputError
 from reag_harness.tasks.demo.task import HERE, DemoTask
 
 
@@ -61,8 +61,8 @@ def test_image_names_leaving_the_task_folder_are_refused(fresh_cache: Path, tmp_
 
 
 def test_leftovers_of_a_killed_checkpoint_build_are_removed(fresh_cache: Path) -> None:
-    from reag_harness.models.tiny_clip import TINY_NAME, tiny_clip_checkpoint
-    from reag_harness.paths import tiny_dir
+    from reag_harness.core.paths import tiny_dir
+    from reag_harness.models.tiny.clip import TINY_NAME, tiny_clip_checkpoint
 
     folder = tiny_dir(TINY_NAME)
     folder.mkdir(parents=True)

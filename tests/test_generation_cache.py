@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.store import StageStore
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.pipeline.store import StageStore
 
 from . import pipeline_plugin
 from .pipeline_plugin import CALLS

@@ -16,12 +16,13 @@ transformers = pytest.importorskip("transformers")
 from PIL import Image  # noqa: E402
 
 from reag_harness.api import evaluate  # noqa: E402
-from reag_harness.errors import HarnessError  # noqa: E402
+from reag_harness.core.errors import HarnessError  # noqa: E402
+from reag_harness.core.plugin_manager import get_registry, register_plugin, unregister_plugin  # noqa: E402
 from reag_harness.interfaces import Runtime  # noqa: E402
-from reag_harness.models import hf_loading, hf_prompts, hf_vlm, tiny_vlms  # noqa: E402
+from reag_harness.models import hf_loading, hf_prompts, hf_vlm  # noqa: E402
 from reag_harness.models.families import adapter_for  # noqa: E402
-from reag_harness.plugin_manager import get_registry, register_plugin, unregister_plugin  # noqa: E402
-from reag_harness.reag_prompts import critic_messages  # noqa: E402
+from reag_harness.models.tiny import vlms as tiny_vlms  # noqa: E402
+from reag_harness.prompts.reag import critic_messages  # noqa: E402
 from reag_harness.records import ChatRequest, Passage, Sample  # noqa: E402
 
 from . import pipeline_plugin  # noqa: E402
@@ -193,7 +194,7 @@ def test_gen_kwargs_reach_generate_and_sampling_is_seeded(tiny_checkpoints, imag
 def test_preflight_names_missing_checkpoints_before_any_stage(tmp_path, monkeypatch) -> None:
     import huggingface_hub.constants
 
-    from reag_harness.preflight import PreflightError
+    from reag_harness.core.preflight import PreflightError
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     register_plugin(pipeline_plugin, "test-pipeline")
@@ -307,8 +308,8 @@ def test_hf_llm_generates_from_string_turns_and_refuses_images(tiny_checkpoints,
 
 
 def test_hf_llm_demo_requests_carry_no_image(tiny_checkpoints, tmp_path, monkeypatch) -> None:
-    from reag_harness.config import RunConfig
-    from reag_harness.runner import Pipeline
+    from reag_harness.core.config import RunConfig
+    from reag_harness.pipeline.runner import Pipeline
 
     register_plugin(pipeline_plugin, "test-pipeline")
     seen: list[ChatRequest] = []

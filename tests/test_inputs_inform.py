@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.kb.build import build_store
-from reag_harness.leaderboard_entries import entry_from_results
-from reag_harness.leaderboard_view import render_table, view_rows
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.data.kb.build import build_store
+from reag_harness.leaderboard.entries import entry_from_results
+from reag_harness.leaderboard.view import render_table, view_rows
 
 from . import pipeline_plugin
 from .kbdata import synth
@@ -73,7 +73,7 @@ def test_a_12_row_infoseek_val_runs_and_is_recorded(plugin, tmp_path: Path,
 
 
 def test_published_data_is_standard(tmp_path: Path) -> None:
-    from reag_harness.data_check import KNOWN_COUNTS, known_count_check, published_facts
+    from reag_harness.data.check import KNOWN_COUNTS, known_count_check, published_facts
 
     rows = KNOWN_COUNTS["infoseek_val.jsonl"]["rows"]
     check = known_count_check("query count", str(tmp_path / "infoseek_val.jsonl"), rows)

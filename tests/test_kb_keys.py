@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.data.retrieval.faiss_index import build_index, load_index
 from reag_harness.interfaces import Runtime
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.retrieval.faiss_index import build_index, load_index
-from reag_harness.run_files import load_sample_logs
+from reag_harness.results.run_files import load_sample_logs
 
 from . import pipeline_plugin
 
@@ -75,8 +75,8 @@ def test_whitespace_only_sections_are_not_passages(plugin, tmp_path):
 
 
 def test_index_build_refuses_random_weights_unless_asked(tmp_path, capsys):
-    from reag_harness.cli import main
-    from reag_harness.models.tiny_clip import TINY_MODEL
+    from reag_harness.cli.app import main
+    from reag_harness.models.tiny.clip import TINY_MODEL
 
     kb = tmp_path / "kb.json"
     kb.write_text(json.dumps({f"k{i}": {"title": f"Page {i}", "section_texts": ["x"]} for i in range(3)}))

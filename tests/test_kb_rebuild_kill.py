@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness.kb.build import build_store
-from reag_harness.kb.store import open_kb
+from reag_harness.data.kb.build import build_store
+from reag_harness.data.kb.store import open_kb
 
 OLD = {f"https://en.wikipedia.org/wiki/Old{i}": {"title": f"Old {i}", "section_texts": [f"old {i}"]} for i in range(50)}
 NEW = {f"https://en.wikipedia.org/wiki/New{i}": {"title": f"New {i}", "section_texts": [f"new {i}"]} for i in range(50)}
@@ -18,7 +18,7 @@ NEW = {f"https://en.wikipedia.org/wiki/New{i}": {"title": f"New {i}", "section_t
 CHILD = r"""
 import os, shutil, signal, sys
 from pathlib import Path
-from reag_harness.kb.build import build_store
+from reag_harness.data.kb.build import build_store
 
 src, out, point = sys.argv[1:4]
 real_replace = os.replace

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from reag_harness.errors import InputError
-from reag_harness.kb.build import build_store
-from reag_harness.kb.jsonstream import ObjectStream
-from reag_harness.kb.passages import infoseek_passages
-from reag_harness.kb.store import KBStore, is_store, open_kb
+from reag_harness.core.errors import InputError
+from reag_harness.data.kb.build import build_store
+from reag_harness.data.kb.jsonstream import ObjectStream
+from reag_harness.data.kb.passages import infoseek_passages
+from reag_harness.data.kb.store import KBStore, is_store, open_kb
 
 PAGES = {
     "https://en.wikipedia.org/wiki/Eiffel_Tower": {
@@ -172,7 +172,7 @@ def test_refuses_to_overwrite_a_foreign_folder(tmp_path):
 
 
 def test_kb_build_subcommand(tmp_path, capsys):
-    from reag_harness import kb_build
+    from reag_harness.data import kb_build
 
     parser = argparse.ArgumentParser()
     kb_build.configure(parser)
@@ -188,6 +188,6 @@ def test_kb_build_module_import_is_cheap():
     import sys
 
     heavy = "('torch', 'tensorflow', 'spacy', 'pyarrow')"
-    code = f"import sys, reag_harness.kb_build; print(any(m in sys.modules for m in {heavy}))"
+    code = f"import sys, reag_harness.data.kb_build; print(any(m in sys.modules for m in {heavy}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness import leaderboard as lb
-from reag_harness.cli import main
-from reag_harness.errors import HarnessError
-from reag_harness.leaderboard_schema import validate_document, validate_entry
-from reag_harness.results import ComponentInfo, RunResults, StageTiming
+from reag_harness.cli.app import main
+from reag_harness.core.errors import HarnessError
+from reag_harness.leaderboard import board as lb
+from reag_harness.leaderboard.schema import validate_document, validate_entry
+from reag_harness.results.run_results import ComponentInfo, RunResults, StageTiming
 
 #: A verbatim copy of the spec's published-results.md (shared/spec/, not in the repository), so the check runs
 #: on a plain clone.
@@ -61,7 +61,7 @@ def make_results(run_id: str = "run-1", task: str = "infoseek", metrics: dict | 
 
 APPEND_SCRIPT = """
 import json, sys, time
-from reag_harness.leaderboard import append_run
+from reag_harness.leaderboard.board import append_run
 path, start, i, results = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
 while time.time() < start:
     time.sleep(0.005)

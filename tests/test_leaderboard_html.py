@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness import leaderboard as lb
-from reag_harness.cli import main
-from reag_harness.results import ComponentInfo, RunResults
+from reag_harness.cli.app import main
+from reag_harness.leaderboard import board as lb
+from reag_harness.results.run_results import ComponentInfo, RunResults
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install -y chromium)")
@@ -164,8 +164,8 @@ def write_measured_run(folder: Path) -> Path:
 
 
 def test_measured_row_links_settings_interval_and_the_page_refreshed_on_append(tmp_path: Path) -> None:
-    from reag_harness.intervals import headline_interval
-    from reag_harness.run_files import load_sample_logs
+    from reag_harness.leaderboard.intervals import headline_interval
+    from reag_harness.results.run_files import load_sample_logs
 
     run = write_measured_run(tmp_path / "runs" / "reag7b")
     board = tmp_path / "lb" / "leaderboard.json"
@@ -204,7 +204,7 @@ def test_reported_rows_link_paper_and_code_and_search_and_axis(page: Path, tmp_p
 
 
 def test_every_published_row_has_settings_and_every_citation_links() -> None:
-    from reag_harness.leaderboard_settings import annotations
+    from reag_harness.leaderboard.settings import annotations
 
     notes = annotations()
     rows = lb.load_published()

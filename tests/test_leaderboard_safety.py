@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness import leaderboard as lb
-from reag_harness.atomic import exclusive_lock
-from reag_harness.cli import main
-from reag_harness.errors import HarnessError
-from reag_harness.results import ComponentInfo
-from reag_harness.results_files import unique_run_id
+from reag_harness.cli.app import main
+from reag_harness.core.atomic import exclusive_lock
+from reag_harness.core.errors import HarnessError
+from reag_harness.leaderboard import board as lb
+from reag_harness.results.files import unique_run_id
+from reag_harness.results.run_results import ComponentInfo
 
 from .test_leaderboard import make_results
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness.cli import build_parser, main
-from reag_harness.commands.run import config_from_args
-from reag_harness.report import fold_official
+from reag_harness.cli.app import build_parser, main
+from reag_harness.cli.commands.run import config_from_args
+from reag_harness.results.report import fold_official
 
 
 def _config(argv: list[str]):
@@ -58,8 +58,8 @@ def test_fractional_limit_takes_that_share(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_named_generators_take_the_checkpoints_max_new_tokens(harness_cache: Path) -> None:
+    from reag_harness.core.plugin_manager import get_registry
     from reag_harness.interfaces import Runtime
-    from reag_harness.plugin_manager import get_registry
 
     gen = get_registry().create("generator", "reag-7b", Runtime(), {"pretrained": "tiny:qwen2.5-vl"})
     model, _ = gen.model_and_processor()

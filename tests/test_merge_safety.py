@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.cli import main
-from reag_harness.errors import HarnessError
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.shard_merge import merge_runs
+from reag_harness.cli.app import main
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.results.shard_merge import merge_runs
 
 from . import pipeline_plugin
 from .test_runner import LEXICAL, run_folder

@@ -9,8 +9,8 @@ import pytest
 from safetensors.torch import load_file, save_file
 
 from reag_harness.api import evaluate
+from reag_harness.core.preflight import PreflightError
 from reag_harness.models.checkpoint_check import checkpoint_problems, weight_problems
-from reag_harness.preflight import PreflightError
 
 REMOVED = "model.layers.0.mlp.down_proj.weight"  # the transformers-4 layout, as ReAG-3B/7B are saved
 
@@ -77,8 +77,8 @@ def test_a_run_with_a_damaged_generator_stops_in_preflight(tiny_path: Path, tmp_
 
 
 def test_a_local_grounding_dino_is_checked_like_the_others(tmp_path: Path) -> None:
-    from reag_harness.crop import detector_problem
-    from reag_harness.models.tiny_grounding_dino import tiny_grounding_dino_path
+    from reag_harness.models.crop import detector_problem
+    from reag_harness.models.tiny.grounding_dino import tiny_grounding_dino_path
 
     source = tiny_grounding_dino_path()
     assert detector_problem(str(source)) is None
@@ -94,7 +94,7 @@ def test_a_local_grounding_dino_is_checked_like_the_others(tmp_path: Path) -> No
 def test_the_cross_encoder_critic_checkpoint_is_checked(tmp_path: Path) -> None:
     from plugins.critics.cross_encoder import CrossEncoderCritic
     from reag_harness.interfaces import Runtime
-    from reag_harness.models.tiny_cross_encoder import tiny_cross_encoder_path
+    from reag_harness.models.tiny.cross_encoder import tiny_cross_encoder_path
 
     source = tiny_cross_encoder_path()
     assert CrossEncoderCritic(Runtime(), model=str(source)).preflight() == []
@@ -110,7 +110,7 @@ def test_the_cross_encoder_critic_checkpoint_is_checked(tmp_path: Path) -> None:
 def test_a_bin_checkpoint_is_read_memory_mapped(tmp_path: Path) -> None:
     import torch
 
-    from reag_harness.models.tiny_vlms import tiny_checkpoint
+    from reag_harness.models.tiny.vlms import tiny_checkpoint
 
     shutil.copytree(tiny_checkpoint("llama"), tmp_path / "c")
     weights = load_file(str(tmp_path / "c" / "model.safetensors"))

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness.cli import main
-from reag_harness.config import RunConfig
-from reag_harness.kb.build import build_store
+from reag_harness.cli.app import main
+from reag_harness.cli.multitask import expand_tasks, task_config
+from reag_harness.core.config import RunConfig
+from reag_harness.data.kb.build import build_store
 from reag_harness.models import clip_loader, qwen_vl
-from reag_harness.multitask import expand_tasks, task_config
-from reag_harness.submission import SUBMISSION_FIELDS, check_submission
+from reag_harness.results.submission import SUBMISSION_FIELDS, check_submission
 from tests.kbdata import synth
 
 COMPONENTS = ["--retriever", "tiny-eva-clip", "--retriever-args", "top_k=3", "--critic", "tiny-critic",

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.cli import main
+from reag_harness.cli.app import main
+from reag_harness.core.preflight import PreflightError
 from reag_harness.models import hf_loading
-from reag_harness.preflight import PreflightError
 from tests.kbdata import synth
 
 
@@ -58,8 +58,8 @@ def test_data_check_fails_on_a_retriever_without_its_index(infoseek: dict[str, P
 
 def test_remote_code_is_said_in_one_line(infoseek: dict[str, Path], tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from reag_harness.core.preflight import remote_code_notice
     from reag_harness.pipeline.components import Resolved
-    from reag_harness.preflight import remote_code_notice
 
     choice = {"retriever": Resolved("eva-clip", {"trust_remote_code": True}, "preset reag-7b"),
               "generator": Resolved("reag-7b", {}, "preset reag-7b")}
@@ -90,7 +90,7 @@ def test_the_native_eva_clip_checkpoint_is_checked_against_its_model_in_prefligh
 
     from plugins.retrievers.eva_clip import EvaClipRetriever
     from reag_harness.interfaces import Runtime
-    from reag_harness.models.tiny_eva_clip_8b import tiny_eva_clip_8b_path
+    from reag_harness.models.tiny.eva_clip_8b import tiny_eva_clip_8b_path
 
     folder = tmp_path / "eva8b"
     shutil.copytree(tiny_eva_clip_8b_path("bin"), folder)
@@ -106,8 +106,8 @@ def test_the_native_eva_clip_checkpoint_is_checked_against_its_model_in_prefligh
 
 
 def test_several_tasks_list_every_problem_in_one_error(infoseek: dict[str, Path], tmp_path: Path) -> None:
-    from reag_harness.config import RunConfig
-    from reag_harness.multitask import evaluate_tasks
+    from reag_harness.cli.multitask import evaluate_tasks
+    from reag_harness.core.config import RunConfig
 
     cfg = RunConfig.from_mapping({
         "task": "infoseek,evqa", "retriever": "oracle-page", "critic": "none", "generator": "tiny-qwen2.5-vl",
@@ -142,7 +142,7 @@ def test_clip_and_dense_text_retriever_models_are_checked_in_preflight(tmp_path:
     from plugins.retrievers.clip import ClipRetriever
     from plugins.retrievers.dense_text import DenseTextRetriever
     from reag_harness.interfaces import Runtime
-    from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
+    from reag_harness.models.tiny.clip import TINY_MODEL, tiny_clip_checkpoint
 
     gone = tmp_path / "nope"
     hf = ClipRetriever(Runtime(), index="titles", encoder="hf", model=str(gone)).model_problems()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.plugins.critics.openai_critic import OpenAICritic
 from reag_harness.plugins.generators.openai_chat import OpenAIGenerator
@@ -188,7 +188,7 @@ def cli(tmp_path: Path, *args: str, env: dict | None = None, check: bool = True)
 
 def cli_in_process(tmp_path: Path, capsys, *args: str) -> tuple[int, str]:
     """``reag-eval ARGS`` in this process (cheap): exit code and stderr."""
-    from reag_harness.cli import main
+    from reag_harness.cli.app import main
 
     capsys.readouterr()
     code = main([*args, "--output-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "stages"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.models.openai_checks import MIN_KEY_RUN, mask_secret
 from reag_harness.plugins.critics.openai_critic import OpenAICritic

@@ -42,7 +42,7 @@ def one_line(err: str) -> str:
 def tserve(harness_cache, tmp_path_factory):
     if not HAS_SERVE:
         pytest.skip("transformers serve needs fastapi, uvicorn and accelerate (pip install -e '.[dev]')")
-    from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
+    from reag_harness.models.tiny.qwen import tiny_qwen25vl_path
 
     checkpoint = tiny_qwen25vl_path()
     with transformers_serve(checkpoint, tmp_path_factory.mktemp("tserve") / "server.log") as url:
@@ -110,7 +110,7 @@ def test_generator_and_critic_on_llama_cpp_server(llama_server, tmp_path, capsys
     # a text model's server answers a request with an image (it pastes the data URL in as text): caught
     from PIL import Image
 
-    from reag_harness.errors import HarnessError
+    from reag_harness.core.errors import HarnessError
     from reag_harness.interfaces import Runtime
     from reag_harness.plugins.critics.openai_critic import OpenAICritic
     from reag_harness.records import Passage, Sample
@@ -133,8 +133,8 @@ def p_yes_transformers(passage: str) -> float:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from reag_harness.models.openai_api import to_openai_messages
-    from reag_harness.models.tiny_vlms import tiny_checkpoint
-    from reag_harness.reag_prompts import critic_messages
+    from reag_harness.models.tiny.vlms import tiny_checkpoint
+    from reag_harness.prompts.reag import critic_messages
 
     src = tiny_checkpoint("llama")
     tok, model = AutoTokenizer.from_pretrained(src), AutoModelForCausalLM.from_pretrained(src).eval()
@@ -146,7 +146,7 @@ def p_yes_transformers(passage: str) -> float:
 
 
 def test_a_wrong_model_id_shows_the_servers_reason(tserve):
-    from reag_harness.errors import HarnessError
+    from reag_harness.core.errors import HarnessError
     from reag_harness.interfaces import Runtime
     from reag_harness.plugins.generators.openai_chat import OpenAIGenerator
     from reag_harness.records import ChatRequest

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from reag_harness.errors import HarnessError, InputError
+from reag_harness.core.errors import HarnessError, InputError
+from reag_harness.data.kb.build import build_store
+from reag_harness.data.kb.memory import InMemoryKB
+from reag_harness.data.kb.store import KBStore
 from reag_harness.interfaces import Runtime
-from reag_harness.kb.build import build_store
-from reag_harness.kb.memory import InMemoryKB
-from reag_harness.kb.store import KBStore
 from reag_harness.plugins.retrievers.google_lens import GoogleLensRetriever, quote_url
 from reag_harness.plugins.retrievers.oracle import OraclePageRetriever, OraclePassageRetriever
 from reag_harness.records import Sample
@@ -120,7 +120,7 @@ def test_lens_bad_csv_and_missing_arg(tmp_path):
 
 
 def test_registered_names_load(data):
-    from reag_harness.plugin_manager import get_registry
+    from reag_harness.core.plugin_manager import get_registry
 
     reg = get_registry()
     assert reg.get("retriever", "oracle-page").load() is OraclePageRetriever

@@ -10,10 +10,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from reag_harness.cli import main
+from reag_harness.cli.app import main
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
 from reag_harness.hookspecs import hookimpl
-from reag_harness.links import relative_href, safe_url
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.results.links import relative_href, safe_url
 
 from . import pipeline_plugin
 from .test_leaderboard_html import CHROMIUM, render, write_measured_run
@@ -81,7 +81,7 @@ def test_links_are_http_or_relative_paths(tmp_path) -> None:
 
 
 def test_viewer_image_links_are_relative_paths(tmp_path) -> None:
-    from reag_harness.viewer import image_sources
+    from reag_harness.results.viewer import image_sources
 
     image = tmp_path / "out" / "javascript:alert(1)" / "q.jpg"
     (src,) = image_sources([str(image)], "link", tmp_path / "out" / "viewer.html")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from reag_harness.kb.memory import InMemoryKB
-from reag_harness.kb.passages import infoseek_passages, infoseek_passages_many, pack_sentences, sentencizer
+from reag_harness.data.kb.memory import InMemoryKB
+from reag_harness.data.kb.passages import infoseek_passages, infoseek_passages_many, pack_sentences, sentencizer
 
 
 @dataclass
@@ -71,7 +71,7 @@ def test_inmemory_kb_passages_both_kinds():
 
 
 def test_inmemory_kb_rejects_bad_page():
-    from reag_harness.errors import InputError
+    from reag_harness.core.errors import InputError
 
     with pytest.raises(InputError, match="section_texts"):
         InMemoryKB({"u": {"title": "T", "section_texts": "not a list"}}, kind="evqa")

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 import pytest
 
 from reag_harness import hookspecs
-from reag_harness.errors import DuplicateComponentError
+from reag_harness.core.errors import DuplicateComponentError
+from reag_harness.core.plugin_manager import get_registry, plugin_infos, register_plugin, unregister_plugin
 from reag_harness.hookspecs import hookimpl
-from reag_harness.plugin_manager import get_registry, plugin_infos, register_plugin, unregister_plugin
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("register_")]
@@ -152,7 +152,7 @@ def test_misspelt_component_is_one_line_with_suggestions_and_exit_2():
 
 
 def test_listing_reads_the_same_registry_as_the_loader(inline_plugin):
-    from reag_harness.commands import listing
+    from reag_harness.cli.commands import listing
 
     def impl(register):
         register("listed-gen", lambda runtime: None, description="visible")

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.errors import InputError
+from reag_harness.core.errors import InputError
+from reag_harness.core.plugin_manager import get_registry
 from reag_harness.interfaces import Runtime
-from reag_harness.plugin_manager import get_registry
 from reag_harness.records import Sample
-from reag_harness.run_files import load_sample_logs
+from reag_harness.results.run_files import load_sample_logs
 from reag_harness.tasks.demo.task import DemoTask
 
 LIMIT = 3

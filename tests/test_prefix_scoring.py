@@ -39,7 +39,7 @@ def assert_close(shared: list[float], per_pair: list[float]) -> None:
 
 @pytest.fixture(scope="module")
 def mid_path(tmp_path_factory, tiny_path) -> Path:
-    from reag_harness.models.sized_qwen import write_sized_qwen25vl
+    from reag_harness.models.tiny.sized_qwen import write_sized_qwen25vl
 
     return write_sized_qwen25vl("mid", tmp_path_factory.mktemp("mid") / "ckpt", initializer_range=0.3)
 
@@ -131,7 +131,7 @@ def test_tokens_merging_across_the_prefix_end_are_scored_per_pair(tiny_path: Pat
 
 def test_demo_run_every_pair_agrees_and_switching_recomputes_nothing(tiny_path: Path, tmp_path: Path) -> None:
     from reag_harness.api import evaluate
-    from reag_harness.run_files import load_sample_logs
+    from reag_harness.results.run_files import load_sample_logs
 
     common = dict(task="demo", limit=8, quiet=True, no_leaderboard=True, output_dir=str(tmp_path / "runs"),
                   cache_dir=str(tmp_path / "stages"), generator_args={"max_new_tokens": 2}, batch_size=8)
@@ -186,7 +186,7 @@ def test_vllm_scores_one_prompt_per_prefix_first() -> None:
 
 
 def test_other_families_are_scored_per_pair_and_say_so(tiny_path: Path, real_size_pairs) -> None:
-    from reag_harness.plugin_manager import get_registry
+    from reag_harness.core.plugin_manager import get_registry
 
     pairs = [p for p in real_size_pairs if p[0].id == "wide"][:3]
     make = get_registry().create

@@ -7,11 +7,11 @@ import shlex
 
 import pytest
 
-from reag_harness import leaderboard as lb
-from reag_harness.config import RunConfig, parse_kv
+from reag_harness.core.config import RunConfig, parse_kv
+from reag_harness.core.plugin_manager import get_registry
 from reag_harness.interfaces import Runtime
-from reag_harness.leaderboard_schema import validate_entry
-from reag_harness.plugin_manager import get_registry
+from reag_harness.leaderboard import board as lb
+from reag_harness.leaderboard.schema import validate_entry
 
 KINDS = ("generator", "retriever", "critic", "prompt_style")
 REGISTRY = get_registry()
@@ -116,7 +116,7 @@ def test_a_reported_row_needs_exactly_one_of_preset_and_no_preset():
 
 
 def test_ls_presets_prints_each_preset_with_its_command(capsys):
-    from reag_harness.cli import main
+    from reag_harness.cli.app import main
 
     assert main(["ls", "presets"]) == 0
     lines = capsys.readouterr().out.splitlines()

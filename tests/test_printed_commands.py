@@ -24,16 +24,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from reag_harness.cli import build_parser, main
-from reag_harness.commands.run import config_from_args
-from reag_harness.errors import HarnessError
+from reag_harness.cli.app import build_parser, main
+from reag_harness.cli.commands.run import config_from_args
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.plugin_manager import get_registry
+from reag_harness.data.retrieval.faiss_index import build_index
 from reag_harness.interfaces import Runtime
 from reag_harness.models.clip_loader import encoder_dim
-from reag_harness.models.tiny_eva_clip_8b import tiny_eva_clip_8b_path
+from reag_harness.models.tiny.eva_clip_8b import tiny_eva_clip_8b_path
 from reag_harness.pipeline.components import resolve_components
 from reag_harness.pipeline.stage_retrieve import RetrieveStage
-from reag_harness.plugin_manager import get_registry
-from reag_harness.retrieval.faiss_index import build_index
 from tests.kbdata import synth
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,7 +184,7 @@ def substituted(argv: list[str], stand_ins: dict[str, Any]) -> tuple[Any, dict[s
             if chosen.args.get("crop"):
                 own["crop_args"] = {**(chosen.args.get("crop_args") or {}), "detector": "tiny-grounding-dino"}
         if kind == "retriever" and chosen.name == "chain":
-            from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
+            from reag_harness.models.tiny.clip import TINY_MODEL, tiny_clip_checkpoint
 
             own.update({"pages.model": TINY_MODEL, "pages.pretrained": str(tiny_clip_checkpoint()),
                         "passages.model": "sentence-transformers/all-MiniLM-L6-v2"})

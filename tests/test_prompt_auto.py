@@ -11,11 +11,11 @@ import pytest
 
 from plugins.generators.hf_llm import HFLLMGenerator
 from reag_harness.api import evaluate
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
+from reag_harness.data.retrieval.faiss_index import build_index
 from reag_harness.interfaces import Runtime
 from reag_harness.models.hf_prompts import check_prompt_lengths
-from reag_harness.models.tiny_vlms import tiny_checkpoint
-from reag_harness.retrieval.faiss_index import build_index
+from reag_harness.models.tiny.vlms import tiny_checkpoint
 from tests.kbdata import synth
 
 
@@ -50,7 +50,7 @@ def test_too_long_error_names_the_two_arguments() -> None:
 
 def test_llama_text_preset_on_a_4096_position_model_runs_as_is(tmp_path: Path) -> None:
     from reag_harness.models.clip_loader import encoder_dim
-    from reag_harness.models.tiny_eva_clip_8b import tiny_eva_clip_8b_path
+    from reag_harness.models.tiny.eva_clip_8b import tiny_eva_clip_8b_path
 
     eva = tiny_eva_clip_8b_path()
     dim = encoder_dim("native", "BAAI/EVA-CLIP-8B", str(eva))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness.prompt_budget import PromptTooLong, fit_request, length_summary
+from reag_harness.prompts.budget import PromptTooLong, fit_request, length_summary
 from reag_harness.records import ChatRequest, Passage
 
 
@@ -47,7 +47,7 @@ def test_length_summary() -> None:
 def test_demo_run_truncates_or_records_and_reports_lengths(tiny_path: Path, tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from reag_harness.api import evaluate
-    from reag_harness.run_files import load_sample_logs
+    from reag_harness.results.run_files import load_sample_logs
 
     common = dict(task="demo", limit=4, quiet=True, no_leaderboard=True, output_dir=str(tmp_path / "runs"),
                   cache=False, batch_size=4)

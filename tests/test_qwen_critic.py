@@ -13,10 +13,10 @@ transformers = pytest.importorskip("transformers")
 
 from PIL import Image  # noqa: E402
 
-from reag_harness.errors import HarnessError, InputError  # noqa: E402
+from reag_harness.core.errors import HarnessError, InputError  # noqa: E402
 from reag_harness.interfaces import Critic, Runtime  # noqa: E402
 from reag_harness.models import qwen_vl  # noqa: E402
-from reag_harness.reag_prompts import critic_messages  # noqa: E402
+from reag_harness.prompts.reag import critic_messages  # noqa: E402
 from reag_harness.records import Judgement, Passage, Sample  # noqa: E402
 
 WORDS = "the river tower bird passage question built century cathedral mountain Paris named designed".split()
@@ -124,7 +124,7 @@ def test_missing_image_is_an_input_error(tiny_path: Path, tmp_path: Path) -> Non
 
 
 def test_reag_critic_factory_defaults(tiny_path: Path) -> None:
-    from reag_harness.plugin_manager import get_registry
+    from reag_harness.core.plugin_manager import get_registry
 
     registry = get_registry()
     c = registry.create("critic", "reag-critic", Runtime(), {})

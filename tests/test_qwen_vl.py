@@ -15,9 +15,10 @@ transformers = pytest.importorskip("transformers")
 
 from PIL import Image  # noqa: E402
 
-from reag_harness.errors import HarnessError, InputError, MissingDependencyError  # noqa: E402
+from reag_harness.core.errors import HarnessError, InputError, MissingDependencyError  # noqa: E402
 from reag_harness.interfaces import Runtime  # noqa: E402
-from reag_harness.models import qwen_vl, tiny_qwen, vllm_backend  # noqa: E402
+from reag_harness.models import qwen_vl, vllm_backend  # noqa: E402
+from reag_harness.models.tiny import qwen as tiny_qwen  # noqa: E402
 from reag_harness.records import ChatRequest, Passage, Sample  # noqa: E402
 
 
@@ -237,7 +238,7 @@ def test_critic_and_generator_load_the_checkpoint_once(tiny_path: Path, requests
 
 
 def test_registered_names_build_the_components(tiny_path: Path) -> None:
-    from reag_harness.plugin_manager import get_registry
+    from reag_harness.core.plugin_manager import get_registry
 
     registry = get_registry()
     runtime = Runtime()

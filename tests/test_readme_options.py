@@ -6,7 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from reag_harness.cli import SUBCOMMANDS, build_parser
+from reag_harness.cli.app import SUBCOMMANDS, build_parser
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness import reag_prompts as P
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.plugin_manager import get_registry
 from reag_harness.interfaces import Runtime
-from reag_harness.plugin_manager import get_registry
+from reag_harness.prompts import reag as P
 from reag_harness.records import ChatRequest, Passage, Sample
 
 from .data import reag_reference_prompts as REF
@@ -38,7 +38,7 @@ def render():
     """messages -> chat-templated text with the generation prompt (the tiny checkpoint's real Qwen template)."""
     from transformers import AutoProcessor
 
-    from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
+    from reag_harness.models.tiny.qwen import tiny_qwen25vl_path
 
     processor = AutoProcessor.from_pretrained(tiny_qwen25vl_path())
     return lambda messages: processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def tiny() -> Path:
-    from reag_harness.models.tiny_vlms import tiny_checkpoint
+    from reag_harness.models.tiny.vlms import tiny_checkpoint
 
     return tiny_checkpoint("reflectiva")
 
@@ -93,8 +93,8 @@ def test_adapter_logits_equal_the_reference_forward(tiny, tmp_path):
     from PIL import Image
 
     from reag_harness.models.llava_llama import load_llava_llama, pixel_values, render, tokenizer_image_token
+    from reag_harness.prompts.reflectiva import with_paragraph
     from reag_harness.records import Sample
-    from reag_harness.reflectiva_prompts import with_paragraph
 
     image_path = tmp_path / "wide.png"
     Image.new("RGB", (90, 50), (30, 160, 90)).save(image_path)
@@ -115,7 +115,7 @@ def test_adapter_logits_equal_the_reference_forward(tiny, tmp_path):
 def test_strict_loading_names_an_unexpected_key(tiny, tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from reag_harness.errors import HarnessError
+    from reag_harness.core.errors import HarnessError
     from reag_harness.models.llava_llama import load_llava_llama
 
     copy = tmp_path / "ckpt"
@@ -132,7 +132,7 @@ def test_strict_loading_names_an_unexpected_key(tiny, tmp_path):
 
 
 def test_reflectiva_preset_records_the_ret_decision_and_rel_probabilities(tmp_path, capsys):
-    from reag_harness.cli import main
+    from reag_harness.cli.app import main
 
     out = tmp_path / "runs"
     code = main(["--task", "demo", "--preset", "reflectiva", "--generator-args", "pretrained=tiny:reflectiva",
@@ -196,7 +196,7 @@ def test_tiny_calibration_set_is_the_demo_data(tmp_path, monkeypatch):
     first 12 questions with their pictures, and the first passage of its first 4 KB pages."""
     from PIL import Image, ImageChops
 
-    from reag_harness.models import tiny_reflectiva_calibration as calibration
+    from reag_harness.models.tiny import reflectiva_calibration as calibration
     from reag_harness.tasks.demo.task import DemoTask
 
     monkeypatch.setenv("REAG_HARNESS_CACHE", str(tmp_path / "cache"))

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
 from reag_harness.hookspecs import hookimpl
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.run_files import load_sample_logs
+from reag_harness.results.run_files import load_sample_logs
 
 from . import pipeline_plugin
 from .pipeline_plugin import CALLS, ContextPrompt, OverlapCritic

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.errors import InputError
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.run_files import PASSAGE_TEXTS_FILE, load_sample_logs
+from reag_harness.core.errors import InputError
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.results.run_files import PASSAGE_TEXTS_FILE, load_sample_logs
 
 from . import pipeline_plugin
 from .test_runner import LEXICAL, run_folder

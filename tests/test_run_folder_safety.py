@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.cli import main
+from reag_harness.cli.app import main
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
 from reag_harness.pipeline.stage_generate import GenerateStage
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
 
 from . import pipeline_plugin
 

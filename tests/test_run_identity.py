@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness import leaderboard as lb
 from reag_harness.api import evaluate
-from reag_harness.compare import compare_runs, format_comparison
-from reag_harness.leaderboard_view import render_html, render_markdown, render_table, view_rows
-from reag_harness.results import ComponentInfo, RunResults, StageTiming
-from reag_harness.results_files import history, move_foreign
+from reag_harness.leaderboard import board as lb
+from reag_harness.leaderboard.view import render_html, render_markdown, render_table, view_rows
+from reag_harness.results.compare import compare_runs, format_comparison
+from reag_harness.results.files import history, move_foreign
+from reag_harness.results.run_results import ComponentInfo, RunResults, StageTiming
 
 
 def test_two_hf_vlm_checkpoints_are_named_everywhere(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_two_hf_vlm_checkpoints_are_named_everywhere(tmp_path: Path) -> None:
         assert gen.n_params and gen.n_params > 1000  # counted from the safetensors headers
     header = format_comparison(compare_runs(dirs[0], dirs[1], n_boot=50)).splitlines()[:2]
     assert "hf-vlm tiny-llava@" in header[0] and "hf-vlm tiny-gemma3@" in header[1]
-    from reag_harness.viewer import viewer_data
+    from reag_harness.results.viewer import viewer_data
 
     page = viewer_data([dirs[0], dirs[1]], tmp_path / "view.html")
     assert "tiny-llava@" in page["runs"][0]["components"] and "tiny-gemma3@" in page["runs"][1]["components"]
@@ -59,7 +59,7 @@ def test_same_command_twice_keeps_both_results_files(tmp_path: Path) -> None:
     report = compare_runs(kept[0], folder / "results.json", n_boot=20)
     assert report["run_a"]["run_id"] == first.run_id and report["run_b"]["run_id"] == second.run_id
     assert lb.entry_from_results(kept[0])["run_id"] == first.run_id
-    from reag_harness.viewer import viewer_data
+    from reag_harness.results.viewer import viewer_data
 
     assert viewer_data([kept[0]], tmp_path / "v.html")["runs"][0]["run_id"] == first.run_id
 
@@ -105,7 +105,7 @@ def test_no_bem_row_is_marked_in_every_format_and_ranked_apart() -> None:
 
 
 def _score(tmp_path: Path, name: str, preds: dict[str, str]) -> Path:
-    from reag_harness.scoring import score_predictions
+    from reag_harness.results.scoring import score_predictions
 
     refs = [{"data_id": "q1", "data_split": "val_unseen_question", "answer_eval": ["Eiffel Tower"]},
             {"data_id": "q2", "data_split": "val_unseen_question", "answer_eval": ["1889"]},
@@ -136,7 +136,7 @@ def test_compare_of_two_score_folders(tmp_path: Path) -> None:
 def test_split_evaluated_is_recorded() -> None:
     from types import SimpleNamespace
 
-    from reag_harness.run_identity import evaluated_split
+    from reag_harness.results.run_identity import evaluated_split
 
     samples = [SimpleNamespace(meta={"split": "val_unseen_entity", "data_split": "val_unseen_entity"}),
                SimpleNamespace(meta={"split": "val_unseen_question"})]
@@ -159,7 +159,7 @@ def test_preset_runs_show_their_preset_and_swaps_on_the_leaderboard() -> None:
 
 
 def test_compare_names_a_no_bem_score_output(tmp_path: Path) -> None:
-    from reag_harness.scoring import score_predictions
+    from reag_harness.results.scoring import score_predictions
 
     (tmp_path / "test.csv").write_text("question,answer,question_type,dataset_image_ids,wikipedia_url\n"
                                        "Where is this tower?,Paris,templated,a,u\nWhat is it?,a bridge,automatic,b,u\n")
@@ -175,7 +175,7 @@ def test_compare_names_a_no_bem_score_output(tmp_path: Path) -> None:
 
 
 def test_a_run_moves_foreign_files_aside_and_names_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from reag_harness.plugin_manager import register_plugin, unregister_plugin
+    from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
 
     from . import pipeline_plugin
 

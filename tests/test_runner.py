@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.errors import HarnessError
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.results import RESULTS_FIELDS, SAMPLE_LOG_FIELDS
-from reag_harness.run_files import load_sample_logs
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.results.run_files import load_sample_logs
+from reag_harness.results.run_results import RESULTS_FIELDS, SAMPLE_LOG_FIELDS
 
 from . import pipeline_plugin
 from .pipeline_plugin import CALLS
@@ -117,7 +117,7 @@ def test_unknown_component_and_bad_args_are_harness_errors(lexical):
 
 
 def test_shards_merge_into_the_unsharded_run(lexical, tmp_path):
-    from reag_harness.shard_merge import merge_runs
+    from reag_harness.results.shard_merge import merge_runs
 
     whole = evaluate(**lexical, limit=10)
     shards = [evaluate(**lexical, limit=10, shard=f"{i}/3") for i in range(3)]
@@ -131,14 +131,14 @@ def test_shards_merge_into_the_unsharded_run(lexical, tmp_path):
 KILLABLE = """
 import sys, time
 from tests import pipeline_plugin
-from reag_harness.plugin_manager import register_plugin
+from reag_harness.core.plugin_manager import register_plugin
 orig = pipeline_plugin.FirstNumberGenerator.generate
 def slow(self, requests):
     time.sleep(float(self.args.get("delay", 0)))
     return orig(self, requests)
 pipeline_plugin.FirstNumberGenerator.generate = slow
 register_plugin(pipeline_plugin, "test-pipeline")
-from reag_harness.cli import main
+from reag_harness.cli.app import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -188,7 +188,7 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
 DISTRIBUTED = """
 import json, sys
 from tests import pipeline_plugin
-from reag_harness.plugin_manager import register_plugin
+from reag_harness.core.plugin_manager import register_plugin
 register_plugin(pipeline_plugin, "test-pipeline")
 from reag_harness.api import evaluate
 res = evaluate(task="demo", retriever="test-title", critic="test-overlap", generator="test-first-number",

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness.errors import HarnessError, InputError
-from reag_harness.models.tiny_bem import build_tiny_bem
-from reag_harness.scoring import configure, evaluate_module_path, run, score_predictions
+from reag_harness.core.errors import HarnessError, InputError
+from reag_harness.models.tiny.bem import build_tiny_bem
+from reag_harness.results.scoring import configure, evaluate_module_path, run, score_predictions
 
 # --- InfoSeek fixtures ---------------------------------------------------------------------------
 REFS = [
@@ -276,7 +276,8 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_scoring_import_is_cheap() -> None:
-    proc = _python("import sys, reag_harness.scoring, reag_harness.tasks.evqa.metric, reag_harness.tasks.evqa.bem, "
+    proc = _python("import sys, reag_harness.results.scoring, reag_harness.tasks.evqa.metric, "
+                   "reag_harness.tasks.evqa.bem, "
                    "reag_harness.tasks.infoseek.metric\n"
                    "bad = [m for m in ('tensorflow', 'torch', 'evaluate', 'datasets') if m in sys.modules]\n"
                    "print(bad)")
@@ -294,7 +295,7 @@ def test_evaluate_modules_load_offline_and_match(tmp_path: Path) -> None:
     preds = [PREDS[r["data_id"]] for r in REFS]
     code = f"""
 import json, evaluate
-from reag_harness.scoring import evaluate_module_path
+from reag_harness.results.scoring import evaluate_module_path
 info = evaluate.load(evaluate_module_path("infoseek")).compute(predictions={preds!r}, references={refs!r})
 evqa = evaluate.load(evaluate_module_path("evqa")).compute(
     predictions=["Eiffel", "the Eiffel tower"],

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from reag_harness.api import evaluate
-from reag_harness.cli import main
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
-from reag_harness.scoring import score_predictions
-from reag_harness.scoring_ids import CoverageError, id_aliases
+from reag_harness.cli.app import main
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
+from reag_harness.results.scoring import score_predictions
+from reag_harness.results.scoring_ids import CoverageError, id_aliases
 
 from . import pipeline_plugin
 from .kbdata import synth

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from reag_harness.core.selection import select
 from reag_harness.records import Judgement, Passage, Retrieval
-from reag_harness.selection import select
 
 torch = pytest.importorskip("torch")
 
@@ -48,7 +48,7 @@ def test_fusion_ranks_by_the_weighted_retrieval_and_critic_scores():
 
 @pytest.fixture(scope="module")
 def tiny_reranker():
-    from reag_harness.models.tiny_vlms import tiny_checkpoint
+    from reag_harness.models.tiny.vlms import tiny_checkpoint
 
     return tiny_checkpoint("blip2-reranker")
 
@@ -56,9 +56,9 @@ def tiny_reranker():
 def test_reranker_pth_in_lavis_names_loads_strictly(tiny_reranker, tmp_path):
     from transformers import Blip2ForImageTextRetrieval
 
-    from reag_harness.errors import HarnessError
+    from reag_harness.core.errors import HarnessError
     from reag_harness.models.qformer_reranker import load_reranker
-    from reag_harness.models.tiny_blip2_reranker import write_lavis_checkpoint
+    from reag_harness.models.tiny.blip2_reranker import write_lavis_checkpoint
 
     base = Blip2ForImageTextRetrieval.from_pretrained(tiny_reranker)
     pth = tmp_path / "reranker.pth"
@@ -78,7 +78,7 @@ def test_reranker_pth_in_lavis_names_loads_strictly(tiny_reranker, tmp_path):
 
 
 def test_echosight_preset_keeps_the_top_fused_section_and_records_sampling(tmp_path, capsys):
-    from reag_harness.cli import main
+    from reag_harness.cli.app import main
 
     out = tmp_path / "runs"
     code = main(["--task", "demo", "--preset", "echosight", "--generator-args", "pretrained=tiny:llama",
@@ -101,7 +101,7 @@ def test_echosight_preset_keeps_the_top_fused_section_and_records_sampling(tmp_p
 
 
 def test_page_images_put_each_kept_page_image_after_the_query_image(tmp_path):
-    from reag_harness.errors import HarnessError
+    from reag_harness.core.errors import HarnessError
     from reag_harness.interfaces import Runtime
     from reag_harness.plugins.prompt_styles.direct import Direct
     from reag_harness.records import Sample

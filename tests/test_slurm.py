@@ -35,7 +35,7 @@ if os.environ.get("SLURM_ARRAY_TASK_ID") == os.environ.get("REAG_TEST_SLOW_TASK"
             time.sleep(3600)
         return original(self, *args, **kwargs)
     GenerateStage.run = run
-from reag_harness.cli import main
+from reag_harness.cli.app import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from reag_harness.api import evaluate
+from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
 from reag_harness.hookspecs import hookimpl
-from reag_harness.plugin_manager import register_plugin, unregister_plugin
 from reag_harness.tasks.demo.task import DemoTask
 
 from . import pipeline_plugin
@@ -72,7 +72,7 @@ def test_a_per_sample_input_file_a_component_declares_is_covered(lexical, tmp_pa
 
 
 def test_digests_are_remembered_across_processes_until_the_file_changes(tmp_path, monkeypatch):
-    from reag_harness import digests
+    from reag_harness.core import digests
 
     monkeypatch.setenv("REAG_HARNESS_CACHE", str(tmp_path / "cache"))
     image = tmp_path / "a.png"

@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.models.strict_load import WeightsMismatchError, check_keys, check_loading_info
 
@@ -94,7 +94,7 @@ def test_generator_and_critic_checkpoints(family, kind, tmp_path) -> None:
 
 def test_hf_clip_encoder(tmp_path) -> None:
     from reag_harness.models import clip_loader
-    from reag_harness.models.tiny_hf_clip import tiny_hf_clip_path
+    from reag_harness.models.tiny.hf_clip import tiny_hf_clip_path
 
     for folder, key, how in both_edits(tiny_hf_clip_path("clip"), tmp_path, "fc1"):
         clip_loader._ENCODERS.clear()
@@ -105,7 +105,7 @@ def test_hf_clip_encoder(tmp_path) -> None:
 
 def test_open_clip_encoder(tmp_path) -> None:
     from reag_harness.models import clip_loader
-    from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
+    from reag_harness.models.tiny.clip import TINY_MODEL, tiny_clip_checkpoint
 
     for path, key, how in both_edits(Path(tiny_clip_checkpoint()), tmp_path, "mlp"):
         clip_loader._ENCODERS.clear()
@@ -115,8 +115,8 @@ def test_open_clip_encoder(tmp_path) -> None:
 
 
 def test_grounding_dino(tmp_path) -> None:
-    from reag_harness import crop
-    from reag_harness.models.tiny_grounding_dino import tiny_grounding_dino_path
+    from reag_harness.models import crop
+    from reag_harness.models.tiny.grounding_dino import tiny_grounding_dino_path
 
     for folder, key, how in both_edits(tiny_grounding_dino_path(), tmp_path, "bbox_embed"):
         with pytest.raises(WeightsMismatchError) as err:
@@ -125,7 +125,7 @@ def test_grounding_dino(tmp_path) -> None:
 
 
 def test_cross_encoder_critic(tmp_path) -> None:
-    from reag_harness.models.tiny_cross_encoder import tiny_cross_encoder_path
+    from reag_harness.models.tiny.cross_encoder import tiny_cross_encoder_path
     from reag_harness.plugins.critics.cross_encoder import CrossEncoderCritic
 
     for folder, key, how in both_edits(tiny_cross_encoder_path(), tmp_path, "intermediate"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reag_harness.config import RunConfig
+from reag_harness.core.config import RunConfig
 from reag_harness.interfaces import Runtime
 from reag_harness.pipeline.components import resolve_components
 from reag_harness.tasks.demo.task import DemoTask

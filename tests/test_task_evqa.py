@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from reag_harness.errors import HarnessError, InputError
+from reag_harness.core.errors import HarnessError, InputError
+from reag_harness.data.kb.build import build_store
+from reag_harness.data.kb.memory import InMemoryKB
+from reag_harness.data.kb.store import KBStore
 from reag_harness.interfaces import Runtime, Task
-from reag_harness.kb.build import build_store
-from reag_harness.kb.memory import InMemoryKB
-from reag_harness.kb.store import KBStore
 from reag_harness.tasks.evqa.task import EvqaTask
 
 from .kbdata import synth
@@ -148,9 +148,9 @@ def test_score_without_bem_is_labelled(data):
 
 
 def test_score_with_tiny_bem(data, tmp_path):
-    from reag_harness.errors import MissingDependencyError
+    from reag_harness.core.errors import MissingDependencyError
     from reag_harness.models.bem_tensorflow import require_tensorflow
-    from reag_harness.models.tiny_bem import build_tiny_bem
+    from reag_harness.models.tiny.bem import build_tiny_bem
 
     try:
         require_tensorflow()

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from reag_harness.errors import InputError
+from reag_harness.core.errors import InputError
+from reag_harness.data.kb.build import build_store
+from reag_harness.data.kb.store import KBStore
 from reag_harness.interfaces import Runtime, Task
-from reag_harness.kb.build import build_store
-from reag_harness.kb.store import KBStore
 from reag_harness.tasks.infoseek.task import InfoSeekTask
 
 from .kbdata import synth

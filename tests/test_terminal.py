@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from reag_harness.progress import Progress, Ticker
+from reag_harness.core.progress import Progress, Ticker
 
 STAGES = ("retrieve", "judge", "generate", "score")
 
@@ -102,7 +102,7 @@ def test_a_run_that_fails_leaves_no_heartbeat_thread(tmp_path: Path, monkeypatch
     import pytest
 
     from reag_harness.api import evaluate
-    from reag_harness.errors import HarnessError
+    from reag_harness.core.errors import HarnessError
     from reag_harness.pipeline.stage_generate import GenerateStage
 
     def boom(self, *args, **kwargs):

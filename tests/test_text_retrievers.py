@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from reag_harness.errors import HarnessError, InputError
+from reag_harness.core.errors import HarnessError, InputError
+from reag_harness.core.plugin_manager import get_registry, register_plugin, unregister_plugin
+from reag_harness.data.kb.memory import InMemoryKB
 from reag_harness.hookspecs import hookimpl
 from reag_harness.interfaces import Runtime
-from reag_harness.kb.memory import InMemoryKB
-from reag_harness.plugin_manager import get_registry, register_plugin, unregister_plugin
 from reag_harness.records import Retrieval, Sample
 
 EIFFEL = "https://en.wikipedia.org/wiki/Eiffel_Tower"
@@ -173,7 +173,7 @@ def test_demo_chain_through_the_cli_reports_recall_at_both_levels(tmp_path):
 
 def test_wiki_llava_preset_runs_on_the_demo_with_local_checkpoints(tmp_path):
     from reag_harness.api import evaluate
-    from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
+    from reag_harness.models.tiny.clip import TINY_MODEL, tiny_clip_checkpoint
 
     preset = get_registry().get("preset", "wiki-llava-retrieval").factory
     chain = get_registry().create("retriever", "chain", Runtime(), dict(preset["retriever"][1]))

@@ -21,7 +21,7 @@ def srv(server, monkeypatch):
 
 def run(tmp_path: Path, capsys, name: str, *args: str) -> tuple[dict, list[dict]]:
     """``reag-eval ARGS`` in this process; the run's results.json and samples."""
-    from reag_harness.cli import main
+    from reag_harness.cli.app import main
 
     out = tmp_path / name
     code = main(["--task", "demo", "--limit", "4", *args, "--output-dir", str(out),
@@ -87,7 +87,7 @@ def test_openai_critic_top_n_sweep_sends_no_critic_request_again(srv, tmp_path, 
 
 
 def test_a_selection_rule_without_a_critic_is_an_error_not_ignored(tmp_path, capsys):
-    from reag_harness.cli import main
+    from reag_harness.cli.app import main
 
     code = main(["--task", "demo", "--limit", "1", "--retriever", "none", "--critic", "none",
                  "--critic-args", "top_n=3", "--output-dir", str(tmp_path), "--no-leaderboard", "--quiet"])
@@ -96,9 +96,9 @@ def test_a_selection_rule_without_a_critic_is_an_error_not_ignored(tmp_path, cap
 
 @pytest.mark.parametrize("name", ["reag-critic", "tiny-critic", "hf-vlm-critic", "openai-critic"])
 def test_built_in_critics_take_top_n_outside_their_identity(name, tiny_path):
+    from reag_harness.core.plugin_manager import get_registry
     from reag_harness.interfaces import Runtime
     from reag_harness.pipeline.components import selection_rule
-    from reag_harness.plugin_manager import get_registry
 
     base = {"base_url": "http://127.0.0.1:1/v1", "model": "M"} if name == "openai-critic" else (
         {} if name == "tiny-critic" else {"pretrained": str(tiny_path)})

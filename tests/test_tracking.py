@@ -16,7 +16,7 @@ RUN = ["--task", "demo", "--limit", "2", "--no-leaderboard", "--quiet"]
 def cli(args: list[str], env: dict[str, str], block_wandb: bool = False) -> subprocess.CompletedProcess:
     """The CLI in a fresh process; ``block_wandb``: any ``import wandb`` fails there (as if not installed)."""
     code = (("import sys; sys.modules['wandb'] = None; " if block_wandb else "import sys; ")
-            + "from reag_harness.cli import main; sys.exit(main(sys.argv[1:]))")
+            + "from reag_harness.cli.app import main; sys.exit(main(sys.argv[1:]))")
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600, env=env)
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reag_harness import versions
-from reag_harness.errors import HarnessError
+from reag_harness.core import versions
+from reag_harness.core.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.tasks.evqa.task import EvqaTask
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from reag_harness.cli import main
-from reag_harness.config import RunConfig
-from reag_harness.viewer import write_viewer
+from reag_harness.cli.app import main
+from reag_harness.core.config import RunConfig
+from reag_harness.results.viewer import write_viewer
 from tests.kbdata import synth
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -102,7 +102,7 @@ def test_demo_run_page_filters_searches_and_pages(demo_run: Path, tmp_path: Path
 def evqa_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real EVQA run: EVA-CLIP (tiny) with the query crop (the retriever tests' stand-in cropper), the tiny
     critic with a threshold, one sample with a missing image recorded as an error."""
-    from reag_harness.runner import Pipeline
+    from reag_harness.pipeline.runner import Pipeline
     from tests.test_eva_clip_retriever import HalfCropper
 
     root = tmp_path_factory.mktemp("evqa")

@@ -42,7 +42,7 @@ def vllm_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def checkpoint(harness_cache) -> Path:
-    from reag_harness.models.tiny_vlms import tiny_checkpoint
+    from reag_harness.models.tiny.vlms import tiny_checkpoint
 
     return tiny_checkpoint("llama-hd64")
 
@@ -56,10 +56,10 @@ def transformers_reference(checkpoint: Path) -> dict:
     """What the transformers backend computes: greedy texts and full-vocabulary critic softmaxes."""
     import torch
 
+    from reag_harness.core.plugin_manager import get_registry
     from reag_harness.interfaces import Runtime
     from reag_harness.models.hf_prompts import render
-    from reag_harness.plugin_manager import get_registry
-    from reag_harness.reag_prompts import critic_messages
+    from reag_harness.prompts.reag import critic_messages
     from reag_harness.records import ChatRequest
 
     gen = get_registry().create("generator", "hf-llm", Runtime(device="cpu", dtype="float32", batch_size=4),
@@ -158,7 +158,7 @@ def vllm_server(checkpoint, tmp_path_factory):
 def run_demo(tmp_path: Path, name: str, generator: str, generator_args: dict, critic: str = "test-overlap",
              critic_args: dict | None = None):
     from reag_harness.api import evaluate
-    from reag_harness.plugin_manager import register_plugin, unregister_plugin
+    from reag_harness.core.plugin_manager import register_plugin, unregister_plugin
 
     from . import pipeline_plugin
 

@@ -78,7 +78,7 @@ def run(installed: dict[str, Path], *args: str, cwd: Path | None = None, **env: 
 
 
 def test_the_wheel_ships_the_published_rows(installed: dict[str, Path]) -> None:
-    where = subprocess.run([str(installed["py"]), "-c", "import reag_harness.leaderboard as lb; "
+    where = subprocess.run([str(installed["py"]), "-c", "import reag_harness.leaderboard.board as lb; "
                             "print(lb.__file__); print(lb.PUBLISHED_PATH)"], cwd=installed["root"],
                            capture_output=True, text=True, env=clean_env(installed["cache"]), timeout=120)
     module, published = where.stdout.split()

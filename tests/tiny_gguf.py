@@ -32,7 +32,7 @@ def tiny_llama_gguf(out: Path) -> Path:
     import torch
     from safetensors.torch import load_file
 
-    from reag_harness.models.tiny_vlms import tiny_checkpoint
+    from reag_harness.models.tiny.vlms import tiny_checkpoint
 
     src = tiny_checkpoint("llama")
     cfg = json.loads((src / "config.json").read_text())

@@ -13,10 +13,10 @@ import sys
 
 
 def main() -> None:
+    from reag_harness.core.plugin_manager import get_registry
     from reag_harness.interfaces import Runtime
     from reag_harness.models.hf_prompts import render
-    from reag_harness.plugin_manager import get_registry
-    from reag_harness.reag_prompts import critic_messages
+    from reag_harness.prompts.reag import critic_messages
     from reag_harness.records import ChatRequest
 
     job = json.load(sys.stdin)

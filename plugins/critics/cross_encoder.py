@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.interfaces import Component, Runtime
 from reag_harness.models.clip_encoders import checkpoint_identity
 from reag_harness.records import Passage, Sample

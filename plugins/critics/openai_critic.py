@@ -1,6 +1,6 @@
 """``openai-critic``: the ReAG critic prompt on any OpenAI-compatible endpoint.
 
-Each (sample, passage) pair sends the critic chat of :func:`reag_harness.reag_prompts.critic_messages`
+Each (sample, passage) pair sends the critic chat of :func:`reag_harness.prompts.reag.critic_messages`
 with ``max_tokens=1, temperature=0, logprobs=true, top_logprobs=K`` and takes
 ``p_yes = exp(logprob)`` of the token ``"Yes"`` among the first position's top-K
 alternatives: the same full-vocabulary probability the transformers critic reads, as long as
@@ -18,12 +18,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.interfaces import Component, Runtime
 from reag_harness.models.openai_api import TRANSPORT_ARGS, OpenAIComponent
 from reag_harness.models.openai_checks import first_token_logprobs
 from reag_harness.models.openai_settings import DEFAULT_BASE_URL, DEFAULT_KEY_ENV, refuse_secrets
-from reag_harness.reag_prompts import critic_messages
+from reag_harness.prompts.reag import critic_messages
 from reag_harness.records import Passage, Sample
 
 YES = "Yes"

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.selection import FALLBACKS
 from reag_harness.interfaces import Component, Runtime
 from reag_harness.models.hf_checkpoints import checkpoint_identity
 from reag_harness.models.hf_vlm import resolve_pretrained
 from reag_harness.records import Passage, Sample
-from reag_harness.selection import FALLBACKS
 
 DEFAULT_PRETRAINED = "Salesforce/blip2-itm-vit-g"
 
@@ -51,7 +51,7 @@ class QFormerRerankerCritic(Component):
     def identity(self) -> dict[str, Any]:
         ident = {**super().identity(), "model": checkpoint_identity(resolve_pretrained(self.pretrained))}
         if self.checkpoint_path:
-            from reag_harness.digests import digests
+            from reag_harness.core.digests import digests
 
             ident["reranker_pth"] = digests([str(self.checkpoint_path)])
         return ident

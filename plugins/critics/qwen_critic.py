@@ -4,7 +4,7 @@
 (:mod:`reag_harness.models.hf_vlm`; ReAG-Critic is a Qwen2.5-VL, hence the name); ``hf-vlm-critic``
 (:mod:`.hf_vlm_critic`) is the same class with each family's defaults.
 
-For each (sample, passage) pair the chat of :func:`reag_harness.reag_prompts.critic_messages`
+For each (sample, passage) pair the chat of :func:`reag_harness.prompts.reag.critic_messages`
 is rendered with the generation prompt; the logits at the last position (left padding) go
 through a float32 softmax over the full vocabulary and ``p_yes`` is the probability of the
 tokenizer's single "Yes" token (not renormalised over Yes/No), as in the reference. "Yes" is
@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import OnBatch, resolve_batch_tokens, sorted_batches
 from reag_harness.models.hf_prompts import answer_token_id, check_prompt_lengths
@@ -47,7 +47,7 @@ from reag_harness.models.qwen_vl import (
     prompt_length,
     render,
 )
-from reag_harness.reag_prompts import critic_messages
+from reag_harness.prompts.reag import critic_messages
 from reag_harness.records import Passage, Sample
 
 _PASSAGE_MARK = "\x00REAG-PASSAGE\x00"
@@ -200,7 +200,7 @@ def _as_bool(value: Any, name: str) -> bool:
         return True
     if text in ("false", "0", "no", "off"):
         return False
-    from reag_harness.errors import HarnessError
+    from reag_harness.core.errors import HarnessError
 
     raise HarnessError(f"critic option {name}={value!r}: use true or false")
 
@@ -217,7 +217,7 @@ def tiny_critic(
 ) -> QwenVLCritic:
     """The critic on the tiny random Qwen2.5-VL (the same checkpoint as ``tiny-qwen2.5-vl``)."""
     if pretrained is None:
-        from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
+        from reag_harness.models.tiny.qwen import tiny_qwen25vl_path
 
         pretrained = str(tiny_qwen25vl_path())
     return QwenVLCritic(runtime, pretrained=pretrained, threshold=threshold, **kwargs).named("tiny-critic")

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.selection import FALLBACKS
 from reag_harness.interfaces import Component, Runtime
 from reag_harness.models.hf_checkpoints import checkpoint_identity
 from reag_harness.models.hf_vlm import resolve_pretrained
 from reag_harness.models.reflectiva_model import ReflectiVAModel
 from reag_harness.records import Passage, Sample
-from reag_harness.selection import FALLBACKS
 
 from ..generators.reflectiva import DEFAULT_PRETRAINED
 

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.interfaces import Component, Runtime
 from reag_harness.models.openai_api import OpenAIComponent
 from reag_harness.models.openai_checks import first_answer, one_line

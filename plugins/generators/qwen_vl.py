@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.interfaces import Runtime
 from reag_harness.models.batching import OnBatch, resolve_batch_tokens, sorted_batches
 from reag_harness.models.hf_loading import load_processor, tokenizer_of
@@ -30,7 +30,7 @@ from reag_harness.models.qwen_vl import (
     render,
     truncate_at_stop,
 )
-from reag_harness.prompt_budget import POLICIES
+from reag_harness.prompts.budget import POLICIES
 from reag_harness.records import ChatRequest
 
 DEFAULT_MAX_NEW_TOKENS = 4096
@@ -53,7 +53,7 @@ class QwenVLGenerator(QwenVLComponent):
     are bounded by ``max_prompt_tokens`` (``"auto"``: the model's context length minus
     ``max_new_tokens``, at most ``model_max_length``, the reference's 16384) under
     ``prompt_policy`` (``truncate`` drops the last passages, ``error`` records the sample as an error):
-    the runner fits each request before generating (:mod:`reag_harness.prompt_budget`); a longer
+    the runner fits each request before generating (:mod:`reag_harness.prompts.budget`); a longer
     prompt given directly is an error.
     """
 
@@ -254,7 +254,7 @@ def tiny_qwen25vl(
 ) -> QwenVLGenerator:
     """A tiny random Qwen2.5-VL built on first use (meaningless answers; tests and demos)."""
     if pretrained is None:
-        from reag_harness.models.tiny_qwen import tiny_qwen25vl_path
+        from reag_harness.models.tiny.qwen import tiny_qwen25vl_path
 
         pretrained = str(tiny_qwen25vl_path())
     generator = QwenVLGenerator(runtime, pretrained=pretrained, max_new_tokens=max_new_tokens, **kwargs)

@@ -64,7 +64,7 @@ class ReflectiVAGenerator(Component):
     # ---- the [RET] gate ----------------------------------------------------------------------------
     def retrieval_decision(self, samples: Sequence[Sample]) -> list[dict[str, Any] | None]:
         """Per sample: retrieve when the first token of the retrieval prompt is ``[RET]`` (None: gate off)."""
-        from reag_harness.reflectiva_prompts import opening
+        from reag_harness.prompts.reflectiva import opening
 
         if not self.gate:
             return [None for _ in samples]

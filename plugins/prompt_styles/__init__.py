@@ -1,4 +1,4 @@
-"""Built-in prompt styles (the ReAG reference's prompts, verbatim in reag_harness.reag_prompts)."""
+"""Built-in prompt styles (the ReAG reference's prompts, verbatim in reag_harness.prompts.reag)."""
 
 from __future__ import annotations
 

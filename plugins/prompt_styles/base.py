@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from reag_harness import reag_prompts as P
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.interfaces import Component, Runtime
+from reag_harness.prompts import reag as P
 from reag_harness.records import ChatRequest, Passage, Sample
 
 from .page_images import page_image_items

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.records import Passage
 
 

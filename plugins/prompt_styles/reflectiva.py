@@ -1,6 +1,6 @@
 """ReflectiVA's prompts (aimagelab/ReflectiVA ``rag_evaluation/{infoseek,encyclopedic}/release_retrieval.py``).
 
-The texts and chat builders live in :mod:`reag_harness.reflectiva_prompts`; this is the prompt style.
+The texts and chat builders live in :mod:`reag_harness.prompts.reflectiva`; this is the prompt style.
 
 Three chats share one opening: the system prompt of ``conv_llava_llama_3_1``
 (``llava/conversation.py``) and a user turn ``"<image>\\n\\n" + question``
@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from reag_harness.interfaces import Component, Runtime
+from reag_harness.prompts.reflectiva import opening, relevance_messages, with_paragraph
 from reag_harness.records import ChatRequest, Passage, Sample
-from reag_harness.reflectiva_prompts import opening, relevance_messages, with_paragraph
 
 from .parsing import parse_plain_output
 

@@ -18,12 +18,12 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.paths import cache_dir
+from reag_harness.data.retrieval.cache_keys import digest, kb_fingerprint
+from reag_harness.data.retrieval.text import PassageRetriever, Ranked, all_passages
 from reag_harness.interfaces import KnowledgeBase, Runtime
-from reag_harness.paths import cache_dir
 from reag_harness.records import Passage
-from reag_harness.retrieval.cache_keys import digest, kb_fingerprint
-from reag_harness.retrieval.text import PassageRetriever, Ranked, all_passages
 
 INDEX_VERSION = "bm25s-v1"
 METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
+from reag_harness.data.retrieval.text import ranked_retrieval
 from reag_harness.interfaces import Component, KnowledgeBase, Runtime
 from reag_harness.records import Retrieval, Sample
-from reag_harness.retrieval.text import ranked_retrieval
 
 
 def split_prefixed(args: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -50,7 +50,7 @@ class ChainRetriever(Component):
         super().__init__(runtime, pages=pages, passages=passages, top_pages=int(top_pages),
                          top_passages=int(top_passages), **shown)
         self.top_pages, self.top_passages = int(top_pages), int(top_passages)
-        from reag_harness.plugin_manager import get_registry
+        from reag_harness.core.plugin_manager import get_registry
 
         registry = get_registry()
         task_defaults = runtime.extra.get("component_args")
@@ -83,7 +83,7 @@ class ChainRetriever(Component):
 
     def data_checks(self) -> list[Any]:
         """The parts' data checks (``reag-eval data check``), e.g. the page retriever's index."""
-        from reag_harness.data_check import FAIL, OK, SKIP, Check
+        from reag_harness.data.check import FAIL, OK, SKIP, Check
 
         rows: list[Any] = []
         for label, part in (("pages", self.page_retriever), ("passages", self.passage_retriever)):

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.versions import doc_ref
 from reag_harness.interfaces import Runtime
-from reag_harness.versions import doc_ref
 
 from .eva_clip import EvaClipRetriever
 

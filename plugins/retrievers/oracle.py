@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from reag_harness.errors import InputError
+from reag_harness.core.errors import InputError
 from reag_harness.interfaces import Component, KnowledgeBase
 from reag_harness.records import Passage, Retrieval, Sample
 

@@ -29,14 +29,14 @@ import os
 import re
 from typing import Any, Mapping, Sequence
 
-from reag_harness import row_checks
-from reag_harness.errors import HarnessError, InputError
+from reag_harness.core import row_checks
+from reag_harness.core.errors import HarnessError, InputError
+from reag_harness.core.jsonio import NonFiniteNumber, iter_jsonl, strict_load
+from reag_harness.core.versions import doc_ref
+from reag_harness.data.kb.inputs import file_identity
+from reag_harness.data.retrieval.faiss_index import load_keys
 from reag_harness.interfaces import Component, KnowledgeBase, Runtime
-from reag_harness.jsonio import NonFiniteNumber, iter_jsonl, strict_load
-from reag_harness.kb.inputs import file_identity
 from reag_harness.records import Passage, Retrieval, Sample
-from reag_harness.retrieval.faiss_index import load_keys
-from reag_harness.versions import doc_ref
 
 FORMATS = ("auto", "reag", "echosight", "knn-rows")
 ID_FIELDS = ("id", "sample_id", "data_id", "unique_id", "question_id")

@@ -50,7 +50,7 @@ def resolve_batch_tokens(value: int | str | None, device: str) -> int | None:
     try:
         tokens = int(value)
     except (TypeError, ValueError):
-        from reag_harness.errors import HarnessError
+        from reag_harness.core.errors import HarnessError
 
         raise HarnessError(f"max_batch_tokens={value!r}: use a positive integer, 'auto' or 'none'") from None
     return tokens if tokens > 0 else None

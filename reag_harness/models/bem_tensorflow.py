@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reag_harness.errors import MissingDependencyError
+from reag_harness.core.errors import MissingDependencyError
 
 INSTALL_HINT = "pip install 'reag-harness[evqa]'"
 
@@ -15,7 +15,7 @@ def require_tensorflow() -> tuple[Any, Any]:
         import triton  # noqa: F401  # triton loaded *after* TensorFlow segfaults (torch 2.14 + TF 2.21): load it first
     except ImportError:
         pass
-    from reag_harness.quiet import native_stderr_silenced
+    from reag_harness.core.quiet import native_stderr_silenced
 
     try:
         with native_stderr_silenced():  # TensorFlow's start-up chatter, unless -v

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import torch
 from PIL import Image
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 
 from .clip_encoders import ClipEncoder, clip_l14_preprocess
 

@@ -11,13 +11,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 
-from . import tiny_clip
 from .clip_backends import HFClipEncoder, OpenClipEncoder, TransformersClipEncoder, _remote_code_error
 from .clip_encoders import ClipEncoder, _torch_dtype
 from .eva_clip_native import NativeEvaClipEncoder
-from .tiny_eva_clip_8b import resolve_tiny
+from .tiny import clip as tiny_clip
+from .tiny.eva_clip_8b import resolve_tiny
 
 BACKENDS = ("open_clip", "transformers", "hf", "native")
 

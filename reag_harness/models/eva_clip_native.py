@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.models.clip_backends import TransformersClipEncoder
 from reag_harness.models.strict_load import WeightsMismatchError, check_keys
 

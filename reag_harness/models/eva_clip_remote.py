@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.models.strict_load import strict_from_pretrained
 
 REMOTE_PREFIX = "transformers_modules"

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 
 from .families import FamilyAdapter, adapter_for
 from .families.text_only import TextOnly

@@ -2,7 +2,7 @@
 
 Prompts are rendered with the checkpoint's own chat template (or, for a family without one, by
 its adapter in :mod:`reag_harness.models.families`), batched with left padding, images read from
-their paths. A missing image is an :class:`~reag_harness.errors.InputError`, never a black image.
+their paths. A missing image is an :class:`~reag_harness.core.errors.InputError`, never a black image.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reag_harness.errors import HarnessError, InputError
+from reag_harness.core.errors import HarnessError, InputError
 
 from .hf_loading import family_of, tokenizer_of
 

@@ -3,7 +3,7 @@
 What a VLM critic and generator share (:class:`VLMComponent`: checkpoint, backend, processor
 bounds, loading, identity, pre-flight) and the checkpoint names they accept: a hub id, a local
 folder, or ``tiny:<family>``, a tiny random checkpoint built offline on first use
-(:mod:`reag_harness.models.tiny_vlms`). The layers below it: checkpoint facts
+(:mod:`reag_harness.models.tiny.vlms`). The layers below it: checkpoint facts
 (:mod:`~reag_harness.models.hf_checkpoints`), loading once per process
 (:mod:`~reag_harness.models.hf_loading`), chat messages to processor inputs
 (:mod:`~reag_harness.models.hf_prompts`), pre-flight (:mod:`~reag_harness.models.checkpoint_check`)
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.interfaces import Component
 
 from .checkpoint_check import checkpoint_problems
@@ -30,7 +30,7 @@ def resolve_pretrained(pretrained: str) -> str:
     """``tiny:<family>`` becomes the folder of that tiny checkpoint (built on first use); other names pass."""
     name = str(pretrained)
     if name.startswith(TINY_PREFIX):
-        from .tiny_vlms import tiny_checkpoint
+        from .tiny.vlms import tiny_checkpoint
 
         return str(tiny_checkpoint(name[len(TINY_PREFIX):]))
     return name

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 
 IMAGE_TOKEN = "<image>"
 IMAGE_TOKEN_INDEX = -200  # llava/constants.py

@@ -34,7 +34,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reag_harness.errors import InputError
+from reag_harness.core.errors import InputError
 from reag_harness.models.hf_prompts import item_image_path
 from reag_harness.models.openai_checks import Answer, first_answer  # noqa: F401  (re-exported)
 from reag_harness.models.openai_client import Cancelled, ChatClient, RequestFailed  # noqa: F401  (re-exported)

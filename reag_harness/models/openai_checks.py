@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 
 MAX_DETAIL = 300  # characters of a server's error text quoted in our one-line errors
 MASK = "***"

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from reag_harness.errors import HarnessError, MissingDependencyError
+from reag_harness.core.errors import HarnessError, MissingDependencyError
 from reag_harness.models.openai_checks import AnswerError, error_detail, mask_secret, one_line, parse_body
 from reag_harness.models.openai_settings import key_problems
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 from reag_harness.models.openai_checks import error_detail, one_line, parse_body
 from reag_harness.models.openai_client import MAX_BACKOFF_S, ChatClient, RequestFailed, _NoAnswer
 

@@ -9,7 +9,7 @@ retrieved pages with LAVIS's ``blip2_reranker`` (``use_vanilla_qformer=True``):
   dropped, 50 words), goes through the Q-Former as text (``mode="text"``): the CLS output,
   ``text_proj``, L2-normalised;
 - the score is the best query's dot product; the pipeline then fuses it with the page's
-  retrieval similarity (0.5 / 0.5) and keeps the top section (:mod:`reag_harness.selection`).
+  retrieval similarity (0.5 / 0.5) and keeps the top section (:mod:`reag_harness.core.selection`).
 
 Weights: a transformers BLIP-2 retrieval checkpoint (``Salesforce/blip2-itm-vit-g``, the HF port
 of LAVIS's BLIP-2 "pretrain" Q-Former EchoSight starts from), then the fine-tuned
@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 
 LAVIS_IGNORED = re.compile(r"^(Qformer\.cls\..*|temp|.*position_ids)$")
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

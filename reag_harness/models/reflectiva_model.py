@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from reag_harness.errors import HarnessError
-from reag_harness.reflectiva_prompts import REFLECTIVE_TOKENS
+from reag_harness.core.errors import HarnessError
+from reag_harness.prompts.reflectiva import REFLECTIVE_TOKENS
 
 from .hf_checkpoints import resolve_checkpoint
 from .hf_prompts import truncate_at_stop

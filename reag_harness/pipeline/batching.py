@@ -6,8 +6,8 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, TypeVar
 
-from ..config import RunConfig
-from ..input_checks import image_culprit
+from ..core.config import RunConfig
+from ..data.input_checks import image_culprit
 from ..records import Generation, Judgement, Retrieval, Sample
 
 T = TypeVar("T")

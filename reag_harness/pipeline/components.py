@@ -9,9 +9,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import RunConfig
-from ..errors import HarnessError
-from ..plugin_manager import get_registry
+from ..core.config import RunConfig
+from ..core.errors import HarnessError
+from ..core.plugin_manager import get_registry
 
 
 @dataclass

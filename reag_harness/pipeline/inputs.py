@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Sequence
 
-from ..input_checks import image_mode
+from ..data.input_checks import image_mode
 from ..records import Sample
 
 
@@ -42,7 +42,7 @@ def record_input_errors(task: Any, samples: Sequence[Sample], errors: dict[str, 
     image_modes.pop("_by_sample", None)
     skipped = list(getattr(task, "skipped_inputs", []) or [])
     if skipped:
-        from ..terminal import term_text
+        from ..core.terminal import term_text
 
         print(term_text(f"reag-eval: skipped {len(skipped)} malformed input line(s) (--on-error skip), "
                         f"e.g. {skipped[0]}"), file=sys.stderr)

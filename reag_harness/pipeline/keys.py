@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..digests import digests
+from ..core.digests import digests
 from ..records import ChatRequest, Passage, Sample
-from ..store import fingerprint
+from .store import fingerprint
 
 STAGE_VERSIONS = {"retrieve": "1", "judge": "2", "generate": "1"}  # judge 2: blank passages dropped
 

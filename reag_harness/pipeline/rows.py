@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from ..core.selection import select
 from ..records import Generation, Judgement, Passage, Retrieval, Sample
-from ..sample_rows import sample_row
-from ..selection import select
 from .batching import BatchState, RunContext
+from .sample_rows import sample_row
 
 
 def row_of(ctx: RunContext, state: BatchState, s: Sample,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-from ..prompt_budget import PromptTooLong, fit_request, length_summary
+from ..core.selection import select
+from ..prompts.budget import PromptTooLong, fit_request, length_summary
 from ..records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sample
-from ..selection import select
-from ..store import StageStore, fingerprint
 from .batching import BatchState, RunContext, call_persisting
 from .keys import generation_check, generation_key, request_json
+from .store import StageStore, fingerprint
 
 
 class GenerateStage:

@@ -6,11 +6,11 @@ import time
 from typing import Any, Sequence
 
 from ..records import Judgement, Passage, Sample
-from ..sample_rows import judge_check, pair_fingerprints
-from ..store import StageStore, p_yes_lines
 from .batching import BatchState, RunContext, call_persisting
 from .components import critic_active
 from .keys import pair_key, sample_check
+from .sample_rows import judge_check, pair_fingerprints
+from .store import StageStore, p_yes_lines
 
 
 class JudgeStage:

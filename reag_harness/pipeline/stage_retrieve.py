@@ -6,13 +6,13 @@ import sys
 import time
 from typing import Any, Sequence
 
-from ..errors import HarnessError
+from ..core.errors import HarnessError
 from ..records import Retrieval, Sample
-from ..retrieval_gate import decide, declined, no_retrieval
-from ..sample_rows import drop_blank, retrieval_from_record, retrieval_record
-from ..store import StageStore
 from .batching import BatchState, RunContext
 from .keys import sample_check
+from .retrieval_gate import decide, declined, no_retrieval
+from .sample_rows import drop_blank, retrieval_from_record, retrieval_record
+from .store import StageStore
 
 
 class RetrieveStage:

@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..decoding import decoding_facts
-from ..plugin_manager import get_registry
+from ..core.plugin_manager import get_registry
+from ..core.versions import git_hash, versions
 from ..records import Sample
-from ..results import ComponentInfo, RunResults, StageTiming
-from ..results_files import unique_run_id
-from ..run_identity import checkpoint_label, checkpoint_of, evaluated_split, parameter_count
-from ..versions import git_hash, versions
+from ..results.files import unique_run_id
+from ..results.run_identity import checkpoint_label, checkpoint_of, evaluated_split, parameter_count
+from ..results.run_results import ComponentInfo, RunResults, StageTiming
+from .decoding import decoding_facts
 from .stage_generate import prompt_report
 
 RUNNER_DEVIATIONS = [

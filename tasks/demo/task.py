@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from reag_harness import paths
-from reag_harness.atomic import remove_stale, temp_tag
-from reag_harness.errors import InputError
+from reag_harness.core import paths
+from reag_harness.core.atomic import remove_stale, temp_tag
+from reag_harness.core.errors import InputError
+from reag_harness.core.jsonio import iter_jsonl
+from reag_harness.data.kb.memory import InMemoryKB
 from reag_harness.interfaces import Runtime
-from reag_harness.jsonio import iter_jsonl
-from reag_harness.kb.memory import InMemoryKB
-from reag_harness.models.tiny_pictures import draw_picture
+from reag_harness.models.tiny.pictures import draw_picture
 from reag_harness.records import Sample
 
 HERE = Path(__file__).parent
@@ -86,7 +86,7 @@ class DemoTask:
 
     def source(self) -> str:
         if self.dataset:
-            from reag_harness.hf_datasets import label
+            from reag_harness.data.hf_datasets import label
 
             return label(self.dataset, self.dataset_split)
         return str(self.questions_path)
@@ -94,7 +94,7 @@ class DemoTask:
     def rows(self) -> list[tuple[int, dict[str, Any]]]:
         """(line or row number, question) from the JSONL file or the ``datasets`` dataset."""
         if self.dataset:
-            from reag_harness.hf_datasets import iter_rows
+            from reag_harness.data.hf_datasets import iter_rows
 
             return check_questions(iter_rows(self.dataset, self.dataset_split), self.source())
         return read_questions(self.questions_path)
@@ -141,8 +141,8 @@ class DemoTask:
             return {"pretrained": "tiny:qwen2.5-vl"}
         if (kind, name) != ("retriever", "eva-clip"):
             return {}
-        from reag_harness.models.tiny_clip import TINY_MODEL, tiny_clip_checkpoint
-        from reag_harness.models.tiny_grounding_dino import tiny_grounding_dino_path
+        from reag_harness.models.tiny.clip import TINY_MODEL, tiny_clip_checkpoint
+        from reag_harness.models.tiny.grounding_dino import tiny_grounding_dino_path
 
         return {"encoder": "open_clip", "model": TINY_MODEL, "pretrained": str(tiny_clip_checkpoint()),
                 "index": "titles", "crop_args": {"detector": str(tiny_grounding_dino_path())}}
@@ -167,7 +167,7 @@ class DemoTask:
     def fingerprint(self) -> str:
         h = hashlib.sha256()
         if self.dataset:
-            from reag_harness.hf_datasets import fingerprint
+            from reag_harness.data.hf_datasets import fingerprint
 
             h.update(f"dataset:{fingerprint(self.dataset, self.dataset_split)}".encode())
         else:
@@ -185,7 +185,7 @@ def read_questions(path: Path) -> list[tuple[int, dict[str, Any]]]:
 def check_questions(rows: Iterable[tuple[int, Any]], source: str) -> list[tuple[int, dict[str, Any]]]:
     """The rows, each checked for the fields a question needs and their types (errors name the source,
     line and field): id a string or an integer, question, entity and image strings, answers a list of strings."""
-    from reag_harness import row_checks
+    from reag_harness.core import row_checks
 
     out = []
     for n, row in rows:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reag_harness.errors import HarnessError, MissingDependencyError
+from reag_harness.core.errors import HarnessError, MissingDependencyError
 from reag_harness.models.bem_tensorflow import INSTALL_HINT, require_tensorflow
 
 __all__ = ["OFFICIAL_BEM_HANDLE", "OFFICIAL_VOCAB", "BemScorer", "bem_preflight"]
@@ -46,8 +46,8 @@ def resolve_bem(model: str | None, vocab: str | None) -> tuple[str, str]:
     """``(model, vocab)`` with the official defaults; ``model="tiny"`` builds the tiny offline BEM
     (random weights, meaningless scores: a smoke test of the BEM path) and takes its vocab."""
     if model == TINY_BEM:
-        from reag_harness.models.tiny_bem import build_tiny_bem
-        from reag_harness.paths import cache_dir
+        from reag_harness.core.paths import cache_dir
+        from reag_harness.models.tiny.bem import build_tiny_bem
 
         tiny_model, tiny_vocab = build_tiny_bem(cache_dir() / "tiny_bem")
         return str(tiny_model), vocab or str(tiny_vocab)
@@ -63,7 +63,7 @@ def _hub_cache_dir(handle: str) -> Path:
 
 
 def _vocab_cache_path(url: str) -> Path:
-    from reag_harness.paths import cache_dir
+    from reag_harness.core.paths import cache_dir
 
     return cache_dir() / "bem" / f"vocab-{hashlib.sha1(url.encode()).hexdigest()[:16]}.txt"
 

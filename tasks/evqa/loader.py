@@ -16,9 +16,9 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from reag_harness.errors import InputError
-from reag_harness.jsonio import BadLine, read_text
-from reag_harness.kb.inputs import ImageResolver, iter_records
+from reag_harness.core.errors import InputError
+from reag_harness.core.jsonio import BadLine, read_text
+from reag_harness.data.kb.inputs import ImageResolver, iter_records
 from reag_harness.records import Sample
 
 QUESTION_TYPES = ("templated", "automatic", "multi_answer", "2_hop")
@@ -124,7 +124,7 @@ def _sample_id(record: Mapping[str, Any], stem: str, index: int, is_csv: bool, p
                line: int | None = None) -> str:
     """The record's id (a string or an integer: a list or a float is an error naming the field), else its row."""
     if not is_csv:
-        from reag_harness.row_checks import row_id
+        from reag_harness.core.row_checks import row_id
 
         for name in ID_FIELDS:
             value = record.get(name)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import sys
 from typing import Any, Mapping, Sequence
 
-from reag_harness.errors import HarnessError
+from reag_harness.core.errors import HarnessError
+from reag_harness.data.kb.taskbase import KBTask, rows_for
 from reag_harness.interfaces import Runtime
-from reag_harness.kb.taskbase import KBTask, rows_for
 from reag_harness.records import Sample
 
 from .loader import SINGLE_HOP, load_evqa
@@ -49,7 +49,7 @@ class EvqaTask(KBTask):
 
     def model_checks(self) -> list[Any]:
         """BEM as ``reag-eval data check`` rows: one failed row per problem, else one ok row."""
-        from reag_harness.data_check import FAIL, OK, Check
+        from reag_harness.data.check import FAIL, OK, Check
 
         from .bem import bem_preflight
 

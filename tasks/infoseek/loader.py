@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Mapping
 
-from reag_harness.errors import InputError
-from reag_harness.kb.inputs import ImageResolver, iter_jsonl, iter_records
+from reag_harness.core.errors import InputError
+from reag_harness.data.kb.inputs import ImageResolver, iter_jsonl, iter_records
 from reag_harness.records import Sample
 
 IMAGE_FIELDS = ("image_path", "image", "img_path", "image_file", "img")

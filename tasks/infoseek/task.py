@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from reag_harness.errors import HarnessError, InputError
-from reag_harness.kb.taskbase import KBTask, rows_for
+from reag_harness.core.errors import HarnessError, InputError
+from reag_harness.data.kb.taskbase import KBTask, rows_for
 from reag_harness.records import Sample
 
 from .loader import load_infoseek, load_qtypes, load_references
@@ -61,7 +61,7 @@ class InfoSeekTask(KBTask):
         return chosen
 
     def _file_checks(self) -> list[Any]:
-        from reag_harness.data_check import FAIL, OK, Check
+        from reag_harness.data.check import FAIL, OK, Check
 
         path = self._path("qtypes")
         if not path:

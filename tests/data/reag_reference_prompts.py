@@ -6,7 +6,7 @@ github.com/aimagelab/ReAG at commit ``cea797f692cb93c30a601cf431a72c65b4a8a480``
 
 * The constants below are copied from ``src/retrieval_module/prompts.py`` in the reference's own
   literal form (triple-quoted strings, ``\\`` line continuations, the ``\\n`` escapes inside
-  ``EVQA_FEW_SHOTS``), independently of ``reag_harness/reag_prompts.py`` (which writes them as
+  ``EVQA_FEW_SHOTS``), independently of ``reag_harness/prompts/reag.py`` (which writes them as
   one concatenation per line). The only change: the no-break space of ``"40\\xa0cm"`` in
   ``INFOSEEK_FEW_SHOTS`` is written as the escape ``\\xa0`` (the same value, visible).
 * :data:`EXPECTED` composes each golden the way the reference does (``retrieval.py``

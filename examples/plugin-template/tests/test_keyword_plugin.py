@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reag_keyword_retriever import KeywordRetriever
 
-from reag_harness.plugin_manager import get_registry
+from reag_harness.core.plugin_manager import get_registry
 from reag_harness.records import Sample
 
 

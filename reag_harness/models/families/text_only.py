@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reag_harness.errors import HarnessError
-from reag_harness.versions import doc_ref
+from reag_harness.core.errors import HarnessError
+from reag_harness.core.versions import doc_ref
 
 from .base import FamilyAdapter
 

@@ -1,6 +1,6 @@
 """EVQA accuracy (EM then BEM) as a local ``evaluate`` metric, delegating to :mod:`reag_harness.tasks.evqa.metric`.
 
-Load offline with ``evaluate.load(reag_harness.scoring.evaluate_module_path("evqa"))``. BEM needs
+Load offline with ``evaluate.load(reag_harness.results.scoring.evaluate_module_path("evqa"))``. BEM needs
 TensorFlow (``pip install 'reag-harness[evqa]'``); ``no_bem=True`` gives the exact-match lower bound.
 """
 

@@ -1,6 +1,6 @@
 """InfoSeek accuracy as a local ``evaluate`` metric, delegating to :mod:`reag_harness.tasks.infoseek.metric`.
 
-Load offline with ``evaluate.load(reag_harness.scoring.evaluate_module_path("infoseek"))``.
+Load offline with ``evaluate.load(reag_harness.results.scoring.evaluate_module_path("infoseek"))``.
 """
 
 from __future__ import annotations
