@@ -39,6 +39,7 @@ MOVED: dict[str, str] = {
     "reag_harness.data_get.command": "reag_harness.cli.commands.data_get",
     "reag_harness.data_get": "reag_harness.data.get",
     "reag_harness.kb_build": "reag_harness.data.kb_build",
+    "reag_harness.kb.taskbase": "reag_harness.data.taskbase",
     "reag_harness.kb": "reag_harness.data.kb",
     "reag_harness.retrieval": "reag_harness.data.retrieval",
     "reag_harness.index_build": "reag_harness.data.index_build",

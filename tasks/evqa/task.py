@@ -14,7 +14,7 @@ import sys
 from typing import Any, Mapping, Sequence
 
 from reag_harness.core.errors import HarnessError
-from reag_harness.data.kb.taskbase import KBTask, rows_for
+from reag_harness.data.taskbase import KBTask, rows_for
 from reag_harness.interfaces import Runtime
 from reag_harness.records import Sample
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from reag_harness.core.errors import HarnessError, InputError
-from reag_harness.data.kb.taskbase import KBTask, rows_for
+from reag_harness.data.taskbase import KBTask, rows_for
 from reag_harness.records import Sample
 
 from .loader import load_infoseek, load_qtypes, load_references

@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ...core.errors import HarnessError
-from ...core.versions import doc_ref, project_url
-from ...interfaces import Runtime
-from ...records import Sample
-from .inputs import (
+from ..core.errors import HarnessError
+from ..core.versions import doc_ref, project_url
+from ..interfaces import Runtime
+from ..records import Sample
+from .kb.inputs import (
     ImageResolver,
     as_bool,
     file_identity,
@@ -45,7 +45,7 @@ class KBTask:
 
     def __init__(self, runtime: Runtime | None = None, **task_args: Any) -> None:
         self.runtime = runtime or Runtime()
-        from ..get.taskyaml import with_default_config
+        from .get.taskyaml import with_default_config
 
         # no data path named: DIR/TASK/task.yaml written by `reag-eval data get` (--task-args still win)
         resolved = with_default_config(self.name, task_args)
@@ -90,7 +90,7 @@ class KBTask:
         if self.args.get("dataset"):
             if self.args.get("queries"):
                 raise HarnessError(f"task '{self.name}': give queries=FILE or dataset=PATH_OR_ID, not both")
-            from ..hf_datasets import iter_rows, label
+            from .hf_datasets import iter_rows, label
 
             spec, split = str(self.args["dataset"]), self.args.get("dataset_split") or None
             return label(spec, split), iter_rows(spec, split)
@@ -123,7 +123,7 @@ class KBTask:
     # -- knowledge base ---------------------------------------------------------------------------
     def knowledge_base(self) -> Any:
         if self._kb is None:
-            from .store import open_kb
+            from .kb.store import open_kb
 
             self._kb = open_kb(self._path("kb", required=True) or "", kind=self.kb_kind)
         return self._kb
@@ -145,11 +145,11 @@ class KBTask:
         made). ``deep`` also hashes released files whose checksum is published (once per file).
         Unusable questions fail unless ``skip_ok`` (default: the task's ``on_error`` is skip).
         """
-        from ..check import FAIL, Check, index_check, kb_checks, known_count_check, load_checks, sample_checks
+        from .check import FAIL, Check, index_check, kb_checks, known_count_check, load_checks, sample_checks
 
         queries = self._path("queries")
         if self.args.get("dataset"):
-            from ..hf_datasets import label
+            from .hf_datasets import label
 
             queries = label(str(self.args["dataset"]), self.args.get("dataset_split") or None)
         if not queries:
@@ -184,7 +184,7 @@ class KBTask:
     def preflight(self) -> list[str]:
         """The data checks without hashing: one line per failure. Warnings (a released file's checksum or
         row count differs) are kept in ``preflight_warnings``, the facts in ``input_facts`` (results.json)."""
-        from ..check import failures, published_facts, warnings_of
+        from .check import failures, published_facts, warnings_of
 
         checks = self.data_checks(deep=False)
         self.preflight_warnings = warnings_of(checks)
@@ -199,7 +199,7 @@ class KBTask:
         """Query files' content, the KB, the image root and the sample selection."""
         files = {k: (file_identity(v) if v and os.path.isfile(v) else v) for k, v in self._identity_files().items()}
         if self.args.get("dataset"):
-            from ..hf_datasets import fingerprint
+            from .hf_datasets import fingerprint
 
             spec, split = str(self.args["dataset"]), self.args.get("dataset_split") or None
             files["dataset"] = {"fingerprint": fingerprint(spec, split), "split": split}
