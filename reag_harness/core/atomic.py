@@ -44,15 +44,16 @@ def left_by_dead_writer(name: str) -> bool:
 
 def remove_stale(folder: Path, pattern: str) -> list[Path]:
     """Remove entries of ``folder`` matching ``pattern`` whose writer (by its tag) is dead."""
-    removed = []
-    for p in Path(folder).glob(pattern):
-        if left_by_dead_writer(p.name):
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
-            removed.append(p)
-    return removed
+    return [_remove(p) for p in Path(folder).glob(pattern) if left_by_dead_writer(p.name)]
+
+
+def _remove(p: Path) -> Path:
+    """Remove a file, a symlink (never its target) or a folder; return its path."""
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+    return p
 
 
 def old_name(target: Path) -> Path:
@@ -125,14 +126,7 @@ def recover_folder(target: Path) -> bool:
 def remove_leftovers(folder: Path, pattern: str) -> list[Path]:
     """Remove every entry of ``folder`` matching ``pattern``: call it only while holding the build lock,
     when any such temporary entry can only be the debris of a killed builder."""
-    removed = []
-    for p in Path(folder).glob(pattern):
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-        removed.append(p)
-    return removed
+    return [_remove(p) for p in Path(folder).glob(pattern)]
 
 
 class LockTimeout(Exception):
