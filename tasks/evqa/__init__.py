@@ -1,0 +1,1 @@
+"""Encyclopedic-VQA: the published query and KB formats (loader), the task, and the official metric (BEM)."""

@@ -1,0 +1,1 @@
+"""InfoSeek: the published query and KB formats (loader), the task, and the official metric."""

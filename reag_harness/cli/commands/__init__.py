@@ -1,0 +1,1 @@
+"""The subcommands of ``reag-eval``, one module each (``configure`` adds its parser, ``run`` executes it)."""

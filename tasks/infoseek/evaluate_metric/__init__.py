@@ -1,0 +1,1 @@
+"""The metric as a Hugging Face ``evaluate`` module (``evaluate.load(path)``)."""
