@@ -69,13 +69,14 @@ class Passage(Record):
         return hash((self.page_key, self.index, self.text))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Retrieval(Record):
     """Ranked pages (de-duplicated, best score kept) and their passages, in order.
 
     ``raw_hits`` is the index's hit list before de-duplication; ``info`` records
     retriever-specific facts (e.g. the crop box or why no crop was made).
     ``used`` is False for the no-retrieval baseline (the prompt then has no context).
+    Equal to any Retrieval (subclasses included) with the same fields.
     """
 
     sample_id: str
@@ -95,6 +96,13 @@ class Retrieval(Record):
             info=dict(data.get("info", {})),
             used=bool(data.get("used", True)),
         )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Retrieval):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(Retrieval))
+
+    __hash__ = None  # type: ignore[assignment]  # info is a dict: unhashable, as before
 
 
 @dataclass(frozen=True)

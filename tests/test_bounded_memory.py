@@ -180,6 +180,9 @@ def test_a_cached_rerun_reads_from_the_kb_only_the_pages_of_kept_passages(zero, 
     assert len(read_by_run) <= len(kept_pages) < len(all_pages) / 2  # before: every page of every retrieval
     fresh_rows = load_sample_logs(next((tmp_path / "fresh").iterdir()))
     assert rows == fresh_rows and cached.metrics == fresh.metrics
+    for name in ("samples.jsonl", "passage_texts.jsonl"):  # byte for byte: p_yes written as stored, not re-formatted
+        texts = {out: next((tmp_path / out).iterdir()).joinpath(name).read_bytes() for out in ("fresh", "cached")}
+        assert texts["fresh"] == texts["cached"]
 
 
 def test_blank_passages_of_a_cached_retrieval_are_dropped_without_reading_their_text():

@@ -54,9 +54,9 @@ def fused_scores(r: Retrieval, p_yes: tuple[float, ...], weight: float) -> list[
             for p, y in zip(r.passages, p_yes)]
 
 
-def select(r: Retrieval, j: Judgement, critic: Any, seed: int) -> Selection:
-    """The kept passage indices of one sample, in retrieval order."""
-    n = len(r.passages)
+def select(r: Retrieval, j: Judgement, critic: Any, seed: int, n_passages: int | None = None) -> Selection:
+    """The kept passage indices of one sample, in retrieval order (``n_passages``: ``len(r.passages)``)."""
+    n = len(r.passages) if n_passages is None else n_passages
     threshold, top_n, fusion, fallback = rule_of(critic)
     fused = None
     scores = j.p_yes

@@ -66,6 +66,8 @@ class BatchState:
     generations: dict[str, Generation] = field(default_factory=dict)
     scores: list[dict[str, Any]] = field(default_factory=list)
     inline_texts: dict[str, frozenset[tuple[str, int]]] = field(default_factory=dict)  # texts not the KB's
+    p_yes_texts: dict[str, list[str]] = field(default_factory=dict)  # stored p_yes as stored (their repr)
+    selections: dict[str, Any] = field(default_factory=dict)  # sample id -> Selection (made once, by generate)
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:

@@ -4,29 +4,36 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..core.selection import select
+from ..core.selection import Selection, select
 from ..records import Generation, Judgement, Passage, Retrieval, Sample
 from .batching import BatchState, RunContext
 from .sample_rows import sample_row
+from .stored_retrieval import passage_at, passage_count
 
 
 def row_of(ctx: RunContext, state: BatchState, s: Sample,
            score: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[str, int], str]]:
     """The row of ``s`` and the texts the run folder stores for it (kept passages, and texts not the KB's)."""
     r = state.retrievals.get(s.id)
-    row, texts = sample_row_of(ctx, s, r, state.judgements.get(s.id), state.generations.get(s.id), score)
+    row, texts = sample_row_of(ctx, s, r, state.judgements.get(s.id), state.generations.get(s.id), score,
+                               state.p_yes_texts.get(s.id, ()), state.selections.get(s.id))
     return row, {**texts, **inline_of(r, state)}
 
 
 def sample_row_of(ctx: RunContext, s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None,
-                  score: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[str, int], str]]:
-    """The ``samples.jsonl`` row of a sample (passages by reference) and its kept passages' texts."""
-    chosen = select(r, j, ctx.components["critic"], ctx.config.seed) if r is not None and j is not None else None
+                  score: dict[str, Any],
+                  p_yes_texts: Sequence[str] = (),
+                  chosen: Selection | None = None) -> tuple[dict[str, Any], dict[tuple[str, int], str]]:
+    """The ``samples.jsonl`` row of a sample (passages by reference) and its kept passages' texts;
+    ``chosen``: its selection when the generate stage made it."""
+    if chosen is None and r is not None and j is not None:
+        chosen = select(r, j, ctx.components["critic"], ctx.config.seed, passage_count(r))
     kept = chosen.kept if chosen is not None else []
     error = ctx.errors.get(s.id)
     row, texts = sample_row(s, r, j, g, score, kept, f"{error[0]}: {error[1]}" if error else None,
                             ctx.passages_dropped.get(s.id, 0),
-                            evidence_in_context(s, r, [r.passages[i] for i in kept] if r is not None else []))
+                            evidence_in_context(s, r, [passage_at(r, i) for i in kept] if r is not None else []),
+                            p_yes_texts)
     row["retrieval_decision"] = ctx.decisions.get(s.id)
     row["selection"] = chosen.to_json() if chosen is not None else {}
     return row, texts

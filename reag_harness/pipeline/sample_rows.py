@@ -12,47 +12,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from itertools import repeat
 from json.encoder import encode_basestring_ascii as _enc
-from operator import attrgetter
 from typing import IO, Any, Mapping, Sequence
 
 from ..records import Generation, Judgement, Passage, Retrieval, Sample
 from ..results.retrieval_quality import RetrievalQuality
 from .store import fingerprint
-
-
-class KBPassage(Passage):
-    """A cached Retrieval's passage whose text is the KB's, read on first use.
-
-    A fully cached run needs the texts of the kept passages only (~17 of ~175 per question): the
-    others are never read from the KB. Equal to, hashed and pickled as the plain :class:`Passage`.
-    """
-
-    __slots__ = ()
-
-    def __getattr__(self, name: str) -> Any:
-        if name != "text":
-            raise AttributeError(name)
-        d = self.__dict__
-        text = d["text"] = d["_pages"](d["page_key"])[d["index"]]
-        del d["_pages"]
-        return text
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return Passage, (self.page_key, self.index, self.text)
-
-
-def _page_reader(kb: Any) -> Any:
-    """``page(key)``: the KB's passages of a page, each page read once (for one record)."""
-    pages: dict[str, list[str]] = {}
-
-    def page(key: str) -> list[str]:
-        got = pages.get(key)
-        if got is None:
-            got = pages[key] = kb.passages(key)
-        return got
-
-    return page
+from .stored_retrieval import passage_at, passage_count, passage_refs, passage_runs, stored_retrieval
 
 
 def retrieval_from_record(data: Mapping[str, Any], kb: Any) -> tuple[Retrieval, frozenset[tuple[str, int]]]:
@@ -61,39 +28,36 @@ def retrieval_from_record(data: Mapping[str, Any], kb: Any) -> tuple[Retrieval, 
 
     Reads both layouts: ``passage_runs`` (``[[page_key, [index, ...], {index: text}?], ...]``, one run
     per stretch of passages of one page; the texts only where they are not the KB's) and the older
-    ``passages`` list of ``{"page_key", "index", "text"?}``. The KB's texts are read when first used
-    (:class:`KBPassage`); a record that lists its ``blank`` passages needs none read to drop them.
+    ``passages`` list of ``{"page_key", "index", "text"?}``. The result is a :class:`.StoredRetrieval`:
+    no passage is made, nor KB text read, until used; a record that lists its ``blank`` passages
+    needs none read to drop them.
     """
-    passages: list[Passage] = []
-    inline: list[tuple[str, int]] = []
-    runs = data.get("passage_runs")
-    if runs is None:
-        runs = [[p["page_key"], [p["index"]]] + ([{str(p["index"]): p["text"]}] if "text" in p else [])
-                for p in data.get("passages", ())]
-    page = _page_reader(kb)
-    new, setattr_ = object.__new__, object.__setattr__
-    for run in runs:
-        key, indices = str(run[0]), run[1]
-        texts = run[2] if len(run) > 2 else None
-        if texts:
-            inline += [(key, int(i)) for i in texts]
-            for i in indices:
-                text = texts.get(str(i))
-                if text is None:
-                    p = new(KBPassage)
-                    setattr_(p, "__dict__", {"page_key": key, "index": i, "_pages": page})
-                else:
-                    p = Passage(key, i, text)
-                passages.append(p)
-        else:
-            for i in indices:
-                p = new(KBPassage)
-                setattr_(p, "__dict__", {"page_key": key, "index": i, "_pages": page})
-                passages.append(p)
-    r = Retrieval(str(data["sample_id"]), tuple((str(k), float(s)) for k, s in data.get("pages", ())),
-                  tuple(passages), tuple((str(k), float(s)) for k, s in data.get("raw_hits", ())),
-                  dict(data.get("info", {})), bool(data.get("used", True)))
-    return drop_blank(r, data.get("blank")), frozenset(inline)
+    stored = data.get("passage_runs")
+    if stored is None:
+        stored = [[p["page_key"], [p["index"]]] + ([{str(p["index"]): p["text"]}] if "text" in p else [])
+                  for p in data.get("passages", ())]
+    runs: list[tuple[str, list[int]]] = []
+    inline: dict[tuple[str, int], str] = {}
+    for run in stored:
+        key = str(run[0])
+        if len(run) > 2 and run[2]:
+            inline.update(((key, int(i)), text) for i, text in run[2].items())
+        runs.append((key, list(run[1])))
+    blank = data.get("blank")
+    info = dict(data.get("info", {}))
+    if blank:
+        skip, position, kept_runs = set(blank), 0, []
+        for key, indices in runs:
+            left = [i for k, i in enumerate(indices, position) if k not in skip]
+            position += len(indices)
+            if left:
+                kept_runs.append((key, left))
+        runs = kept_runs
+        info["blank_passages_dropped"] = len(skip)
+    r = stored_retrieval(str(data["sample_id"]), tuple((str(k), float(s)) for k, s in data.get("pages", ())),
+                         tuple((str(k), float(s)) for k, s in data.get("raw_hits", ())), info,
+                         bool(data.get("used", True)), runs, inline, kb)
+    return (r if blank is not None else drop_blank(r)), frozenset(inline)
 
 
 def drop_blank(r: Retrieval, blank: Sequence[int] | None = None) -> Retrieval:
@@ -169,7 +133,7 @@ def judge_check(sample_check: str, r: Retrieval, inline: frozenset[tuple[str, in
     questions) bought nothing. A stored Judgement from before this check is rebuilt from its pairs.
     """
     if not inline and type(sample_check) is str:
-        blob = _judge_blob(sample_check, r.passages)
+        blob = _judge_blob(sample_check, passage_runs(r))
         if blob is not None:
             return hashlib.sha256(blob.encode()).hexdigest()[:20]
     refs = [[p.page_key, p.index] for p in r.passages]
@@ -177,28 +141,25 @@ def judge_check(sample_check: str, r: Retrieval, inline: frozenset[tuple[str, in
     return fingerprint("judge-check-2", sample_check, refs, texts)
 
 
-def _judge_blob(sample_check: str, passages: Sequence[Passage]) -> str | None:
-    """The text ``fingerprint("judge-check-2", sample_check, refs, [])`` hashes, built directly; None when unusual."""
-    heads: dict[str, str] = {}
+def _judge_blob(sample_check: str, runs: Sequence[tuple[str, list[int]]]) -> str | None:
+    """The text ``fingerprint("judge-check-2", sample_check, refs, [])`` hashes, built directly (one join per
+    page); None when unusual."""
     parts = []
-    for p in passages:
-        key, index = p.page_key, p.index
-        head = heads.get(key)
-        if head is None:
-            if type(key) is not str:
-                return None
-            head = heads[key] = "[" + _enc(key) + ","
-        if type(index) is not int:
+    for key, indices in runs:
+        if type(key) is not str or not {*map(type, indices)} <= {int}:
             return None
-        parts.append(f"{head}{index}]")
+        head = "[" + _enc(key) + ","
+        parts.append(head + ("]," + head).join(map(str, indices)) + "]")
     return f'["judge-check-2",{_enc(sample_check)},[{",".join(parts)}],[]]'
 
 
-_KEY, _INDEX = attrgetter("page_key"), attrgetter("index")
-
-
 class PassageRefs(list):  # type: ignore[type-arg]
-    """A row's passages as ``(page_key, index, kept, p_yes)`` tuples; written as the usual dicts (:meth:`as_dicts`)."""
+    """A row's passages as ``(page_key, index, kept, p_yes)`` tuples; written as the usual dicts (:meth:`as_dicts`).
+
+    ``p_yes_texts``: each p_yes as the stage store holds it (its ``repr``), when read from there.
+    """
+
+    p_yes_texts: Sequence[str] = ()
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [{"page_key": k, "index": i, "p_yes": p, "kept": kept} for k, i, kept, p in self]
@@ -206,20 +167,23 @@ class PassageRefs(list):  # type: ignore[type-arg]
 
 def sample_row(s: Sample, r: Retrieval | None, j: Judgement | None, g: Generation | None, score: dict[str, Any],
                kept: Sequence[int], error: str | None, passages_dropped: int,
-               evidence_in_context: bool | None) -> tuple[dict[str, Any], dict[tuple[str, int], str]]:
+               evidence_in_context: bool | None,
+               p_yes_texts: Sequence[str] = ()) -> tuple[dict[str, Any], dict[tuple[str, int], str]]:
     """One ``samples.jsonl`` row, passages by reference (:class:`PassageRefs`), and the texts of the kept
-    passages (what the run folder stores; the rest are the KB's)."""
+    passages (what the run folder stores; the rest are the KB's). ``p_yes_texts``: p_yes as stored."""
     passages = PassageRefs()
     texts: dict[tuple[str, int], str] = {}
     if r is not None:
-        ps = r.passages
-        flags = [False] * len(ps)
+        n = passage_count(r)
+        keys, indices = passage_refs(r)
+        flags = [False] * n
         for i in kept:
             flags[i] = True
-        p_yes = j.p_yes if j is not None and j.p_yes is not None else (None,) * len(ps)
-        passages = PassageRefs(zip(map(_KEY, ps), map(_INDEX, ps), flags, p_yes))
+        p_yes = j.p_yes if j is not None and j.p_yes is not None else (None,) * n
+        passages = PassageRefs(zip(keys, indices, flags, p_yes))
+        passages.p_yes_texts = p_yes_texts
         for i in kept:
-            p = ps[i]
+            p = passage_at(r, i)
             texts[(p.page_key, p.index)] = p.text
     row = {
         "id": s.id, "question": s.question, "image": s.image, "references": list(s.references),
@@ -248,12 +212,14 @@ def row_line(row: dict[str, Any]) -> str:
         refs = PassageRefs((p["page_key"], p["index"], p["kept"], p["p_yes"]) for p in refs)
     parts = []
     heads: dict[str, str] = {}
-    for key, index, kept, p_yes in refs:
+    texts = refs.p_yes_texts if len(refs.p_yes_texts) == len(refs) else ()
+    for (key, index, kept, p_yes), value in zip(refs, texts or repeat(None)):
         if type(index) is not int or not (p_yes is None or type(p_yes) is float) or type(kept) is not bool:
             return _plain(row, refs)
-        value = "null" if p_yes is None else repr(p_yes)
-        if "n" in value and p_yes is not None:  # nan, inf: json writes NaN, Infinity
-            return _plain(row, refs)
+        if value is None:  # else the stored text of p_yes, its repr (StageStore.get(floats_as_text=True))
+            value = "null" if p_yes is None else repr(p_yes)
+            if "n" in value and p_yes is not None:  # nan, inf: json writes NaN, Infinity
+                return _plain(row, refs)
         head = heads.get(key)
         if head is None:
             if type(key) is not str:

@@ -11,6 +11,7 @@ from ..records import ChatRequest, Generation, Judgement, Passage, Retrieval, Sa
 from .batching import BatchState, RunContext, call_persisting
 from .keys import generation_check, generation_key, request_json
 from .store import StageStore, fingerprint
+from .stored_retrieval import passage_at, passage_count
 
 
 class GenerateStage:
@@ -32,7 +33,7 @@ class GenerateStage:
         for s in state.batch:
             if s.id not in state.judgements:
                 continue
-            request = self.fitted_request(s, self.kept_passages(state.retrievals[s.id], state.judgements[s.id]))
+            request = self.fitted_request(s, self.kept_passages(state.retrievals[s.id], state.judgements[s.id], state))
             if request is None:
                 continue
             prompt_hash = fingerprint(request_json(request))
@@ -59,11 +60,15 @@ class GenerateStage:
                 clock.computed += 1
         state.generations = out
 
-    def kept_passages(self, r: Retrieval, j: Judgement) -> list[Passage] | None:
-        """None when no retrieval was used; [] when the critic filtered everything."""
+    def kept_passages(self, r: Retrieval, j: Judgement, state: BatchState | None = None) -> list[Passage] | None:
+        """None when no retrieval was used; [] when the critic filtered everything. The selection is kept in
+        ``state`` for the sample's row."""
         if not r.used:
             return None
-        return [r.passages[i] for i in select(r, j, self.ctx.components["critic"], self.ctx.config.seed).kept]
+        chosen = select(r, j, self.ctx.components["critic"], self.ctx.config.seed, passage_count(r))
+        if state is not None:
+            state.selections[r.sample_id] = chosen
+        return [passage_at(r, i) for i in chosen.kept]
 
     def fitted_request(self, s: Sample, passages: list[Passage] | None) -> ChatRequest | None:
         """The generator request under the generator's prompt-length policy (:mod:`..prompt_budget`).

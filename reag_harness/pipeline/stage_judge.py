@@ -11,6 +11,7 @@ from .components import critic_active
 from .keys import pair_key, sample_check
 from .sample_rows import judge_check, pair_fingerprints
 from .store import StageStore, p_yes_lines
+from .stored_retrieval import passage_count
 
 
 class JudgeStage:
@@ -37,15 +38,14 @@ class JudgeStage:
             r = retrievals.get(s.id)
             if r is None:
                 continue
-            if not critic_active(self.critic) or not r.used or not r.passages:
+            if not critic_active(self.critic) or not r.used or not passage_count(r):
                 out[s.id] = Judgement(s.id, None)
                 continue
             judge_checks[s.id] = check = judge_check(sample_check(s, self.critic), r,
                                                      state.inline_texts.get(s.id, frozenset()))
-            hit = store.get(s.id, check)
+            hit = store.get(s.id, check, floats_as_text=True)
             if hit is not None:
-                p_yes = hit.get("p_yes")
-                out[s.id] = Judgement(s.id, None if p_yes is None else tuple(p_yes))
+                out[s.id] = Judgement(s.id, stored_p_yes(hit.get("p_yes"), s.id, state))
                 clock.cached += 1
             else:
                 todo.append(s)
@@ -95,3 +95,14 @@ class JudgeStage:
             if v is not None:
                 known[(s.id, i)] = float(v)
         return known
+
+
+def stored_p_yes(values: list[Any] | None, sample_id: str, state: BatchState) -> tuple[Any, ...] | None:
+    """A stored Judgement's p_yes read with ``floats_as_text``: the floats, and their texts kept in ``state``
+    for the sample's row (written as stored, not formatted again). Anything else (NaN, an int) as it was."""
+    if values is None:
+        return None
+    if {*map(type, values)} == {str}:
+        state.p_yes_texts[sample_id] = values
+        return tuple(map(float, values))
+    return tuple(float(v) if type(v) is str else v for v in values)

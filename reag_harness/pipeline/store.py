@@ -94,11 +94,14 @@ class StageStore:
             if not part.name.endswith(PAIRS_SUFFIX):
                 self._index.add_file(part)
 
-    def get(self, key: str, check: str) -> dict[str, Any] | None:
-        """The record stored under ``key`` when its check matches (read from disk, decoded once)."""
-        line = self._index.read(key)
+    def get(self, key: str, check: str, floats_as_text: bool = False) -> dict[str, Any] | None:
+        """The record stored under ``key`` when its check matches (read from disk, decoded once).
+
+        ``floats_as_text``: numbers with a fraction or exponent come back as the text the store holds
+        (written by ``repr``, so ``float(text)`` is the value and the text its ``repr``)."""
+        line = self._index.read(key, floats_as_text)
         if line is None and self.enabled and "#" in key and key not in self._index:
-            line = self._item_index(owner(key)).read(key)
+            line = self._item_index(owner(key)).read(key, floats_as_text)
         if line is not None and line.get("check") != check:
             self._stale.add(key)  # its per-item records, if any, are wanted after all
             return None

@@ -70,8 +70,9 @@ class PartIndex:
                         self.owners.add(owner(key))
                 offset += len(raw)
 
-    def read(self, key: str) -> dict[str, Any] | None:
-        """The stored line of ``key`` decoded (``{"key", "check", "record"}``), or None."""
+    def read(self, key: str, floats_as_text: bool = False) -> dict[str, Any] | None:
+        """The stored line of ``key`` decoded (``{"key", "check", "record"}``), or None; ``floats_as_text``:
+        each JSON number with a fraction or exponent as its text (what :func:`float` reads back)."""
         pos = self.where.get(key)
         if pos is None:
             return None
@@ -83,7 +84,7 @@ class PartIndex:
             fh = self._open[number] = open(self.files[number], "rb")
         fh.seek(offset)
         try:
-            line = json.loads(fh.readline())
+            line = json.loads(fh.readline(), parse_float=str) if floats_as_text else json.loads(fh.readline())
         except ValueError:
             return None
         return line if isinstance(line, dict) and line.get("key") == key else None
