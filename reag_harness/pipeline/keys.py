@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.digests import digests
-from ..records import ChatRequest, Passage, Sample
+from ..records import ChatRequest, Sample
 from .store import fingerprint
 
 STAGE_VERSIONS = {"retrieve": "1", "judge": "2", "generate": "1"}  # judge 2: blank passages dropped
@@ -54,11 +54,6 @@ def generation_check(request: ChatRequest, prompt_hash: str, sample: Sample, gen
 def pair_key(sample_id: str, index: int) -> str:
     """Judge-store key of one (sample, passage) pair, stored as its model batch finishes."""
     return f"{sample_id}#passage{index}"
-
-
-def pair_check(sample: Sample, passage: Passage, *components: Any) -> str:
-    """What a stored pair must match: the sample (image content included) and the passage (page, index, text)."""
-    return fingerprint(sample_check(sample, *components), passage.page_key, passage.index, passage.text)
 
 
 def request_json(request: ChatRequest) -> dict[str, Any]:

@@ -71,7 +71,7 @@ class JudgeStage:
         pairs = []
         checks: dict[tuple[str, int], str] = {}
         for s in todo:
-            check = sample_check(s, self.critic)  # once per sample, not per pair (same value as pair_check's)
+            check = sample_check(s, self.critic)  # once per sample; pair_fingerprints adds each passage
             stored = store.may_hold_items(s.id)  # no per-pair record of this sample: no lookups
             passages = state.retrievals[s.id].passages
             for i, (p, c) in enumerate(zip(passages, pair_fingerprints(check, passages))):
