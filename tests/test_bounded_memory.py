@@ -8,6 +8,7 @@ the peaks were 122 MB (fresh) and 133 MB (cached) under the settings below; now 
 from __future__ import annotations
 
 import json
+import shutil
 import tracemalloc
 from pathlib import Path
 
@@ -131,7 +132,13 @@ def test_the_per_sample_checks_hash_what_the_generic_fingerprint_hashes():
     """pair_fingerprints and judge_check's direct text give the hashes stores already hold."""
     import random
 
-    from reag_harness.pipeline.sample_rows import judge_check, pair_fingerprint, pair_fingerprints
+    from reag_harness.pipeline.sample_rows import (
+        judge_check,
+        judge_check_v2,
+        pair_fingerprint,
+        pair_fingerprints,
+        passages_digest,
+    )
     from reag_harness.pipeline.store import fingerprint
     from reag_harness.records import Passage, Retrieval
 
@@ -146,13 +153,51 @@ def test_the_per_sample_checks_hash_what_the_generic_fingerprint_hashes():
                                                       for p in passages]
         r = Retrieval("s", passages=passages)
         refs = [[p.page_key, p.index] for p in passages]
-        assert judge_check(check, r, frozenset()) == fingerprint("judge-check-2", check, refs, [])
+        assert judge_check_v2(check, r, frozenset()) == fingerprint("judge-check-2", check, refs, [])
+        assert passages_digest(r, frozenset()) == fingerprint("judge-check-2", "", refs, [])
+        assert judge_check(check, r, frozenset()) == fingerprint("judge-check-3", check,
+                                                                 passages_digest(r, frozenset()))
         if passages:
             p = passages[0]
             inline = frozenset({(p.page_key, p.index)})
+            own = [[q.page_key, q.index, q.text] for q in passages if (q.page_key, q.index) in inline]
+            assert judge_check_v2(check, r, inline) == fingerprint("judge-check-2", check, refs, own)
             assert judge_check(check, r, inline) == fingerprint(
-                "judge-check-2", check, refs, [[q.page_key, q.index, q.text] for q in passages
-                                               if (q.page_key, q.index) in inline])
+                "judge-check-3", check, fingerprint("judge-check-2", "", refs, own))
+
+
+def test_judgements_stored_under_the_older_check_are_still_found(zero, tmp_path, monkeypatch):
+    """A store written before ``judge-check-3`` (retrievals without ``passages_digest``, judgements under
+    ``judge-check-2``) re-runs with nothing judged again, and the same rows; so does a retrieval made again."""
+    from reag_harness.pipeline import stage_judge
+
+    older: dict[str, str] = {}
+    real = stage_judge.judge_checks
+
+    def remembering(*args):
+        check, other = real(*args)
+        older[check] = other()
+        return check, other
+
+    monkeypatch.setattr(stage_judge, "judge_checks", remembering)
+    fresh = zero(40, "fresh")
+    monkeypatch.setattr(stage_judge, "judge_checks", real)
+    stages = tmp_path / "stages"
+    for part in stages.glob("*/*/part-*.jsonl"):  # the store as the earlier layout wrote it
+        lines = [json.loads(x) for x in part.read_text().splitlines()]
+        for line in lines:
+            if part.parts[-3] == "retrieve":
+                assert line["record"].pop("passages_digest")
+            elif part.parts[-3] == "judge" and "#" not in line["key"]:
+                line["check"] = older[line["check"]]
+        part.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    cached = zero(40, "cached")
+    assert {t.stage: (t.n_cached, t.n_computed) for t in cached.timings}["judge"] == (40, 0)
+    rows = {out: next((tmp_path / out).iterdir()).joinpath("samples.jsonl").read_bytes() for out in ("fresh", "cached")}
+    assert rows["fresh"] == rows["cached"] and cached.metrics == fresh.metrics
+    shutil.rmtree(next(stages.glob("retrieve/*")))  # retrieved again: judge-check-3, the older one still accepted
+    again = zero(40, "again")
+    assert {t.stage: (t.n_cached, t.n_computed) for t in again.timings}["judge"] == (40, 0)
 
 
 def test_p_yes_lines_write_what_store_line_writes():

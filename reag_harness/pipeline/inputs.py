@@ -16,8 +16,12 @@ def count_image_modes(samples: Sequence[Sample]) -> dict[str, Any]:
     """
     modes: dict[str, int] = {}
     by_sample: dict[str, str | None] = {}
+    by_path: dict[str | None, str | None] = {}  # a shared image's header is read once
     for s in samples:
-        mode = image_mode(s.image)
+        if s.image in by_path:
+            mode = by_path[s.image]
+        else:
+            mode = by_path[s.image] = image_mode(s.image)
         by_sample[s.id] = mode
         if mode is not None:
             modes[mode] = modes.get(mode, 0) + 1

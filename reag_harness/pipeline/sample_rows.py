@@ -14,7 +14,7 @@ import hashlib
 import json
 from itertools import repeat
 from json.encoder import encode_basestring_ascii as _enc
-from typing import IO, Any, Mapping, Sequence
+from typing import IO, Any, Callable, Mapping, Sequence
 
 from ..records import Generation, Judgement, Passage, Retrieval, Sample
 from ..results.retrieval_quality import RetrievalQuality
@@ -57,7 +57,12 @@ def retrieval_from_record(data: Mapping[str, Any], kb: Any) -> tuple[Retrieval, 
     r = stored_retrieval(str(data["sample_id"]), tuple((str(k), float(s)) for k, s in data.get("pages", ())),
                          tuple((str(k), float(s)) for k, s in data.get("raw_hits", ())), info,
                          bool(data.get("used", True)), runs, inline, kb)
-    return (r if blank is not None else drop_blank(r)), frozenset(inline)
+    if blank is None:
+        return drop_blank(r), frozenset(inline)
+    digest = data.get("passages_digest")
+    if type(digest) is str:
+        r.__dict__["_digest"] = digest  # of the passages left: what the judge check names (judge_check)
+    return r, frozenset(inline)
 
 
 def drop_blank(r: Retrieval, blank: Sequence[int] | None = None) -> Retrieval:
@@ -94,9 +99,10 @@ def retrieval_record(r: Retrieval, kb: Any) -> tuple[dict[str, Any], frozenset[t
                 runs[-1].append({})
             runs[-1][2][str(p.index)] = p.text
             inline.append((p.page_key, p.index))
+    blank = [k for k, p in enumerate(r.passages) if not p.text.strip()]
     data = {"sample_id": r.sample_id, "pages": [list(x) for x in r.pages], "passage_runs": runs,
             "raw_hits": [list(x) for x in r.raw_hits], "info": dict(r.info), "used": r.used,
-            "blank": [k for k, p in enumerate(r.passages) if not p.text.strip()]}
+            "blank": blank, "passages_digest": passages_digest(drop_blank(r, blank), frozenset(inline))}
     return data, frozenset(inline)
 
 
@@ -126,7 +132,36 @@ def pair_fingerprints(sample_check: str, passages: Sequence[Passage]) -> list[st
 
 
 def judge_check(sample_check: str, r: Retrieval, inline: frozenset[tuple[str, int]]) -> str:
-    """What a whole-sample Judgement must match: the sample and exactly these passages.
+    """What a whole-sample Judgement must match: the sample and exactly these passages (``judge-check-3``).
+
+    The passages enter by :func:`passages_digest`, which a stored Retrieval carries (made once,
+    when it was stored): a cached re-run hashes ~60 bytes per question instead of ~10 KB of
+    references. A Retrieval stored without it keeps :func:`judge_check_v2` (:func:`judge_checks`).
+    """
+    digest = r.__dict__.get("_digest") or passages_digest(r, inline)
+    return hashlib.sha256(f'["judge-check-3",{_enc(sample_check)},{_enc(digest)}]'.encode()).hexdigest()[:20]
+
+
+def judge_checks(sample_check: str, r: Retrieval,
+                 inline: frozenset[tuple[str, int]]) -> tuple[str, Callable[[], str]]:
+    """The check to look up and store a Judgement under, and the other layout's (made only when asked).
+
+    A Retrieval that carries its digest (stored, or just made) uses ``judge-check-3``; one stored
+    before it (no digest) keeps ``judge-check-2``, so an older store costs no more than it did.
+    """
+    if "_digest" in r.__dict__:
+        return judge_check(sample_check, r, inline), lambda: judge_check_v2(sample_check, r, inline)
+    return judge_check_v2(sample_check, r, inline), lambda: judge_check(sample_check, r, inline)
+
+
+def passages_digest(r: Retrieval, inline: frozenset[tuple[str, int]]) -> str:
+    """Which passages a Retrieval holds, blank ones dropped: their (page, index), and the texts that are not the
+    KB's (``inline``; the KB's are covered by the judge store's fingerprint, which names the KB)."""
+    return judge_check_v2("", r, inline)
+
+
+def judge_check_v2(sample_check: str, r: Retrieval, inline: frozenset[tuple[str, int]]) -> str:
+    """The check of Judgements stored before ``judge-check-3``: the sample and its passages' references.
 
     Passages are named by (page, index); a text is hashed only when it is not the KB's (``inline``):
     the judge store's fingerprint covers the KB's, so hashing every text again (~60 MB per 1,000

@@ -9,7 +9,7 @@ from ..records import Judgement, Passage, Sample
 from .batching import BatchState, RunContext, call_persisting
 from .components import critic_active
 from .keys import pair_key, sample_check
-from .sample_rows import judge_check, pair_fingerprints
+from .sample_rows import judge_checks, pair_fingerprints
 from .store import StageStore, p_yes_lines
 from .stored_retrieval import passage_count
 
@@ -33,7 +33,7 @@ class JudgeStage:
         ctx, store, retrievals = self.ctx, self.store, state.retrievals
         clock, out = ctx.clocks["judge"], {}
         todo = []
-        judge_checks = {}  # made once per sample: looked up now, stored with the new judgements below
+        checks = {}  # made once per sample: looked up now, stored with the new judgements below
         for s in state.batch:
             r = retrievals.get(s.id)
             if r is None:
@@ -41,9 +41,9 @@ class JudgeStage:
             if not critic_active(self.critic) or not r.used or not passage_count(r):
                 out[s.id] = Judgement(s.id, None)
                 continue
-            judge_checks[s.id] = check = judge_check(sample_check(s, self.critic), r,
-                                                     state.inline_texts.get(s.id, frozenset()))
-            hit = store.get(s.id, check, floats_as_text=True)
+            check, other = judge_checks(sample_check(s, self.critic), r, state.inline_texts.get(s.id, frozenset()))
+            checks[s.id] = check
+            hit = store.get(s.id, check, floats_as_text=True, also=other)  # other: the older layout's check
             if hit is not None:
                 out[s.id] = Judgement(s.id, stored_p_yes(hit.get("p_yes"), s.id, state))
                 clock.cached += 1
@@ -56,7 +56,7 @@ class JudgeStage:
             if s.id in ctx.errors or any((s.id, i) not in known for i in range(n)):
                 continue
             new.append(Judgement(s.id, tuple(known[(s.id, i)] for i in range(n))))
-        store.put_many((j.sample_id, judge_checks[j.sample_id],
+        store.put_many((j.sample_id, checks[j.sample_id],
                         {"sample_id": j.sample_id, "p_yes": list(j.p_yes or ())}) for j in new)
         for j in new:
             out[j.sample_id] = j

@@ -65,8 +65,9 @@ class RetrieveStage:
             record, state.inline_texts[s.id] = retrieval_record(r, kb)
             records.append((s.id, sample_check(s, self.retriever), record))
         store.put_many(records)
-        for s, r in new:
-            out[s.id] = r = drop_blank(r)
+        for (s, r), (_, _, record) in zip(new, records):
+            out[s.id] = r = drop_blank(r, record["blank"])
+            r.__dict__["_digest"] = record["passages_digest"]  # the judge check's, as a cached re-run reads it
             clock.computed += 1
             clock.items += len(r.passages)
         return out

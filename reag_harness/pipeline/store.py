@@ -22,7 +22,7 @@ import shutil
 import socket
 from json.encoder import encode_basestring_ascii as _enc
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..core.errors import HarnessError
 from .store_index import PAIRS_SUFFIX, PartIndex, owner
@@ -94,15 +94,17 @@ class StageStore:
             if not part.name.endswith(PAIRS_SUFFIX):
                 self._index.add_file(part)
 
-    def get(self, key: str, check: str, floats_as_text: bool = False) -> dict[str, Any] | None:
+    def get(self, key: str, check: str, floats_as_text: bool = False,
+            also: Callable[[], str] | None = None) -> dict[str, Any] | None:
         """The record stored under ``key`` when its check matches (read from disk, decoded once).
 
         ``floats_as_text``: numbers with a fraction or exponent come back as the text the store holds
-        (written by ``repr``, so ``float(text)`` is the value and the text its ``repr``)."""
+        (written by ``repr``, so ``float(text)`` is the value and the text its ``repr``).
+        ``also``: the check of an older layout, made only when ``check`` does not match."""
         line = self._index.read(key, floats_as_text)
         if line is None and self.enabled and "#" in key and key not in self._index:
             line = self._item_index(owner(key)).read(key, floats_as_text)
-        if line is not None and line.get("check") != check:
+        if line is not None and line.get("check") != check and (also is None or line.get("check") != also()):
             self._stale.add(key)  # its per-item records, if any, are wanted after all
             return None
         return line["record"] if line is not None else None

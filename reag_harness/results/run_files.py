@@ -10,6 +10,7 @@ layouts read the same through :func:`load_sample_logs`.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring as _enc_text
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -19,6 +20,15 @@ from ..core.jsonio import iter_jsonl
 SAMPLES_FILE = "samples.jsonl"
 PASSAGE_TEXTS_FILE = "passage_texts.jsonl"
 _TEXTS_JSON = json.JSONEncoder(ensure_ascii=False).encode  # made once (json.dumps makes one per call)
+
+
+def texts_line(page_key: str, texts: Mapping[str, str]) -> str:
+    """One ``passage_texts.jsonl`` line: ``json.dumps({"page_key": ..., "texts": ...}, ensure_ascii=False)``,
+    the same text, formatted directly (~3x faster); anything but strings goes through ``json``."""
+    if type(page_key) is str and all(type(k) is str and type(t) is str for k, t in texts.items()):
+        body = ", ".join(f"{_enc_text(k)}: {_enc_text(t)}" for k, t in texts.items())
+        return f'{{"page_key": {_enc_text(page_key)}, "texts": {{{body}}}}}\n'
+    return _TEXTS_JSON({"page_key": page_key, "texts": texts}) + "\n"
 
 
 def load_passage_texts(run_dir: str | Path) -> dict[tuple[str, int], str]:
@@ -193,8 +203,7 @@ class PassageTextWriter:
                 self.seen.add(key)
                 new.setdefault(key[0], {})[str(key[1])] = text
         if new:
-            self.fh.write("".join(_TEXTS_JSON({"page_key": k, "texts": t}) + "\n"
-                                  for k, t in new.items()))
+            self.fh.write("".join(texts_line(k, t) for k, t in new.items()))
 
     def by_reference(self, row: dict[str, Any], kb_texts: Any = None) -> dict[str, Any]:
         """``row`` with passages by reference; writes the texts not yet written (one line per page).
@@ -214,8 +223,7 @@ class PassageTextWriter:
                 new.setdefault(key[0], {})[str(key[1])] = text
             passages.append(p)
         if new:
-            self.fh.write("".join(_TEXTS_JSON({"page_key": k, "texts": t}) + "\n"
-                                  for k, t in new.items()))
+            self.fh.write("".join(texts_line(k, t) for k, t in new.items()))
         return {**row, "passages": passages}
 
 
