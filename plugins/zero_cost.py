@@ -68,12 +68,11 @@ class SynthKB:
     def _make_page(self, key: str) -> tuple[str, ...]:
         i = self._row[key]
         count = 1 + (i * 7) % max(1, int(2 * self.sections - 1))
-        out = []
-        for j in range(count):
-            start = (i * 7919 + j * 104729) % (len(self.pool) - 400)
-            text = self.pool[start:start + 300 + (i + j) % 100]
-            out.append(f"Section {j} of page {i}. {text}" if j == 0 else text)
-        return tuple(out)
+        pool, span = self.pool, len(self.pool) - 400
+        starts = [(i * 7919 + j * 104729) % span for j in range(count)]
+        texts = [pool[a:a + 300 + (i + j) % 100] for j, a in enumerate(starts)]
+        texts[0] = f"Section 0 of page {i}. {texts[0]}"
+        return tuple(texts)
 
     def fingerprint(self) -> str:
         return hashlib.sha256(f"zero-cost-synth-kb:{self.n}:{self.sections}:v1".encode()).hexdigest()[:16]

@@ -8,6 +8,7 @@ the peaks were 122 MB (fresh) and 133 MB (cached) under the settings below; now 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tracemalloc
 from pathlib import Path
@@ -106,6 +107,7 @@ def test_retrieval_records_of_the_older_layout_read_the_same():
 
 def test_the_fast_encoders_write_what_the_generic_ones_write():
     import random
+    from itertools import groupby
 
     from reag_harness.pipeline.sample_rows import PassageRefs, pair_fingerprint, row_line
     from reag_harness.pipeline.store import fingerprint, store_line
@@ -124,8 +126,16 @@ def test_the_fast_encoders_write_what_the_generic_ones_write():
         row = {"id": "q\x00passages\x00" if trial % 50 == 0 else "q", "meta": {"t": ("x",)}, "passages": passages,
                "score": {"correct": 1}, "other": object() if trial % 70 == 0 else 1}
         assert row_line(row) == json.dumps(row, default=str)
-        refs = PassageRefs((p["page_key"], p["index"], p["kept"], p["p_yes"]) for p in passages)
+        refs = PassageRefs.of((p["page_key"], p["index"], p["kept"], p["p_yes"]) for p in passages)
         assert row_line({**row, "passages": refs}) == json.dumps(row, default=str)
+        runs = [(key, [p["index"] for p in group]) for key, group in groupby(passages, lambda p: p["page_key"])]
+        p_yes = [p["p_yes"] for p in passages]
+        stored = trial % 2 and all(type(v) is float and math.isfinite(v) for v in p_yes)  # a store's texts
+        columns = PassageRefs(runs, [p["page_key"] for p in passages], [p["index"] for p in passages],
+                              [k for k, p in enumerate(passages) if p["kept"]], p_yes,
+                              [repr(v) for v in p_yes] if stored else ())
+        assert list(columns) == list(refs) and len(columns) == len(passages)
+        assert row_line({**row, "passages": columns}) == json.dumps(row, default=str)
 
 
 def test_the_per_sample_checks_hash_what_the_generic_fingerprint_hashes():

@@ -30,10 +30,10 @@ def sample_row_of(ctx: RunContext, s: Sample, r: Retrieval | None, j: Judgement 
         chosen = select(r, j, ctx.components["critic"], ctx.config.seed, passage_count(r))
     kept = chosen.kept if chosen is not None else []
     error = ctx.errors.get(s.id)
+    evidence = None if "evidence_text" not in s.meta else \
+        evidence_in_context(s, r, [passage_at(r, i) for i in kept] if r is not None else [])
     row, texts = sample_row(s, r, j, g, score, kept, f"{error[0]}: {error[1]}" if error else None,
-                            ctx.passages_dropped.get(s.id, 0),
-                            evidence_in_context(s, r, [passage_at(r, i) for i in kept] if r is not None else []),
-                            p_yes_texts)
+                            ctx.passages_dropped.get(s.id, 0), evidence, p_yes_texts)
     row["retrieval_decision"] = ctx.decisions.get(s.id)
     row["selection"] = chosen.to_json() if chosen is not None else {}
     return row, texts

@@ -47,10 +47,12 @@ class RetrievalQuality:
         """One sample: ``passages`` as (page_key, index, kept) in retrieval order."""
         gold = meta.get("gold_pages")
         section = meta.get("evidence_section_id") if gold else None
+        # the runner's rows (pipeline.sample_rows.PassageRefs) say which positions are kept: no tuple is made
+        positions = getattr(passages, "kept_positions", lambda: None)()
         if passages:
             self.n_retrieved += 1
             self.n_passages += len(passages)
-            kept = sum(1 for p in passages if p[2])
+            kept = len(positions) if positions is not None else sum(1 for p in passages if p[2])
             self.n_kept += kept
             self.all_filtered += not kept
         if gold:
@@ -62,7 +64,11 @@ class RetrievalQuality:
             if section is not None:
                 self.n_evidence += 1
                 index = int(section)
-                self.evidence_kept += any(p[2] and p[0] in gold_set and p[1] == index for p in passages)
+                if positions is not None:
+                    keys, indices = passages.keys, passages.indices  # type: ignore[attr-defined]
+                    self.evidence_kept += any(keys[i] in gold_set and indices[i] == index for i in positions)
+                else:
+                    self.evidence_kept += any(p[2] and p[0] in gold_set and p[1] == index for p in passages)
             if retrieval_info.get("passages_ranked"):
                 self.n_ranked += 1
                 self.n_ranked_evidence += section is not None
