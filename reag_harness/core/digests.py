@@ -24,12 +24,23 @@ _memo_env: tuple[str | None, str | None] | None = None
 _part: Path | None = None
 
 
+_absolute: dict[str, str] = {}  # an absolute path as given -> normalised (asked ~3 times per question)
+
+
 def _key(path: str | os.PathLike[str]) -> tuple[Any, ...] | None:
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    return (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+    if type(path) is str and path.startswith("/"):  # no working directory in it: normalised once
+        full = _absolute.get(path)
+        if full is None:
+            if len(_absolute) >= 200_000:  # bounded: ~40 MB at most
+                _absolute.clear()
+            full = _absolute[path] = os.path.abspath(path)
+    else:
+        full = os.path.abspath(path)
+    return (full, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 def _folder() -> Path:

@@ -58,9 +58,11 @@ class RetrievalQuality:
         if gold:
             self.n_gold += 1
             gold_set = set(gold)
-            for k in RECALL_KS:
-                if gold_set & {page[0] for page in retrieved_pages[:k]}:
-                    self.recall_hits[k] += 1
+            first = next((rank for rank, page in enumerate(retrieved_pages[:RECALL_KS[-1]]) if page[0] in gold_set),
+                         None)  # the rank of the first gold page
+            if first is not None:
+                for k in RECALL_KS:
+                    self.recall_hits[k] += first < k
             if section is not None:
                 self.n_evidence += 1
                 index = int(section)

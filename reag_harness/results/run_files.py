@@ -25,8 +25,8 @@ _TEXTS_JSON = json.JSONEncoder(ensure_ascii=False).encode  # made once (json.dum
 def texts_line(page_key: str, texts: Mapping[str, str]) -> str:
     """One ``passage_texts.jsonl`` line: ``json.dumps({"page_key": ..., "texts": ...}, ensure_ascii=False)``,
     the same text, formatted directly (~3x faster); anything but strings goes through ``json``."""
-    if type(page_key) is str and all(type(k) is str and type(t) is str for k, t in texts.items()):
-        body = ", ".join(f"{_enc_text(k)}: {_enc_text(t)}" for k, t in texts.items())
+    if type(page_key) is str and {*map(type, texts), *map(type, texts.values())} == {str}:
+        body = ", ".join([f"{_enc_text(k)}: {_enc_text(t)}" for k, t in texts.items()])
         return f'{{"page_key": {_enc_text(page_key)}, "texts": {{{body}}}}}\n'
     return _TEXTS_JSON({"page_key": page_key, "texts": texts}) + "\n"
 
