@@ -109,16 +109,14 @@ def test_the_fast_encoders_write_what_the_generic_ones_write():
     import random
     from itertools import groupby
 
-    from reag_harness.pipeline.sample_rows import PassageRefs, pair_fingerprint, row_line
-    from reag_harness.pipeline.store import fingerprint, store_line
+    from reag_harness.pipeline.sample_rows import PassageRefs, row_line
+    from reag_harness.pipeline.store import store_line
 
     rng = random.Random(0)
     for value in (0.0, 1.0, 1e-7, 0.3333333333333333, float("nan"), 5):
         for record in ({"p_yes": value}, {"p_yes": value, "x": 1}, {"raw": "r"}):
             expected = json.dumps({"key": "q#passage1", "check": "c\u00e9", "record": record}, default=str) + "\n"
             assert store_line("q#passage1", "c\u00e9", record) == expected
-    for args in [("abc", "https://x/é", 3, 'a "quoted" text\nwith ünïcode ☃ \u2028'), ("", "", 0, "")]:
-        assert pair_fingerprint(*args) == fingerprint(*args)
     values = [None, 0.0, 1.0, 1e-7, 0.123456789, float("nan"), float("inf"), 3]
     for trial in range(300):
         passages = [{"page_key": rng.choice(["a", 'ü"x', "https://e/\u2028"]), "index": rng.randrange(9),
@@ -139,14 +137,12 @@ def test_the_fast_encoders_write_what_the_generic_ones_write():
 
 
 def test_the_per_sample_checks_hash_what_the_generic_fingerprint_hashes():
-    """pair_fingerprints and judge_check's direct text give the hashes stores already hold."""
+    """judge_check's direct text gives the hashes stores already hold."""
     import random
 
     from reag_harness.pipeline.sample_rows import (
         judge_check,
         judge_check_v2,
-        pair_fingerprint,
-        pair_fingerprints,
         passages_digest,
     )
     from reag_harness.pipeline.store import fingerprint
@@ -159,8 +155,6 @@ def test_the_per_sample_checks_hash_what_the_generic_fingerprint_hashes():
         check = rng.choice(["abc", "c\u00e9\"", ""])
         passages = tuple(Passage(rng.choice(keys), rng.randrange(30), rng.choice(texts))
                          for _ in range(rng.randrange(12)))
-        assert pair_fingerprints(check, passages) == [pair_fingerprint(check, p.page_key, p.index, p.text)
-                                                      for p in passages]
         r = Retrieval("s", passages=passages)
         refs = [[p.page_key, p.index] for p in passages]
         assert judge_check_v2(check, r, frozenset()) == fingerprint("judge-check-2", check, refs, [])

@@ -16,7 +16,7 @@ from collections.abc import Sequence as SequenceABC
 from json.encoder import encode_basestring_ascii as _enc
 from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from ..records import Generation, Judgement, Passage, Retrieval, Sample
+from ..records import Generation, Judgement, Retrieval, Sample
 from ..results.retrieval_quality import RetrievalQuality
 from .store import fingerprint
 from .stored_retrieval import passage_at, passage_count, passage_refs, passage_runs, stored_retrieval
@@ -106,31 +106,6 @@ def retrieval_record(r: Retrieval, kb: Any) -> tuple[dict[str, Any], frozenset[t
     return data, frozenset(inline)
 
 
-def pair_fingerprint(sample_check: str, page_key: str, index: int, text: str) -> str:
-    """``fingerprint(sample_check, page_key, index, text)`` (the stored pair check), built without ``json.dumps``.
-
-    The same bytes as the generic encoder writes for two strings, an int and a string; ~10x faster
-    for the critic's ~175 pairs per question.
-    """
-    blob = f"[{_enc(sample_check)},{_enc(page_key)},{int(index)},{_enc(text)}]"
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def pair_fingerprints(sample_check: str, passages: Sequence[Passage]) -> list[str]:
-    """:func:`pair_fingerprint` of each passage (same values), the sample's and each page's JSON made once."""
-    head = "[" + _enc(sample_check) + ","
-    heads: dict[str, str] = {}
-    sha = hashlib.sha256
-    out = []
-    for p in passages:
-        key = p.page_key
-        page = heads.get(key)
-        if page is None:
-            page = heads[key] = head + _enc(key) + ","
-        out.append(sha(f"{page}{int(p.index)},{_enc(p.text)}]".encode()).hexdigest()[:20])
-    return out
-
-
 def judge_check(sample_check: str, r: Retrieval, inline: frozenset[tuple[str, int]]) -> str:
     """What a whole-sample Judgement must match: the sample and exactly these passages (``judge-check-3``).
 
@@ -165,7 +140,7 @@ def judge_check_v2(sample_check: str, r: Retrieval, inline: frozenset[tuple[str,
 
     Passages are named by (page, index); a text is hashed only when it is not the KB's (``inline``):
     the judge store's fingerprint covers the KB's, so hashing every text again (~60 MB per 1,000
-    questions) bought nothing. A stored Judgement from before this check is rebuilt from its pairs.
+    questions) bought nothing.
     """
     if not inline and type(sample_check) is str:
         blob = _judge_blob(sample_check, passage_runs(r))

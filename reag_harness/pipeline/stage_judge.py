@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..records import Judgement, Passage, Sample
 from .batching import BatchState, RunContext, call_persisting
 from .components import critic_active
 from .keys import pair_key, sample_check
-from .sample_rows import judge_checks, pair_fingerprints
+from .sample_rows import judge_checks
 from .store import StageStore, p_yes_lines
 from .stored_retrieval import passage_count
 
@@ -49,7 +49,7 @@ class JudgeStage:
                 clock.cached += 1
             else:
                 todo.append(s)
-        known = self.pairs(todo, state)
+        known = self.pairs(todo, state, checks)
         new = []
         for s in todo:
             n = len(retrievals[s.id].passages)
@@ -64,26 +64,28 @@ class JudgeStage:
             clock.items += len(j.p_yes or ())
         state.judgements = out
 
-    def pairs(self, todo: Sequence[Sample], state: BatchState) -> dict[tuple[str, int], float]:
-        """P(yes) of every (sample, passage) pair of ``todo``: stored pairs read, the others scored and stored."""
+    def pairs(self, todo: Sequence[Sample], state: BatchState,
+              checks: Mapping[str, str]) -> dict[tuple[str, int], float]:
+        """P(yes) of every (sample, passage) pair of ``todo``: stored pairs read, the others scored and stored.
+
+        A pair is stored under ``"<sample>#passage<i>"`` with its sample's judge check (``checks``), which
+        names the sample and every passage: valid exactly as long as a whole Judgement would be.
+        """
         ctx, store = self.ctx, self.store
         known: dict[tuple[str, int], float] = {}
         pairs = []
-        checks: dict[tuple[str, int], str] = {}
         for s in todo:
-            check = sample_check(s, self.critic)  # once per sample; pair_fingerprints adds each passage
+            check = checks[s.id]
             stored = store.may_hold_items(s.id)  # no per-pair record of this sample: no lookups
-            passages = state.retrievals[s.id].passages
-            for i, (p, c) in enumerate(zip(passages, pair_fingerprints(check, passages))):
-                checks[(s.id, i)] = c
-                hit = store.get(pair_key(s.id, i), c) if stored else None
+            for i, p in enumerate(state.retrievals[s.id].passages):
+                hit = store.get(pair_key(s.id, i), check) if stored else None
                 if hit is not None:
                     known[(s.id, i)] = float(hit["p_yes"])
                 else:
                     pairs.append((s, p, i))
 
         def persist(done: Sequence[tuple[Sample, Passage, int]], values: Sequence[Any]) -> None:
-            store.put_text(p_yes_lines([pair_key(s.id, i) for s, _, i in done], [checks[(s.id, i)] for s, _, i in done],
+            store.put_text(p_yes_lines([pair_key(s.id, i) for s, _, i in done], [checks[s.id] for s, _, i in done],
                                        [float(v) for _, v in zip(done, values)]), per_item=True)
 
         t0 = time.perf_counter()
