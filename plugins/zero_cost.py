@@ -65,6 +65,15 @@ class SynthKB:
         """A page's passages (the last 256 pages asked for are kept, as a KB's page cache would)."""
         return list(self._page(key))
 
+    def passage(self, key: str, index: int) -> str:
+        """``passages(key)[index]``, made alone."""
+        i = self._row[key]
+        count = 1 + (i * 7) % max(1, int(2 * self.sections - 1))
+        j = range(count)[index]  # IndexError as the list gives
+        start = (i * 7919 + j * 104729) % (len(self.pool) - 400)
+        text = self.pool[start:start + 300 + (i + j) % 100]
+        return f"Section 0 of page {i}. {text}" if j == 0 else text
+
     def _make_page(self, key: str) -> tuple[str, ...]:
         i = self._row[key]
         count = 1 + (i * 7) % max(1, int(2 * self.sections - 1))

@@ -217,16 +217,19 @@ def test_p_yes_lines_write_what_store_line_writes():
 def test_a_cached_rerun_reads_from_the_kb_only_the_pages_of_kept_passages(zero, tmp_path, monkeypatch):
     """Issue 22: a cached Retrieval's texts are the KB's, read when used; ~90% of passages are never used."""
     fresh = zero(100, "fresh")
-    reads: list[str] = []
-    real = zero_cost.SynthKB.passages
-    monkeypatch.setattr(zero_cost.SynthKB, "passages", lambda self, key: reads.append(key) or real(self, key))
+    pages: list[str] = []  # whole pages read
+    texts: list[tuple[str, int]] = []  # single passages read
+    page, one = zero_cost.SynthKB.passages, zero_cost.SynthKB.passage
+    monkeypatch.setattr(zero_cost.SynthKB, "passages", lambda self, key: pages.append(key) or page(self, key))
+    monkeypatch.setattr(zero_cost.SynthKB, "passage", lambda self, key, i: texts.append((key, i)) or one(self, key, i))
     cached = zero(100, "cached")
-    read_by_run = list(reads)
+    pages_read, texts_read = list(pages), list(texts)
     assert {t.stage: t.n_cached for t in cached.timings}["generate"] == 100
     rows = load_sample_logs(next((tmp_path / "cached").iterdir()))
-    kept_pages = {(r["id"], p["page_key"]) for r in rows for p in r["passages"] if p["kept"]}
-    all_pages = {(r["id"], p["page_key"]) for r in rows for p in r["passages"]}
-    assert len(read_by_run) <= len(kept_pages) < len(all_pages) / 2  # before: every page of every retrieval
+    kept = [(p["page_key"], p["index"]) for r in rows for p in r["passages"] if p["kept"]]
+    everything = [(p["page_key"], p["index"]) for r in rows for p in r["passages"]]
+    assert not pages_read and len(texts_read) <= len(kept) < len(everything) / 2  # before: all pages read
+    assert set(texts_read) == set(kept)
     fresh_rows = load_sample_logs(next((tmp_path / "fresh").iterdir()))
     assert rows == fresh_rows and cached.metrics == fresh.metrics
     for name in ("samples.jsonl", "passage_texts.jsonl"):  # byte for byte: p_yes written as stored, not re-formatted
@@ -251,3 +254,18 @@ def test_blank_passages_of_a_cached_retrieval_are_dropped_without_reading_their_
     import pickle
 
     assert type(pickle.loads(pickle.dumps(back.passages[0]))) is Passage
+
+
+def test_a_kb_subclass_that_changes_passages_is_read_through_them():
+    """A cached passage's text comes from ``passage(key, index)`` only where the class that defines
+    ``passages`` defines it too: a subclass changing ``passages`` is never bypassed."""
+    from reag_harness.data.kb.memory import InMemoryKB
+    from reag_harness.pipeline.stored_retrieval import passage_reader
+
+    class Shouting(InMemoryKB):
+        def passages(self, key: str) -> list[str]:
+            return [t.upper() for t in super().passages(key)]
+
+    pages = {"P": {"title": "P", "section_texts": ["a", "b"]}}
+    assert passage_reader(InMemoryKB(pages, kind="evqa"))("P", 1) == "b"
+    assert passage_reader(Shouting(pages, kind="evqa"))("P", 1) == "B"

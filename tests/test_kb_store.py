@@ -120,6 +120,25 @@ def test_store_round_trip(evqa_store):
     assert store.passages("https://en.wikipedia.org/wiki/Empty") == []
 
 
+def test_one_passage_reads_what_the_page_holds(evqa_store, tmp_path):
+    """``passage(key, index)`` (what a cached re-run reads for a kept passage) is ``passages(key)[index]``,
+    out-of-range and unknown keys included, for the store, the in-memory KB and the synthetic one."""
+    from reag_harness.data.kb.memory import InMemoryKB
+    from reag_harness.plugins.zero_cost import SynthKB
+
+    kb, _, folder = evqa_store
+    synth = SynthKB(50, 6.5)
+    for store in (KBStore(folder), InMemoryKB(kb, kind="evqa"), open_kb(write(tmp_path / "small.json", PAGES)), synth):
+        for key in list(store.keys())[:40]:
+            texts = store.passages(key)
+            for index in range(-len(texts), len(texts)):
+                assert store.passage(key, index) == texts[index]
+            with pytest.raises(IndexError):
+                store.passage(key, len(texts))
+        with pytest.raises(KeyError):
+            store.passage("https://en.wikipedia.org/wiki/Nope", 0)
+
+
 def test_fingerprint_follows_content_and_kind(tmp_path, evqa_store):
     kb, meta, folder = evqa_store
     assert KBStore(folder).fingerprint() == meta["fingerprint"]

@@ -24,8 +24,8 @@ class KBPassage(Passage):
         if name != "text":
             raise AttributeError(name)
         d = self.__dict__
-        text = d["text"] = d["_pages"](d["page_key"])[d["index"]]
-        del d["_pages"]
+        text = d["text"] = d["_read"](d["page_key"], d["index"])
+        del d["_read"]
         return text
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -62,21 +62,29 @@ def _passage(d: Mapping[str, Any], key: str, index: int) -> Passage:
     if text is not None:
         return Passage(key, index, text)
     p = object.__new__(KBPassage)
-    object.__setattr__(p, "__dict__", {"page_key": key, "index": index, "_pages": d["_page"]})
+    object.__setattr__(p, "__dict__", {"page_key": key, "index": index, "_read": d["_read"]})
     return p
 
 
-def page_reader(kb: Any) -> Callable[[str], Sequence[str]]:
-    """``page(key)``: the KB's passages of a page, each page read once (for one record)."""
+def passage_reader(kb: Any) -> Callable[[str, int], str]:
+    """``read(key, index)``: the text of one KB passage.
+
+    A KB that offers ``passage(key, index)`` beside ``passages(key)`` (defined by the same class, so a
+    subclass that changes ``passages`` is never bypassed) gives the one text without the page;
+    otherwise each page is read once (for one record).
+    """
+    owner = next((c for c in type(kb).__mro__ if "passages" in c.__dict__), None)
+    if owner is not None and callable(owner.__dict__.get("passage")):
+        return kb.passage  # type: ignore[no-any-return]
     pages: dict[str, Sequence[str]] = {}
 
-    def page(key: str) -> Sequence[str]:
+    def read(key: str, index: int) -> str:
         got = pages.get(key)
         if got is None:
             got = pages[key] = kb.passages(key)
-        return got
+        return got[index]
 
-    return page
+    return read
 
 
 def stored_retrieval(sample_id: str, pages: tuple[tuple[str, float], ...], raw_hits: tuple[tuple[str, float], ...],
@@ -86,7 +94,7 @@ def stored_retrieval(sample_id: str, pages: tuple[tuple[str, float], ...], raw_h
     r = object.__new__(StoredRetrieval)
     object.__setattr__(r, "__dict__", {
         "sample_id": sample_id, "pages": pages, "raw_hits": raw_hits, "info": info, "used": used,
-        "_runs": runs, "_inline": inline, "_page": page_reader(kb),
+        "_runs": runs, "_inline": inline, "_read": passage_reader(kb),
         "_count": sum(len(indices) for _, indices in runs)})
     return r
 

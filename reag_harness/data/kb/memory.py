@@ -71,6 +71,12 @@ class InMemoryKB:
             self._passages[key] = page_passages(self.kind, self._entry(key))
         return list(self._passages[key])
 
+    def passage(self, key: str, index: int) -> str:
+        """``passages(key)[index]`` without copying the page."""
+        if key not in self._passages:
+            self._passages[key] = page_passages(self.kind, self._entry(key))
+        return self._passages[key][index]
+
     def page(self, key: str) -> dict[str, Any]:
         """The stored fields of a page (a copy)."""
         return dict(self._entry(key))

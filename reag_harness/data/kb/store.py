@@ -174,6 +174,14 @@ class KBStore:
         """The passages stored at build time (EVQA sections; InfoSeek 300-token packs)."""
         return self._field(key, 2) or []
 
+    def passage(self, key: str, index: int) -> str:
+        """``passages(key)[index]``, only that text read from the memory map."""
+        batch, i = self._locate(self._row(key))
+        values = batch.column(2)[i].values
+        if values is None:  # a page without passages
+            return [][index]  # type: ignore[no-any-return]
+        return str(values[range(len(values))[index]].as_py())
+
     def page(self, key: str) -> dict[str, Any]:
         """Every stored field of the page, in the published KB's shape."""
         batch, i = self._locate(self._row(key))
