@@ -54,15 +54,22 @@ def retrieval_from_record(data: Mapping[str, Any], kb: Any) -> tuple[Retrieval, 
                 kept_runs.append((key, left))
         runs = kept_runs
         info["blank_passages_dropped"] = len(skip)
-    r = stored_retrieval(str(data["sample_id"]), tuple((str(k), float(s)) for k, s in data.get("pages", ())),
-                         tuple((str(k), float(s)) for k, s in data.get("raw_hits", ())), info,
-                         bool(data.get("used", True)), runs, inline, kb)
+    r = stored_retrieval(str(data["sample_id"]), _scored(data.get("pages", ())), _scored(data.get("raw_hits", ())),
+                         info, bool(data.get("used", True)), runs, inline, kb)
     if blank is None:
         return drop_blank(r), frozenset(inline)
     digest = data.get("passages_digest")
     if type(digest) is str:
         r.__dict__["_digest"] = digest  # of the passages left: what the judge check names (judge_check)
     return r, frozenset(inline)
+
+
+def _scored(pairs: Sequence[Sequence[Any]]) -> tuple[tuple[str, float], ...]:
+    """``[[key, score], ...]`` as ``((str, float), ...)``."""
+    if not pairs:
+        return ()
+    keys, scores = zip(*pairs)
+    return tuple(zip(map(str, keys), map(float, scores)))
 
 
 def drop_blank(r: Retrieval, blank: Sequence[int] | None = None) -> Retrieval:
