@@ -34,6 +34,7 @@ from ..results.run_identity import checkpoint_label, folder_part
 from ..results.run_results import RunResults
 from ..results.submission import predict_only_mode, write_submission
 from .batching import BatchState, RunContext, chunks
+from .collector import QuietCollector
 from .components import announce_departures, critic_identity, resolve_components, resolve_device
 from .inputs import record_input_errors
 from .keys import stage_fingerprints
@@ -136,6 +137,7 @@ class Pipeline:
         kb = self.task.knowledge_base()
         stages = self.stages(kb)
         progress = Progress(len(samples), disable=self.config.quiet, clocks=self.ctx.clocks)
+        collector = QuietCollector()
         try:
             # Both files are written beside the old ones and replaced only when the run ends (texts first).
             with replace_at_end(folder / SAMPLES_FILE) as sample_file, \
@@ -152,6 +154,7 @@ class Pipeline:
                     text_file.flush()  # a sample line never names a text that is not on disk
                     sample_file.flush()
         finally:
+            collector.close()
             progress.stop()  # a failing run leaves no heartbeat thread behind
         progress.close()
         self.kb_keys.warn()
