@@ -43,6 +43,15 @@ def _key(path: str | os.PathLike[str]) -> tuple[Any, ...] | None:
     return (full, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
+def _environment() -> tuple[Any, Any]:
+    """What names the cache folder: ``$REAG_HARNESS_CACHE`` and ``$HOME`` (asked ~3 times per question: read
+    from ``os.environ``'s own table where it has one, ~20x faster than ``os.environ.get``)."""
+    table = getattr(os.environ, "_data", None)
+    if type(table) is dict and os.name == "posix":
+        return table.get(b"REAG_HARNESS_CACHE"), table.get(b"HOME")
+    return os.environ.get("REAG_HARNESS_CACHE"), os.environ.get("HOME")
+
+
 def _folder() -> Path:
     from .paths import cache_dir
 
@@ -52,7 +61,7 @@ def _folder() -> Path:
 def _load() -> dict[tuple[Any, ...], str]:
     """The memo for the current cache folder (reloaded when ``$REAG_HARNESS_CACHE`` changes)."""
     global _memo, _memo_dir, _memo_env, _part
-    env = (os.environ.get("REAG_HARNESS_CACHE"), os.environ.get("HOME"))
+    env = _environment()
     if _memo is not None and env == _memo_env:
         return _memo  # same cache folder: no path building per file (a cached run asks per sample)
     folder = _folder()
