@@ -51,6 +51,11 @@ def test_an_index_over_other_keys_fails_and_a_partial_mismatch_warns(plugin, tmp
     missing = res.errors["retrieved_pages_not_in_kb"]
     assert missing["count"] == 4 * 18 and missing["of"] == 4 * 36 and missing["example"].startswith("https%3A")
     assert f"warning: {4 * 18} of {4 * 36} retrieved pages are not in the knowledge base" in capsys.readouterr().err
+    again = evaluate(**plugin, retriever="tiny-eva-clip", retriever_args={"index": str(half), "top_k": 36})
+    assert {t.stage: t.n_cached for t in again.timings}["retrieve"] == 4  # counted from the stored records
+    assert again.errors["retrieved_pages_not_in_kb"] == missing
+    with pytest.raises(HarnessError, match=r"none of the \d+ retrieved pages is in the knowledge base"):
+        evaluate(**plugin, retriever="tiny-eva-clip", retriever_args={"index": str(quoted), "top_k": 3})  # cached
 
 
 def test_whitespace_only_sections_are_not_passages(plugin, tmp_path):

@@ -92,3 +92,34 @@ def test_digests_are_remembered_across_processes_until_the_file_changes(tmp_path
     image.write_bytes(b"other")  # same size, same mtime: a new ctime
     os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert digests.content_digest(image) != first
+
+
+def test_within_a_batch_each_file_is_looked_at_once_and_the_next_batch_sees_a_change(tmp_path, monkeypatch):
+    """The runner asks for a query image's digest three times per sample (retrieval, critic, generation);
+    inside ``looked_at_once`` (one batch) it is ``stat``-ed once; outside, every time."""
+    from reag_harness.core import digests
+
+    monkeypatch.setenv("REAG_HARNESS_CACHE", str(tmp_path / "cache"))
+    image = tmp_path / "a.png"
+    image.write_bytes(b"first")
+    looks: list[str] = []
+    real_key = digests._key
+    monkeypatch.setattr(digests, "_key", lambda p: looks.append(str(p)) or real_key(p))
+    with digests.looked_at_once():
+        first = [digests.content_digest(str(image)) for _ in range(3)]
+        image.write_bytes(b"other")  # replaced while its batch runs
+        assert digests.content_digest(str(image)) == first[0]
+    assert len(set(first)) == 1 and looks.count(str(image)) == 1
+    assert digests.content_digest(str(image)) != first[0]  # the next batch sees it
+    assert digests._seen is None
+
+
+def test_a_run_stats_each_query_image_once_per_batch(lexical, tmp_path, monkeypatch):
+    from reag_harness.core import digests
+
+    looks: list[str] = []
+    real_key = digests._key
+    monkeypatch.setattr(digests, "_key", lambda p: looks.append(str(p)) or real_key(p))
+    evaluate(**lexical, chunk_size=2)
+    images = {s.image for s in DemoTask().samples(limit=4)}
+    assert images and all(looks.count(i) == 1 for i in images), looks  # before: once per stage

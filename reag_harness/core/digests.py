@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 COMPACT_AT = 16  # part files before they are merged into one on load
 
@@ -22,6 +23,7 @@ _memo: dict[tuple[Any, ...], str] | None = None
 _memo_dir: Path | None = None
 _memo_env: tuple[str | None, str | None] | None = None
 _part: Path | None = None
+_seen: dict[str, str | None] | None = None  # within looked_at_once(): path -> digest
 
 
 _absolute: dict[str, str] = {}  # an absolute path as given -> normalised (asked ~3 times per question)
@@ -120,10 +122,34 @@ def _remember(key: tuple[Any, ...], digest: str) -> None:
         pass  # a memo that cannot be written only costs a re-hash next time
 
 
+@contextmanager
+def looked_at_once() -> Iterator[None]:
+    """Within the block, each file (by the path as given) is looked at once: one ``stat``, not one per stage.
+
+    The runner wraps each batch in it (a query image is asked for by the retrieval, the critic and
+    the generation checks); a file replaced while its batch runs is seen from the next batch on.
+    """
+    global _seen
+    outer, _seen = _seen, {}
+    try:
+        yield
+    finally:
+        _seen = outer
+
+
 def content_digest(path: str | os.PathLike[str] | None) -> str | None:
     """sha256 (first 32 hex digits) of the file's bytes; None when there is no such file."""
     if path is None:
         return None
+    seen = _seen
+    if seen is not None and type(path) is str:
+        if path not in seen:
+            seen[path] = _content_digest(path)
+        return seen[path]
+    return _content_digest(path)
+
+
+def _content_digest(path: str | os.PathLike[str]) -> str | None:
     key = _key(path)
     if key is None:
         return None

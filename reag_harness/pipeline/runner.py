@@ -22,6 +22,7 @@ from typing import Any
 from ..core import paths
 from ..core.atomic import replace_at_end
 from ..core.config import RunConfig, parse_shard
+from ..core.digests import looked_at_once
 from ..core.errors import HarnessError
 from ..core.plugin_manager import get_registry
 from ..core.preflight import remote_code_notice, run_preflight
@@ -145,10 +146,11 @@ class Pipeline:
                 log = RunLog(sample_file, PassageTextWriter(text_file))
                 for batch in chunks(samples, self.config.chunk_size):
                     state = BatchState(batch)
-                    for stage in stages:
-                        progress.begin(stage.name)
-                        stage.run(state)
-                        progress.update(stage.name, len(batch))
+                    with looked_at_once():  # each input file stat-ed once per batch, not once per stage
+                        for stage in stages:
+                            progress.begin(stage.name)
+                            stage.run(state)
+                            progress.update(stage.name, len(batch))
                     for s, score in zip(batch, state.scores):
                         log.write(*row_of(self.ctx, state, s, score))
                     text_file.flush()  # a sample line never names a text that is not on disk

@@ -58,9 +58,11 @@ def retrieval_from_record(data: Mapping[str, Any], kb: Any) -> tuple[Retrieval, 
                          info, bool(data.get("used", True)), runs, inline, kb)
     if blank is None:
         return drop_blank(r), frozenset(inline)
-    digest = data.get("passages_digest")
+    digest, missing = data.get("passages_digest"), data.get("pages_not_in_kb")
     if type(digest) is str:
         r.__dict__["_digest"] = digest  # of the passages left: what the judge check names (judge_check)
+    if type(missing) is list:
+        r.__dict__["_missing"] = missing  # retrieved pages the KB lacks (the record's KB: its store's fingerprint)
     return r, frozenset(inline)
 
 
@@ -109,7 +111,8 @@ def retrieval_record(r: Retrieval, kb: Any) -> tuple[dict[str, Any], frozenset[t
     blank = [k for k, p in enumerate(r.passages) if not p.text.strip()]
     data = {"sample_id": r.sample_id, "pages": [list(x) for x in r.pages], "passage_runs": runs,
             "raw_hits": [list(x) for x in r.raw_hits], "info": dict(r.info), "used": r.used,
-            "blank": blank, "passages_digest": passages_digest(drop_blank(r, blank), frozenset(inline))}
+            "blank": blank, "passages_digest": passages_digest(drop_blank(r, blank), frozenset(inline)),
+            "pages_not_in_kb": [key for key, _ in r.pages if key not in kb]}
     return data, frozenset(inline)
 
 

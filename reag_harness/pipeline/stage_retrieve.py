@@ -68,6 +68,7 @@ class RetrieveStage:
         for (s, r), (_, _, record) in zip(new, records):
             out[s.id] = r = drop_blank(r, record["blank"])
             r.__dict__["_digest"] = record["passages_digest"]  # the judge check's, as a cached re-run reads it
+            r.__dict__["_missing"] = record["pages_not_in_kb"]
             clock.computed += 1
             clock.items += len(r.passages)
         return out
@@ -88,6 +89,12 @@ class KBKeyCheck:
     def check(self, retrievals: Any, kb: Any) -> None:
         for r in retrievals:
             if not r.used:
+                continue
+            missing = r.__dict__.get("_missing")  # known from its store record (same KB): no lookups
+            if missing is not None:
+                self.found += len(r.pages) - len(missing)
+                self.missing += len(missing)
+                self.example = self.example or next(iter(missing), None)
                 continue
             for key, _ in r.pages:
                 if key in kb:

@@ -22,6 +22,7 @@ _PREFIX = b'{"key": "'
 _END = b'", "check": '
 _OFFSET_BITS = 40  # files up to 1 TiB; the file number sits above
 _OPEN_FILES = 32
+_FLOATS_AS_TEXT = json.JSONDecoder(parse_float=str).decode  # made once (json.loads with options makes one per call)
 
 
 def line_key(raw: bytes) -> str | None:
@@ -84,7 +85,8 @@ class PartIndex:
             fh = self._open[number] = open(self.files[number], "rb")
         fh.seek(offset)
         try:
-            line = json.loads(fh.readline(), parse_float=str) if floats_as_text else json.loads(fh.readline())
+            raw = fh.readline()
+            line = _FLOATS_AS_TEXT(raw.decode("utf-8")) if floats_as_text else json.loads(raw)
         except ValueError:
             return None
         return line if isinstance(line, dict) and line.get("key") == key else None
