@@ -68,7 +68,7 @@ class GenerateStage:
         chosen = select(r, j, self.ctx.components["critic"], self.ctx.config.seed, passage_count(r))
         if state is not None:
             state.selections[r.sample_id] = chosen
-        return [passage_at(r, i) for i in chosen.kept]
+        return [passage_at(r, i, read=True) for i in chosen.kept]
 
     def fitted_request(self, s: Sample, passages: list[Passage] | None) -> ChatRequest | None:
         """The generator request under the generator's prompt-length policy (:mod:`..prompt_budget`).

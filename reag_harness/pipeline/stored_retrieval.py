@@ -134,8 +134,9 @@ def passage_refs(r: Retrieval) -> tuple[list[str], list[int]]:
     return flat
 
 
-def passage_at(r: Retrieval, position: int) -> Passage:
-    """``r.passages[position]``, made alone (once) for a stored Retrieval."""
+def passage_at(r: Retrieval, position: int, read: bool = False) -> Passage:
+    """``r.passages[position]``, made alone (once) for a stored Retrieval; ``read``: its text is wanted now
+    (a kept passage, for the prompt), so it is read at once instead of on first use."""
     d = r.__dict__
     if "passages" in d or "_runs" not in d:
         return r.passages[position]
@@ -143,5 +144,9 @@ def passage_at(r: Retrieval, position: int) -> Passage:
     p = made.get(position)
     if p is None:
         keys, indices = passage_refs(r)
-        p = made[position] = _passage(d, keys[position], indices[position])
+        key, index = keys[position], indices[position]
+        if read and (key, index) not in d["_inline"]:
+            p = made[position] = Passage(key, index, d["_read"](key, index))
+        else:
+            p = made[position] = _passage(d, key, index)
     return p
