@@ -68,20 +68,19 @@ class SynthKB:
     def passage(self, key: str, index: int) -> str:
         """``passages(key)[index]``, made alone."""
         i = self._row[key]
-        count = 1 + (i * 7) % max(1, int(2 * self.sections - 1))
-        j = range(count)[index]  # IndexError as the list gives
-        start = (i * 7919 + j * 104729) % (len(self.pool) - 400)
-        text = self.pool[start:start + 300 + (i + j) % 100]
-        return f"Section 0 of page {i}. {text}" if j == 0 else text
+        return self._text(i, range(self._count(i))[index])  # IndexError as the list gives
 
     def _make_page(self, key: str) -> tuple[str, ...]:
         i = self._row[key]
-        count = 1 + (i * 7) % max(1, int(2 * self.sections - 1))
-        pool, span = self.pool, len(self.pool) - 400
-        starts = [(i * 7919 + j * 104729) % span for j in range(count)]
-        texts = [pool[a:a + 300 + (i + j) % 100] for j, a in enumerate(starts)]
-        texts[0] = f"Section 0 of page {i}. {texts[0]}"
-        return tuple(texts)
+        return tuple(self._text(i, j) for j in range(self._count(i)))
+
+    def _count(self, i: int) -> int:
+        return 1 + (i * 7) % max(1, int(2 * self.sections - 1))
+
+    def _text(self, i: int, j: int) -> str:
+        start = (i * 7919 + j * 104729) % (len(self.pool) - 400)
+        text = self.pool[start:start + 300 + (i + j) % 100]
+        return f"Section 0 of page {i}. {text}" if j == 0 else text
 
     def fingerprint(self) -> str:
         return hashlib.sha256(f"zero-cost-synth-kb:{self.n}:{self.sections}:v1".encode()).hexdigest()[:16]

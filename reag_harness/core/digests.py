@@ -26,32 +26,12 @@ _part: Path | None = None
 _seen: dict[str, str | None] | None = None  # within looked_at_once(): path -> digest
 
 
-_absolute: dict[str, str] = {}  # an absolute path as given -> normalised (asked ~3 times per question)
-
-
 def _key(path: str | os.PathLike[str]) -> tuple[Any, ...] | None:
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    if type(path) is str and path.startswith("/"):  # no working directory in it: normalised once
-        full = _absolute.get(path)
-        if full is None:
-            if len(_absolute) >= 200_000:  # bounded: ~40 MB at most
-                _absolute.clear()
-            full = _absolute[path] = os.path.abspath(path)
-    else:
-        full = os.path.abspath(path)
-    return (full, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-
-
-def _environment() -> tuple[Any, Any]:
-    """What names the cache folder: ``$REAG_HARNESS_CACHE`` and ``$HOME`` (asked ~3 times per question: read
-    from ``os.environ``'s own table where it has one, ~20x faster than ``os.environ.get``)."""
-    table = getattr(os.environ, "_data", None)
-    if type(table) is dict and os.name == "posix":
-        return table.get(b"REAG_HARNESS_CACHE"), table.get(b"HOME")
-    return os.environ.get("REAG_HARNESS_CACHE"), os.environ.get("HOME")
+    return (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 def _folder() -> Path:
@@ -63,7 +43,7 @@ def _folder() -> Path:
 def _load() -> dict[tuple[Any, ...], str]:
     """The memo for the current cache folder (reloaded when ``$REAG_HARNESS_CACHE`` changes)."""
     global _memo, _memo_dir, _memo_env, _part
-    env = _environment()
+    env = (os.environ.get("REAG_HARNESS_CACHE"), os.environ.get("HOME"))
     if _memo is not None and env == _memo_env:
         return _memo  # same cache folder: no path building per file (a cached run asks per sample)
     folder = _folder()

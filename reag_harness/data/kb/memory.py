@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .passages import check_entry, page_passages, page_title
 
@@ -67,15 +67,16 @@ class InMemoryKB:
         return page_title(self._entry(key))
 
     def passages(self, key: str) -> list[str]:
-        if key not in self._passages:
-            self._passages[key] = page_passages(self.kind, self._entry(key))
-        return list(self._passages[key])
+        return list(self._page_passages(key))
 
     def passage(self, key: str, index: int) -> str:
         """``passages(key)[index]`` without copying the page."""
+        return self._page_passages(key)[index]
+
+    def _page_passages(self, key: str) -> Sequence[str]:
         if key not in self._passages:
             self._passages[key] = page_passages(self.kind, self._entry(key))
-        return self._passages[key][index]
+        return self._passages[key]
 
     def page(self, key: str) -> dict[str, Any]:
         """The stored fields of a page (a copy)."""
